@@ -1,0 +1,79 @@
+"""Backoffice: the merchant back office and deposit plugin of a P2P-wallet gateway.
+
+``create_app`` is the only way an application is built (web, CLI, workers, tests).
+"""
+import os
+
+from flask import Flask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None):
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "BACKOFFICE_INSTANCE_PATH", os.path.join(ROOT, "instance")
+    )
+    os.makedirs(instance_path, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+
+    from . import config
+
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.from_environment(instance_path))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config.instance_secret_key(instance_path)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        # Shared limits need a shared store: Redis when there is one. The embedded
+        # single-machine mode runs one web process, for which memory is exact.
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+
+    from . import db
+
+    db.init_app(app)
+
+    from .extensions import babel, csrf, limiter, login_manager
+    from .i18n import format_datetime, select_locale, select_timezone
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    app.jinja_env.filters["localtime"] = format_datetime
+
+    from .security import apply_security_headers
+
+    app.after_request(apply_security_headers)
+
+    from . import auth
+
+    app.register_blueprint(auth.bp)
+
+    from .admin_views import init_admin
+
+    init_admin(app)
+
+    from . import cli
+
+    cli.init_app(app)
+
+    @app.route("/")
+    def root():
+        from flask import redirect, url_for
+
+        return redirect(url_for("admin.index"))
+
+    @app.route("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,61 @@
+"""Flask-Admin at ``/admin``: the menu of SPEC §4, every view built on ``base``."""
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+
+from ..models import (
+    AuditLog,
+    ExchangeRate,
+    Merchant,
+    PaymentSystem,
+    PendingActivation,
+    Postback,
+    Transaction,
+    User,
+    Wallet,
+    Withdrawal,
+)
+from .base import SecureIndexView
+from .operators import (
+    AuditLogView,
+    ExchangeRateView,
+    JobsView,
+    MerchantView,
+    PaymentSystemView,
+    PendingActivationView,
+    PostbackView,
+    UserView,
+    WalletView,
+)
+from .pages import DashboardView, SettingsView
+from .payments import TransactionView, WithdrawalView
+
+
+def init_admin(app):
+    admin = Admin(
+        app,
+        name="Backoffice",
+        url="/admin",
+        theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
+        index_view=DashboardView(name=_l("Dashboard"), url="/admin", endpoint="admin"),
+    )
+    payments = _l("Payments")
+    admin.add_view(TransactionView(Transaction, name=_l("Transactions"), category=payments, endpoint="transactions"))
+    admin.add_view(WithdrawalView(Withdrawal, name=_l("Withdrawals"), category=payments, endpoint="withdrawals"))
+    admin.add_view(SettingsView(name=_l("Settings"), endpoint="settings"))
+    admin.add_view(MerchantView(Merchant, name=_l("Merchants"), endpoint="merchants"))
+    admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
+    admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))
+    admin.add_view(PaymentSystemView(PaymentSystem, name=_l("Payment systems"), endpoint="payment_systems"))
+    admin.add_view(ExchangeRateView(ExchangeRate, name=_l("Exchange rates"), endpoint="exchange_rates"))
+    admin.add_view(
+        PendingActivationView(PendingActivation, name=_l("Pending activations"), endpoint="pending_activations")
+    )
+    admin.add_view(PostbackView(Postback, name=_l("Postbacks"), endpoint="postbacks"))
+    admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit_log"))
+    admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
+    app.extensions["backoffice_admin"] = admin
+    return admin
+
+
+__all__ = ["SecureIndexView", "init_admin"]

@@ -1,0 +1,305 @@
+"""The base classes every back-office view derives from.
+
+They do the role checks and the tenant scoping in one place, so no later view can
+forget them. Scoping a Flask-Admin model view needs more than ``get_query`` (STACK.md):
+
+* ``get_query`` — the list, the export and every action's row set;
+* ``get_one`` — details, edit, delete, inline edit: out of scope is a 404, never a
+  redirect that still hints at the record;
+* ``handle_action`` — the posted row ids are narrowed to the scoped query before any
+  action (the built-in delete included) sees them;
+* ajax loaders (``form_ajax_refs``) and relation dropdowns — lookups and the value a
+  form posts are checked against the scoped query of the related model;
+* create/edit — a merchant user's rows always belong to their own merchant, whatever
+  the form posted.
+"""
+from flask import abort, has_request_context, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.actions import ActionsMixin
+from flask_admin.babel import gettext as admin_gettext
+from flask_admin.contrib.peewee import ModelView
+from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
+from flask_admin.helpers import flash_errors, get_redirect_target
+from flask_login import current_user
+from peewee import ForeignKeyField
+
+from ..i18n import format_datetime
+from ..models import Merchant
+
+OPERATOR = ("operator",)
+MERCHANT_USERS = ("merchant_owner", "merchant_staff")
+EVERYONE = OPERATOR + MERCHANT_USERS
+
+
+def current_role():
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.role
+    return None
+
+
+def is_operator():
+    return current_role() == "operator"
+
+
+def merchant_scope_column(model):
+    """The column that says which merchant a row belongs to (None: not scoped)."""
+    if model is Merchant:
+        return Merchant.id
+    field = model._meta.fields.get("merchant")
+    return field if isinstance(field, ForeignKeyField) else None
+
+
+def scope_query(query, model):
+    """Narrow ``query`` on ``model`` to what the current user may see."""
+    if is_operator():
+        return query
+    column = merchant_scope_column(model)
+    if column is None or not current_role():
+        return query.where(False)  # unscoped models are operator data
+    return query.where(column == current_user.merchant_id)
+
+
+class LiveChoices:
+    """Filter options read from the database each time a page shows them.
+
+    Flask-Admin evaluates a filter's options once, when the view is built (before
+    the database may even exist); this object is iterated afresh on every request.
+    """
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __call__(self):
+        return self
+
+    def __iter__(self):
+        return iter(self.loader())
+
+    def __bool__(self):
+        return True
+
+
+class RoleMixin:
+    """Who may open a view: ``allowed_roles``. Anonymous users go to the login page."""
+
+    allowed_roles = OPERATOR
+
+    def is_accessible(self):
+        return current_role() in self.allowed_roles
+
+    def is_visible(self):
+        return self.is_accessible()
+
+    def inaccessible_callback(self, name, **kwargs):
+        if current_role() is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
+
+
+class SecureIndexView(RoleMixin, AdminIndexView):
+    allowed_roles = EVERYONE
+
+
+class SecureBaseView(RoleMixin, BaseView):
+    pass
+
+
+class ScopedAjaxLoader(QueryAjaxModelLoader):
+    """An ajax lookup that only finds, and only accepts, rows in the user's scope."""
+
+    def get_one(self, pk):
+        return scope_query(self.model.select(), self.model).where(
+            getattr(self.model, self.pk) == pk
+        ).first()
+
+    def get_list(self, term, offset=0, limit=10):
+        query = scope_query(self.model.select(), self.model)
+        if term:
+            stmt = None
+            for field in self._cached_fields:
+                clause = field ** f"%{term}%"
+                stmt = clause if stmt is None else (stmt | clause)
+            query = query.where(stmt)
+        return list(query.offset(offset or 0).limit(limit))
+
+
+class ScopedModelView(RoleMixin, ModelView):
+    """A model view scoped to the current user's merchant (operators see all).
+
+    Permissions are per role: ``role_permissions`` maps a role to the subset of
+    ``{"create", "edit", "delete", "details", "export"}`` it may use.
+    """
+
+    allowed_roles = OPERATOR
+    role_permissions = {"operator": {"create", "edit", "delete", "details", "export"}}
+    simple_list_pager = True  # no COUNT(*) over big tables
+    page_size = 50
+    can_set_page_size = True
+    column_display_pk = True
+    column_type_formatters = None  # set in __init__ (needs the module's formatter)
+
+    def __init__(self, *args, **kwargs):
+        from flask_admin.model import typefmt
+        import datetime
+
+        formatters = dict(typefmt.BASE_FORMATTERS)
+        formatters[datetime.datetime] = lambda view, value, name: format_datetime(value)
+        self.column_type_formatters = formatters
+        self.column_type_formatters_export = dict(formatters)
+        super().__init__(*args, **kwargs)
+
+    # -- permissions by role ---------------------------------------------------------
+    def _may(self, what):
+        return what in self.role_permissions.get(current_role(), set())
+
+    @property
+    def can_create(self):
+        return self._may("create")
+
+    @property
+    def can_edit(self):
+        return self._may("edit")
+
+    @property
+    def can_delete(self):
+        return self._may("delete")
+
+    @property
+    def can_view_details(self):
+        return self._may("details")
+
+    @property
+    def can_export(self):
+        return self._may("export")
+
+    def _guard(self, what):
+        if not self._may(what):
+            abort(403)
+
+    # -- scoping -----------------------------------------------------------------------
+    def get_query(self):
+        return scope_query(self.model.select(), self.model)
+
+    def get_one(self, id):
+        pk = getattr(self.model, self._primary_key)
+        try:
+            value = pk.db_value(id)
+        except (TypeError, ValueError):
+            abort(404)
+        record = self.get_query().where(pk == value).first()
+        if record is None:
+            abort(404)
+        return record
+
+    def scoped_ids(self, ids):
+        pk = getattr(self.model, self._primary_key)
+        clean = []
+        for raw in ids:
+            try:
+                clean.append(pk.db_value(raw))
+            except (TypeError, ValueError):
+                continue
+        if not clean:
+            return []
+        return [row[0] for row in self.get_query().select(pk).where(pk.in_(clean)).tuples()]
+
+    def handle_action(self, return_view=None):
+        form = self.action_form()
+        if self.validate_form(form):
+            action = form.action.data
+            handler = self._actions_data.get(action)
+            if handler and self.is_action_allowed(action):
+                response = handler[0](self.scoped_ids(request.form.getlist("rowid")))
+                if response is not None:
+                    return response
+        else:
+            flash_errors(form, message=admin_gettext("Failed to perform action. %(error)s"))
+        url = self.get_url("." + return_view) if return_view else (get_redirect_target() or self.get_url(".index_view"))
+        return redirect(url)
+
+    def is_action_allowed(self, name):
+        if name == "delete":
+            return self.can_delete
+        return super().is_action_allowed(name)
+
+    def _create_ajax_loader(self, name, options):
+        return ScopedAjaxLoader(name, options["model"] if "model" in options else self._related_model(name), **options)
+
+    def _related_model(self, name):
+        return getattr(self.model, name).rel_model
+
+    def _scope_form(self, form):
+        """Relation dropdowns list only rows in scope; a merchant user cannot pick a merchant."""
+        for field in form:
+            query = getattr(field, "query", None)
+            model = getattr(query, "model", None)
+            if model is not None:
+                field.query = scope_query(model.select(), model)
+        if not is_operator() and "merchant" in form:
+            del form["merchant"]
+        return form
+
+    def create_form(self, obj=None):
+        return self._scope_form(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._scope_form(super().edit_form(obj))
+
+    def on_model_change(self, form, model, is_created):
+        if not is_operator() and merchant_scope_column(self.model) is not None and self.model is not Merchant:
+            model.merchant = current_user.merchant_id
+
+    # Each view checks its own permission before Flask-Admin's code runs, so a role
+    # without "edit" gets 403 rather than a silent redirect. (An override must be
+    # exposed again: Flask-Admin collects routes from the attributes it finds.)
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        self._guard("create")
+        return super().create_view()
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        self._guard("edit")
+        return super().edit_view()
+
+    @expose("/details/")
+    def details_view(self):
+        self._guard("details")
+        return super().details_view()
+
+    @expose("/delete/", methods=("POST",))
+    def delete_view(self):
+        self._guard("delete")
+        return super().delete_view()
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        self._guard("export")
+        return super().export(export_type)
+
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self):
+        self._guard("edit")
+        return super().ajax_update()
+
+
+def read_only(*roles):
+    """Permissions for roles that may list, open and export, but change nothing."""
+    return {role: {"details", "export"} for role in roles}
+
+
+__all__ = [
+    "ActionsMixin",
+    "EVERYONE",
+    "LiveChoices",
+    "MERCHANT_USERS",
+    "OPERATOR",
+    "RoleMixin",
+    "ScopedAjaxLoader",
+    "ScopedModelView",
+    "SecureBaseView",
+    "SecureIndexView",
+    "is_operator",
+    "read_only",
+    "scope_query",
+]

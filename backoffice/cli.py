@@ -1,0 +1,155 @@
+"""The ``backoffice`` command (a Flask CLI group).
+
+``init-db``, ``create-user``, ``demo``, ``run`` (web server and one job worker, for
+one machine) and ``worker`` (an RQ worker with its scheduler).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .db import apply_migrations, db
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create or upgrade the schema (safe to run again: applied migrations are skipped)."""
+    applied = apply_migrations()
+    if applied:
+        for name in applied:
+            click.echo(f"applied: {name}")
+    else:
+        click.echo("The database is up to date.")
+
+
+@click.command("create-user")
+@click.option("--login", prompt=True, help="The user's e-mail address.")
+@click.option(
+    "--role",
+    type=click.Choice(["operator", "merchant_owner", "merchant_staff"]),
+    prompt=True,
+    help="operator, merchant_owner or merchant_staff.",
+)
+@click.option("--merchant", default=None, help="Merchant id or name (merchant users only).")
+@click.option("--language", default="en", type=click.Choice(["en", "ru"]))
+@click.password_option(help="Prompted for (twice) when not given.")
+@with_appcontext
+def create_user_command(login, role, merchant, language, password):
+    """Create an operator or a merchant user."""
+    from .models import Merchant
+    from .services.accounts import AccountError, create_user
+
+    merchant_obj = None
+    if merchant:
+        query = Merchant.select()
+        merchant_obj = (
+            query.where(Merchant.id == int(merchant)).first()
+            if merchant.isdigit()
+            else query.where(Merchant.name == merchant).first()
+        )
+        if merchant_obj is None:
+            raise click.BadParameter(f"no merchant {merchant!r}", param_hint="--merchant")
+    with db.connection_context():
+        try:
+            user = create_user(login, password, role, merchant=merchant_obj, language=language)
+        except AccountError as exc:
+            raise click.BadParameter(exc.message, param_hint=f"--{exc.field.replace('_', '-')}") from None
+    click.echo(f"Created {user.role} {user.login} (id {user.id}).")
+    if user.totp_secret:
+        from .security import totp_uri
+
+        click.echo(f"Second factor (TOTP) secret: {user.totp_secret}")
+        click.echo(f"Authenticator URI: {totp_uri(user.totp_secret, user.login)}")
+
+
+@click.command("demo")
+@click.option("--base-url", default=None, help="Where the back office will be reached (for the credentials file).")
+@click.option("--transactions", default=3000, show_default=True, help="How many transactions to create in all.")
+@with_appcontext
+def demo_command(base_url, transactions):
+    """Fill a fresh database with demo data and write instance/demo-credentials.json."""
+    from .demo import DemoError, build_demo
+
+    base_url = base_url or current_app.config.get("BASE_URL") or _default_base_url()
+    path = os.path.join(current_app.instance_path, "demo-credentials.json")
+    with db.connection_context():
+        try:
+            credentials = build_demo(base_url=base_url, transactions=transactions)
+        except DemoError as exc:
+            click.echo(str(exc))
+            return
+    with open(path, "w") as fh:
+        json.dump(credentials, fh, indent=2)
+    os.chmod(path, 0o600)
+    click.echo(json.dumps(credentials, indent=2))
+    click.echo(f"\nWritten to {path}")
+
+
+def _default_base_url():
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "5000")
+    return f"http://{host}:{port}"
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@with_appcontext
+def worker_command(burst):
+    """Run an RQ worker (with the scheduler) on the back office's queues."""
+    from .jobs.worker import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
+@click.command("run")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="PORT or 5000")
+@with_appcontext
+def run_command(host, port):
+    """Serve the back office and run one job worker beside it (one machine)."""
+    from werkzeug.serving import run_simple
+
+    from .jobs import redis_url_for_children
+
+    app = current_app._get_current_object()
+    env = dict(os.environ, REDIS_URL=redis_url_for_children(app.config))
+    worker = subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker"], env=env)
+    click.echo(f"Backoffice is running at http://{host}:{port}/ (job worker pid {worker.pid}). Ctrl+C stops both.")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+COMMANDS = (init_db_command, create_user_command, demo_command, worker_command, run_command)
+
+
+def init_app(app):
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+def main():
+    """Backoffice: the merchant back office of a P2P-wallet payment gateway."""
+
+
+if __name__ == "__main__":
+    main()

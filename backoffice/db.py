@@ -1,0 +1,75 @@
+"""The database: one peewee proxy, opened per request, migrated by one tool.
+
+Schema changes are versioned scripts in ``backoffice/migrations`` run by peewee's own
+``playhouse.migrations`` runner (STACK.md: it writes clean ``DecimalField``
+migrations). ``apply_migrations`` is what ``backoffice init-db`` calls; it records
+each script it applied, so running it twice changes nothing.
+"""
+import os
+from urllib.parse import urlparse
+
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect as connect_url
+from playhouse.migrations import Runner
+
+db = DatabaseProxy()
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",  # readers do not block the writer
+    "foreign_keys": 1,
+    "busy_timeout": 10000,  # wait for a writer instead of failing at once
+    "synchronous": "normal",
+}
+
+
+def make_database(url):
+    """Build a peewee Database for ``sqlite:///path`` or ``postgresql://…``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS)
+    return connect_url(url)
+
+
+def init_db(url):
+    """Point the global proxy at the database named by ``url``."""
+    database = make_database(url)
+    db.initialize(database)
+    return database
+
+
+def is_postgres():
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+def is_sqlite():
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def apply_migrations():
+    """Apply every pending migration; return the names applied (empty when none)."""
+    with db.connection_context():
+        return Runner(db.obj, MIGRATIONS_DIR).up()
+
+
+def pending_migrations():
+    with db.connection_context():
+        return [m.name for m in Runner(db.obj, MIGRATIONS_DIR).status() if not m.applied]
+
+
+def init_app(app):
+    """Open a connection per request and always give it back."""
+    init_db(app.config["DATABASE_URL"])
+
+    @app.before_request
+    def _open_connection():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_connection(exc):
+        if not db.is_closed():
+            db.close()

@@ -1,0 +1,34 @@
+"""What people see for each stored status value (SPEC §3, the manual's wording)."""
+from flask_babel import lazy_gettext as _l
+
+TRANSACTION_POSTBACK_STATUS = {
+    "not_activated": _l("Stockpiling not found"),
+    "stockpiling": _l("Stockpiling in progress"),
+    "pending": _l("Sending"),
+    "sent": _l("Sent"),
+    "error": _l("Error sending"),
+}
+TRANSACTION_STATUS = {"new": _l("New"), "activated": _l("Activated")}
+DIRECTION = {"incoming": _l("Incoming"), "outgoing": _l("Outgoing")}
+TRANSACTION_TYPE = {"auto": _l("Auto"), "manual": _l("Manual")}
+ORIGINALITY = {"normal": _l("Normal"), "fraud": _l("Fraud")}
+WITHDRAWAL_STATUS = {"new": _l("New"), "approved": _l("Approved"), "rejected": _l("Rejected")}
+WITHDRAWAL_POSTBACK_STATUS = {"pending": _l("Sending"), "received": _l("Received"), "error": _l("Error sending")}
+REQUEST_KIND = {"manual": _l("Manual"), "api": _l("API")}
+POSTBACK_STATUS = {"pending": _l("Pending"), "sent": _l("Sent"), "error": _l("Error")}
+ROLE = {"operator": _l("Operator"), "merchant_owner": _l("Merchant owner"), "merchant_staff": _l("Merchant staff")}
+
+
+def choices(mapping):
+    """(value, label) pairs for a select field or a filter."""
+    return [(value, label) for value, label in mapping.items()]
+
+
+def formatter(mapping, attribute):
+    """A Flask-Admin column formatter showing the label of a stored value."""
+
+    def _format(view, context, model, name):
+        value = getattr(model, attribute)
+        return mapping.get(value, value) if value is not None else ""
+
+    return _format

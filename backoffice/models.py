@@ -1,0 +1,383 @@
+"""Every entity of SPEC §3 as a peewee model.
+
+Money is ``DecimalField(decimal_places=2)`` everywhere, timestamps are naive UTC
+(``utcnow()``), and each index below serves a list filter or a lookup that a screen,
+an API or a job makes. The schema itself is created by the versioned scripts in
+``backoffice/migrations``; ``tests/test_migrations.py`` proves that those scripts and
+these models agree.
+"""
+import datetime
+import json
+from decimal import Decimal
+
+from peewee import (
+    SQL,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from flask_login import UserMixin
+
+from .db import db
+
+
+def utcnow():
+    """The current time as a naive UTC datetime (how every timestamp is stored)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def MoneyField(**kwargs):
+    kwargs.setdefault("default", Decimal("0.00"))
+    return DecimalField(max_digits=18, decimal_places=2, auto_round=True, **kwargs)
+
+
+class JSONField(TextField):
+    """JSON stored as text (portable between SQLite and PostgreSQL)."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+# Status vocabularies (SPEC §3). The labels people see live in ``backoffice.labels``.
+ROLES = ("operator", "merchant_owner", "merchant_staff")
+AFTER_PAYMENT = ("message", "redirect", "close")
+THEMES = ("dark", "light", "white-green", "own")
+DIRECTIONS = ("incoming", "outgoing")
+TRANSACTION_TYPES = ("auto", "manual")
+ORIGINALITY = ("normal", "fraud")
+TRANSACTION_STATUSES = ("new", "activated")
+TRANSACTION_POSTBACK_STATUSES = ("not_activated", "stockpiling", "pending", "sent", "error")
+STOCKPILING_STATUSES = ("in_progress", "completed")
+PENDING_STATUSES = ("waiting", "activated", "expired")
+WITHDRAWAL_STATUSES = ("new", "approved", "rejected")
+WITHDRAWAL_POSTBACK_STATUSES = ("pending", "received", "error")
+REQUEST_KINDS = ("manual", "api")
+POSTBACK_STATUSES = ("pending", "sent", "error")
+EVENT_TYPES = ("deposit.completed", "withdrawal.approved", "withdrawal.rejected", "test")
+
+# The standard withdrawal field set (SPEC §3); each payment system marks which it needs.
+STANDARD_WITHDRAWAL_FIELDS = (
+    "recipient_wallet",
+    "recipient_name",
+    "bank_name",
+    "branch_code",
+    "account_type",
+    "email",
+    "comment",
+)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Merchant(BaseModel):
+    name = CharField(max_length=200)
+    public_key = CharField(max_length=64, unique=True)
+    # Kept readable: the plugin's data-signature is an HMAC keyed with it.
+    api_key = CharField(max_length=64, unique=True)
+    postback_url = CharField(max_length=2000, default="")
+    postback_secret = CharField(max_length=200)
+    timezone = CharField(max_length=64, default="UTC")
+    after_payment = CharField(max_length=16, default="message")
+    after_payment_url = CharField(max_length=2000, default="")
+    allowed_origins = JSONField(default=list)
+    require_signed_labels = BooleanField(default=False)
+    theme = CharField(max_length=16, default="light")
+    own_css = TextField(null=True)
+    own_css_hash = CharField(max_length=64, null=True)
+    delayed_activation = BooleanField(default=False)
+    pending_activation_ttl = IntegerField(default=30)  # minutes
+    default_display_currency = CharField(max_length=3, default="USD")
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    def __str__(self):
+        return self.name
+
+
+class User(UserMixin, BaseModel):
+    login = CharField(max_length=254, unique=True)  # an e-mail address
+    password_hash = CharField(max_length=255)
+    role = CharField(max_length=16, index=True)
+    merchant = ForeignKeyField(Merchant, null=True, backref="users", on_delete="CASCADE")
+    language = CharField(max_length=8, default="en")
+    timezone = CharField(max_length=64, null=True)  # operators' own; merchant users use the merchant's
+    active = BooleanField(default=True)
+    last_login_at = DateTimeField(null=True)
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+    totp_secret = CharField(max_length=64, null=True)
+    totp_last_step = IntegerField(default=0)  # a TOTP code is accepted once
+    # Part of the session's identity: replacing it ends every session of the user.
+    session_token = CharField(max_length=64)
+    created_at = DateTimeField(default=utcnow)
+
+    def get_id(self):
+        """The session's identity: replacing ``session_token`` ends every session."""
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self):
+        return bool(self.active)
+
+    @property
+    def is_operator(self):
+        return self.role == "operator"
+
+    def __str__(self):
+        return self.login
+
+
+class PaymentSystem(BaseModel):
+    code = CharField(max_length=32, unique=True)
+    name = CharField(max_length=100)
+    currency = CharField(max_length=3)
+    active = BooleanField(default=True)
+    # Ordered list of {"name", "label", "required", "pattern"} (SPEC §3).
+    withdrawal_fields = JSONField(default=list)
+
+    def __str__(self):
+        return self.name
+
+
+class MerchantPaymentSystem(BaseModel):
+    merchant = ForeignKeyField(Merchant, backref="payment_settings", on_delete="CASCADE")
+    payment_system = ForeignKeyField(PaymentSystem, backref="merchant_settings")
+    enabled = BooleanField(default=True)
+    min_deposit = MoneyField()
+    commission_percent = DecimalField(max_digits=5, decimal_places=2, auto_round=True, default=Decimal("0"))
+    gif_prompt = CharField(max_length=200, null=True)
+    display_order = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("merchant", "payment_system"), True),)
+
+
+class Wallet(BaseModel):
+    merchant = ForeignKeyField(Merchant, backref="wallets", on_delete="CASCADE")
+    payment_system = ForeignKeyField(PaymentSystem, backref="wallets")
+    identifier = CharField(max_length=100)
+    number = CharField(max_length=100)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        # A wallet number belongs to one merchant on its payment system.
+        indexes = ((("payment_system", "number"), True),)
+
+    def __str__(self):
+        return f"{self.identifier} ({self.number})"
+
+
+class Stockpiling(BaseModel):
+    merchant = ForeignKeyField(Merchant, backref="stockpilings", on_delete="CASCADE")
+    payment_system = ForeignKeyField(PaymentSystem)
+    label = CharField(max_length=255)
+    currency = CharField(max_length=3)
+    required_amount = MoneyField()
+    accumulated_amount = MoneyField()
+    status = CharField(max_length=16, default="in_progress")
+    created_at = DateTimeField(default=utcnow)
+    completed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("merchant", "payment_system", "label", "status"), False),)
+
+
+# At most one open stockpiling per visitor (merchant, payment system, label): a
+# partial UNIQUE index, so two racing activations cannot open two.
+Stockpiling.add_index(
+    Stockpiling.index(
+        Stockpiling.merchant,
+        Stockpiling.payment_system,
+        Stockpiling.label,
+        unique=True,
+        where=(Stockpiling.status == "in_progress"),
+        name="stockpiling_one_open",
+    )
+)
+
+
+class Transaction(BaseModel):
+    wallet = ForeignKeyField(Wallet, null=True, backref="transactions")
+    payment_system = ForeignKeyField(PaymentSystem, index=False)
+    merchant = ForeignKeyField(Merchant, backref="transactions", index=False, on_delete="CASCADE")
+    amount = MoneyField()
+    currency = CharField(max_length=3)
+    commission = MoneyField()
+    transaction_number = CharField(max_length=100)
+    direction = CharField(max_length=8, default="incoming")
+    counterparty = CharField(max_length=255, default="")
+    label = CharField(max_length=255, null=True)
+    order_id = CharField(max_length=255, null=True)
+    type = CharField(max_length=8, default="auto")
+    originality = CharField(max_length=8, default="normal")
+    status = CharField(max_length=16, default="new")
+    postback_status = CharField(max_length=16, default="not_activated")
+    stockpiling = ForeignKeyField(Stockpiling, null=True, backref="transactions")
+    created_at = DateTimeField(default=utcnow)
+    activated_at = DateTimeField(null=True)
+    stockpiling_end_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("payment_system", "transaction_number"), True),  # never twice per system
+            (("merchant", "created_at"), False),  # the default list, newest first
+            (("merchant", "activated_at"), False),
+            (("merchant", "label"), False),
+            (("merchant", "order_id"), False),
+            (("merchant", "postback_status"), False),
+            (("label",), False),  # operators search every merchant
+            (("order_id",), False),
+            (("transaction_number",), False),
+            (("created_at",), False),
+        )
+
+
+class PendingActivation(BaseModel):
+    merchant = ForeignKeyField(Merchant, backref="pending_activations", index=False, on_delete="CASCADE")
+    payment_system = ForeignKeyField(PaymentSystem)
+    transaction_number = CharField(max_length=100)
+    label = CharField(max_length=255)
+    order_id = CharField(max_length=255, null=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    status = CharField(max_length=16, default="waiting")
+
+    class Meta:
+        indexes = (
+            (("merchant", "created_at"), False),
+            (("payment_system", "transaction_number", "status"), False),
+            (("status", "expires_at"), False),  # the expiry sweep
+        )
+
+
+class Withdrawal(BaseModel):
+    merchant = ForeignKeyField(Merchant, backref="withdrawals", index=False, on_delete="CASCADE")
+    payment_system = ForeignKeyField(PaymentSystem)
+    withdrawal_id = CharField(max_length=100)  # the merchant's own id: the idempotency key
+    amount = MoneyField()
+    currency = CharField(max_length=3)
+    label = CharField(max_length=255, default="")
+    wallet_sender = ForeignKeyField(Wallet, null=True)
+    wallet_recipient = CharField(max_length=255, default="")
+    fields = JSONField(default=dict)
+    comment = TextField(default="")
+    reject_reason = TextField(null=True)
+    request_kind = CharField(max_length=8, default="manual")
+    status = CharField(max_length=16, default="new")
+    postback_status = CharField(max_length=16, null=True)
+    created_at = DateTimeField(default=utcnow)
+    decided_at = DateTimeField(null=True)
+    decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = (
+            (("merchant", "withdrawal_id"), True),
+            (("merchant", "created_at"), False),
+            (("merchant", "status"), False),
+            (("status", "created_at"), False),
+        )
+
+
+class Postback(BaseModel):
+    event_id = CharField(max_length=64, unique=True)  # evt_…
+    merchant = ForeignKeyField(Merchant, backref="postbacks", index=False, on_delete="CASCADE")
+    event_type = CharField(max_length=32)
+    object_type = CharField(max_length=32, null=True)  # transaction | stockpiling | withdrawal
+    object_id = IntegerField(null=True)
+    payload = TextField()  # frozen at creation
+    status = CharField(max_length=16, default="pending")
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    last_http_status = IntegerField(null=True)
+    last_error = CharField(max_length=500, null=True)
+    created_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("status", "next_attempt_at"), False),  # the outbox drain
+            (("merchant", "created_at"), False),
+            (("object_type", "object_id"), False),
+        )
+
+
+class PostbackAttempt(BaseModel):
+    postback = ForeignKeyField(Postback, backref="attempt_log", on_delete="CASCADE")
+    attempted_at = DateTimeField(default=utcnow)
+    http_status = IntegerField(null=True)
+    duration_ms = IntegerField(null=True)
+    response_excerpt = TextField(default="")  # the first 1 KiB of the answer
+    error = CharField(max_length=500, null=True)
+
+
+class ConnectorToken(BaseModel):
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=64, unique=True)  # sha256 of the token: it is shown once
+    payment_systems = JSONField(default=list)  # codes it may report for
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+    def __str__(self):
+        return self.name
+
+
+class ExchangeRate(BaseModel):
+    currency = CharField(max_length=3)
+    rate_to_usd = DecimalField(max_digits=20, decimal_places=10, auto_round=True)
+    effective_date = DateField()
+
+    class Meta:
+        indexes = ((("currency", "effective_date"), True),)
+
+
+class AuditLog(BaseModel):
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    merchant = ForeignKeyField(Merchant, null=True, index=False, on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    action = CharField(max_length=64)
+    object_type = CharField(max_length=32, default="")
+    object_id = CharField(max_length=64, default="")
+    summary = JSONField(default=dict)  # before/after, never secrets
+    ip = CharField(max_length=64, default="")
+
+    class Meta:
+        indexes = (
+            (("merchant", "created_at"), False),
+            (("created_at",), False),
+        )
+
+
+ALL_MODELS = [
+    Merchant,
+    User,
+    PaymentSystem,
+    MerchantPaymentSystem,
+    Wallet,
+    Stockpiling,
+    Transaction,
+    PendingActivation,
+    Withdrawal,
+    Postback,
+    PostbackAttempt,
+    ConnectorToken,
+    ExchangeRate,
+    AuditLog,
+]
+
+__all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

