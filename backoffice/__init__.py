@@ -49,6 +49,9 @@ def create_app(test_config=None):
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
     app.jinja_env.filters["localtime"] = format_datetime
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
 
     from .security import apply_security_headers
 

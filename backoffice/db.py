@@ -36,8 +36,11 @@ def make_database(url):
 
 
 def init_db(url):
-    """Point the global proxy at the database named by ``url``."""
+    """Point the global proxy at the database named by ``url`` (kept if it already is)."""
+    if db.obj is not None and getattr(db.obj, "backoffice_url", None) == url:
+        return db.obj
     database = make_database(url)
+    database.backoffice_url = url
     db.initialize(database)
     return database
 
@@ -65,11 +68,15 @@ def init_app(app):
     """Open a connection per request and always give it back."""
     init_db(app.config["DATABASE_URL"])
 
+    from flask import g
+
     @app.before_request
     def _open_connection():
-        db.connect(reuse_if_open=True)
+        # False when a caller (a CLI command, a test) holds a connection already:
+        # then it is theirs to close, not this request's.
+        g.db_opened_here = db.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close_connection(exc):
-        if not db.is_closed():
+        if g.pop("db_opened_here", False) and not db.is_closed():
             db.close()

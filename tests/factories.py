@@ -1,0 +1,86 @@
+"""Test data built through the same services the product uses."""
+import itertools
+from decimal import Decimal
+
+from backoffice.models import (
+    Merchant,
+    MerchantPaymentSystem,
+    PaymentSystem,
+    Transaction,
+    Wallet,
+    Withdrawal,
+    utcnow,
+)
+from backoffice.security import (
+    new_api_key,
+    new_postback_secret,
+    new_public_key,
+    totp_now,
+)
+from backoffice.services.accounts import create_user
+
+PASSWORD = "correct horse battery staple"
+APP = None  # set by the ``app`` fixture
+_seq = itertools.count(1)
+
+
+def payment_system(code="bkash", currency="BDT", name=None):
+    ps = PaymentSystem.get_or_none(PaymentSystem.code == code)
+    return ps or PaymentSystem.create(code=code, name=name or code.title(), currency=currency)
+
+
+def merchant(name=None, **fields):
+    n = next(_seq)
+    return Merchant.create(
+        name=name or f"Merchant {n}",
+        public_key=new_public_key(),
+        api_key=new_api_key(),
+        postback_secret=new_postback_secret(),
+        **fields,
+    )
+
+
+def user(role="merchant_owner", merchant=None, login=None, password=PASSWORD, **kwargs):
+    from flask import has_app_context
+
+    n = next(_seq)
+    login = login or f"{role}-{n}@example.test"
+    if has_app_context():
+        return create_user(login, password, role, merchant=merchant, **kwargs)
+    with APP.app_context():
+        return create_user(login, password, role, merchant=merchant, **kwargs)
+
+
+def wallet(merchant, ps=None, number=None):
+    ps = ps or payment_system()
+    n = next(_seq)
+    return Wallet.create(merchant=merchant, payment_system=ps, identifier=f"w{n}", number=number or f"017{n:08d}")
+
+
+def merchant_payment_system(merchant, ps, min_deposit="500.00", commission="2.50"):
+    return MerchantPaymentSystem.create(
+        merchant=merchant, payment_system=ps, min_deposit=Decimal(min_deposit), commission_percent=Decimal(commission)
+    )
+
+
+def transaction(wallet, amount="600.00", **fields):
+    n = next(_seq)
+    values = dict(
+        wallet=wallet, payment_system=wallet.payment_system_id, merchant=wallet.merchant_id,
+        amount=Decimal(amount), currency=wallet.payment_system.currency,
+        transaction_number=f"TX{n:09d}", created_at=utcnow(),
+    )
+    values.update(fields)
+    return Transaction.create(**values)
+
+
+def withdrawal(merchant, ps, amount="100.00", **fields):
+    n = next(_seq)
+    values = dict(merchant=merchant, payment_system=ps, withdrawal_id=f"wd-{n}", amount=Decimal(amount),
+                  currency=ps.currency)
+    values.update(fields)
+    return Withdrawal.create(**values)
+
+
+def code_for(user_obj):
+    return totp_now(user_obj.totp_secret)
