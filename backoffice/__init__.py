@@ -33,7 +33,10 @@ def create_app(test_config=None):
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         # Shared limits need a shared store: Redis when there is one. The embedded
         # single-machine mode runs one web process, for which memory is exact.
-        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+        redis_url = app.config.get("REDIS_URL") or ""
+        if redis_url.startswith("unix://"):  # the limits library spells it redis+unix://
+            redis_url = "redis+" + redis_url
+        app.config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
 
     from . import db
 

@@ -8,7 +8,7 @@ these models agree.
 """
 import datetime
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from peewee import (
     SQL,
@@ -33,9 +33,25 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def MoneyField(**kwargs):
-    kwargs.setdefault("default", Decimal("0.00"))
-    return DecimalField(max_digits=18, decimal_places=2, auto_round=True, **kwargs)
+class MoneyField(DecimalField):
+    """An amount of money: ``Decimal`` with 2 places, rounded half up.
+
+    PostgreSQL stores it exactly (NUMERIC). SQLite gives DECIMAL columns numeric
+    affinity and hands back floats, so every value read is quantised again to its
+    2 places (exact for any amount below 10^13).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default", Decimal("0.00"))
+        kwargs.setdefault("max_digits", 18)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("auto_round", True)
+        kwargs.setdefault("rounding", ROUND_HALF_UP)
+        super().__init__(**kwargs)
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        return None if value is None else value.quantize(self._exp, rounding=self.rounding)
 
 
 class JSONField(TextField):

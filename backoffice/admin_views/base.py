@@ -21,10 +21,10 @@ from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
 from flask_admin.helpers import flash_errors, get_redirect_target
 from flask_login import current_user
-from peewee import ForeignKeyField
+from peewee import ForeignKeyField, IntegerField
 
 from ..i18n import format_datetime
-from ..models import Merchant
+from ..models import ExchangeRate, Merchant, PaymentSystem
 
 OPERATOR = ("operator",)
 MERCHANT_USERS = ("merchant_owner", "merchant_staff")
@@ -49,14 +49,28 @@ def merchant_scope_column(model):
     return field if isinstance(field, ForeignKeyField) else None
 
 
+# Reference data every signed-in user may read (in lookups and dropdowns).
+SHARED_MODELS = (PaymentSystem, ExchangeRate)
+
+
 def scope_query(query, model):
     """Narrow ``query`` on ``model`` to what the current user may see."""
-    if is_operator():
+    if is_operator() or (model in SHARED_MODELS and current_role()):
         return query
     column = merchant_scope_column(model)
     if column is None or not current_role():
         return query.where(False)  # unscoped models are operator data
     return query.where(column == current_user.merchant_id)
+
+
+def clean_pk(column, raw):
+    """A posted or queried id as the column's type, or None when it is not one."""
+    if isinstance(column, IntegerField):
+        try:
+            return int(str(raw), 10)
+        except (TypeError, ValueError):
+            return None
+    return None if raw is None else str(raw)
 
 
 class LiveChoices:
@@ -108,9 +122,11 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
     """An ajax lookup that only finds, and only accepts, rows in the user's scope."""
 
     def get_one(self, pk):
-        return scope_query(self.model.select(), self.model).where(
-            getattr(self.model, self.pk) == pk
-        ).first()
+        column = getattr(self.model, self.pk)
+        value = clean_pk(column, pk)
+        if value is None:
+            return None
+        return scope_query(self.model.select(), self.model).where(column == value).first()
 
     def get_list(self, term, offset=0, limit=10):
         query = scope_query(self.model.select(), self.model)
@@ -146,10 +162,19 @@ class ScopedModelView(RoleMixin, ModelView):
         formatters[datetime.datetime] = lambda view, value, name: format_datetime(value)
         self.column_type_formatters = formatters
         self.column_type_formatters_export = dict(formatters)
-        super().__init__(*args, **kwargs)
+        # Flask-Admin builds its caches (details columns, export columns, forms) only
+        # for what ``can_*`` allows when the view is built; build them all, and let
+        # each request decide by role.
+        self._building = True
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            self._building = False
 
     # -- permissions by role ---------------------------------------------------------
     def _may(self, what):
+        if getattr(self, "_building", False):
+            return True
         return what in self.role_permissions.get(current_role(), set())
 
     @property
@@ -182,9 +207,8 @@ class ScopedModelView(RoleMixin, ModelView):
 
     def get_one(self, id):
         pk = getattr(self.model, self._primary_key)
-        try:
-            value = pk.db_value(id)
-        except (TypeError, ValueError):
+        value = clean_pk(pk, id)
+        if value is None:
             abort(404)
         record = self.get_query().where(pk == value).first()
         if record is None:
@@ -193,12 +217,7 @@ class ScopedModelView(RoleMixin, ModelView):
 
     def scoped_ids(self, ids):
         pk = getattr(self.model, self._primary_key)
-        clean = []
-        for raw in ids:
-            try:
-                clean.append(pk.db_value(raw))
-            except (TypeError, ValueError):
-                continue
+        clean = [v for v in (clean_pk(pk, raw) for raw in ids) if v is not None]
         if not clean:
             return []
         return [row[0] for row in self.get_query().select(pk).where(pk.in_(clean)).tuples()]
