@@ -64,6 +64,10 @@ def create_app(test_config=None):
 
     app.register_blueprint(auth.bp)
 
+    from . import api
+
+    api.init_app(app)
+
     from .admin_views import init_admin
 
     init_admin(app)

@@ -23,12 +23,13 @@ from .operators import (
     MerchantView,
     PaymentSystemView,
     PendingActivationView,
-    PostbackView,
     UserView,
     WalletView,
 )
 from .pages import DashboardView, SettingsView
-from .payments import TransactionView, WithdrawalView
+from .postbacks import PostbackView
+from .transactions import TransactionView
+from .withdrawals import WithdrawalView
 
 
 def init_admin(app):

@@ -93,6 +93,12 @@ class LiveChoices:
         return True
 
 
+@LiveChoices
+def payment_system_choices():
+    """Filter options: every payment system, by name."""
+    return [(ps.id, ps.name) for ps in PaymentSystem.select().order_by(PaymentSystem.name)]
+
+
 class RoleMixin:
     """Who may open a view: ``allowed_roles``. Anonymous users go to the login page."""
 
@@ -319,6 +325,7 @@ __all__ = [
     "SecureBaseView",
     "SecureIndexView",
     "is_operator",
+    "payment_system_choices",
     "read_only",
     "scope_query",
 ]

@@ -65,13 +65,6 @@ class PendingActivationView(ScopedModelView):
     column_default_sort = ("id", True)
 
 
-class PostbackView(ScopedModelView):
-    role_permissions = {"operator": {"details"}}
-    column_default_sort = ("id", True)
-    column_list = ("event_id", "merchant", "event_type", "status", "attempts", "last_http_status",
-                   "next_attempt_at", "created_at", "sent_at")
-
-
 class AuditLogView(ScopedModelView):
     role_permissions = {"operator": {"details", "export"}}
     column_default_sort = ("id", True)

@@ -1,0 +1,67 @@
+"""JSON APIs under ``/api/v1``: errors, request validation, bearer tokens, OpenAPI.
+
+Errors are ``{"error": {"code", "message", "details": [{"field", "message"}]}}``
+(SPEC §6); lists are ``{"items": [...], "next": cursor-or-null}``. Each endpoint
+module registers its routes on ``bp`` and documents them with ``openapi.document``.
+"""
+from flask import Blueprint, jsonify, request
+
+from ..extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens, no cookies: nothing for a CSRF token to protect
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, details=None, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def error_response(status, code, message, details=None, headers=None):
+    body = {"error": {"code": code, "message": str(message)}}
+    if details:
+        body["error"]["details"] = details
+    response = jsonify(body)
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def handle_api_error(exc):
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+def bearer_token():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def register_error_handlers(blueprint):
+    """JSON errors for everything a JSON blueprint can fail with."""
+    from werkzeug.exceptions import HTTPException
+
+    blueprint.register_error_handler(ApiError, handle_api_error)
+
+    @blueprint.errorhandler(HTTPException)
+    def _http_error(exc):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+
+register_error_handlers(bp)
+
+
+def init_app(app):
+    from . import openapi  # noqa: F401 - the document route
+    from . import modules  # noqa: F401 - every endpoint module
+
+    app.register_blueprint(bp)

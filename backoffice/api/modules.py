@@ -1,0 +1,1 @@
+"""Every endpoint module of the API, imported once so its routes exist."""

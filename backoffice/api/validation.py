@@ -1,0 +1,77 @@
+"""Reading a JSON request body field by field, collecting every fault with its path."""
+import re
+
+from flask import request
+from flask_babel import gettext as _
+
+from ..money import AmountError, parse_amount
+from . import ApiError
+
+
+class Body:
+    """``Body().string("label")``… then ``done()`` raises one 400 with every fault."""
+
+    def __init__(self, data=None):
+        if data is None:
+            data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid_json", _("The request body must be a JSON object."))
+        self.data = data
+        self.errors = []
+
+    def fail(self, field, message):
+        self.errors.append({"field": field, "message": str(message)})
+
+    def _raw(self, field, required):
+        value = self.data.get(field)
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            if required:
+                self.fail(field, _("is required"))
+            return None
+        return value
+
+    def string(self, field, required=True, max_length=255, pattern=None, choices=None):
+        value = self._raw(field, required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.fail(field, _("must be a string"))
+            return None
+        value = value.strip()
+        if len(value) > max_length:
+            self.fail(field, _("must be at most %(n)d characters", n=max_length))
+            return None
+        if any(ord(c) < 32 for c in value):
+            self.fail(field, _("must not contain control characters"))
+            return None
+        if choices is not None and value not in choices:
+            self.fail(field, _("must be one of: %(choices)s", choices=", ".join(choices)))
+            return None
+        if pattern is not None and not re.fullmatch(pattern, value):
+            self.fail(field, _("has an invalid format"))
+            return None
+        return value
+
+    def amount(self, field, required=True):
+        value = self._raw(field, required)
+        if value is None:
+            return None
+        try:
+            return parse_amount(value)
+        except AmountError as exc:
+            self.fail(field, str(exc))
+            return None
+
+    def mapping(self, field, required=True):
+        value = self._raw(field, required)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.fail(field, _("must be an object"))
+            return None
+        return value
+
+    def done(self):
+        if self.errors:
+            raise ApiError(400, "invalid_request", _("The request has invalid fields."), details=self.errors)
+        return self

@@ -1,0 +1,55 @@
+"""Parsing and formatting money: ``Decimal`` only, never float.
+
+``parse_amount`` is the one gate for amounts that arrive from outside (APIs, forms,
+CSV): it refuses NaN, infinities, exponents, more than 2 decimals, negatives (unless
+allowed) and absurd magnitudes, with a message naming the rule.
+"""
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("9999999999999999.99")  # what DecimalField(18, 2) can hold
+_PLAIN = re.compile(r"^-?\d{1,16}(\.\d{1,2})?$")
+
+
+class AmountError(ValueError):
+    pass
+
+
+def parse_amount(value, allow_zero=False, allow_negative=False):
+    """A money amount from a JSON string/number or form text, as a 2-place Decimal."""
+    if isinstance(value, bool) or value is None:
+        raise AmountError(_("must be a decimal number such as \"500.00\""))
+    if isinstance(value, float):
+        # JSON numbers arrive as floats; their repr is the shortest exact spelling.
+        value = repr(value)
+    text = str(value).strip()
+    if not _PLAIN.match(text):
+        raise AmountError(_("must be a decimal number with at most 2 decimal places, such as \"500.00\""))
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise AmountError(_("must be a decimal number such as \"500.00\"")) from None
+    if amount < 0 and not allow_negative:
+        raise AmountError(_("must not be negative"))
+    if amount == 0 and not allow_zero:
+        raise AmountError(_("must be greater than zero"))
+    if abs(amount) > MAX_AMOUNT:
+        raise AmountError(_("is too large"))
+    return amount.quantize(CENT)
+
+
+def quantize(amount):
+    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def percent_of(amount, percent):
+    """``percent`` % of ``amount``, rounded half up to the cent."""
+    return quantize(Decimal(amount) * Decimal(percent) / Decimal(100))
+
+
+def to_str(amount):
+    """How money is serialised: a string with exactly 2 places ("500.00")."""
+    return None if amount is None else str(quantize(amount))
