@@ -68,6 +68,10 @@ def create_app(test_config=None):
 
     api.init_app(app)
 
+    from . import plugin_builder
+
+    plugin_builder.init_app(app)
+
     from .admin_views import init_admin
 
     init_admin(app)

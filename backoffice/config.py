@@ -49,6 +49,10 @@ def from_environment(instance_path):
         "LOGIN_RATE_LIMIT": os.environ.get("BACKOFFICE_LOGIN_RATE_LIMIT", "20 per 5 minutes"),
         "RATELIMIT_ENABLED": env_bool("BACKOFFICE_RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,
+        # Failed plugin activations allowed (guessing transaction numbers).
+        "PLUGIN_LIMIT_PER_ADDRESS": os.environ.get("BACKOFFICE_PLUGIN_LIMIT_PER_ADDRESS", "30 per 10 minutes"),
+        "PLUGIN_LIMIT_PER_LABEL": os.environ.get("BACKOFFICE_PLUGIN_LIMIT_PER_LABEL", "20 per 10 minutes"),
+        "PLUGIN_LIMIT_PER_NUMBER": os.environ.get("BACKOFFICE_PLUGIN_LIMIT_PER_NUMBER", "10 per 10 minutes"),
         # Sessions: Secure cookies everywhere but local development over plain http.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -53,6 +53,19 @@ def is_sqlite():
     return isinstance(db.obj, SqliteDatabase)
 
 
+def write_transaction():
+    """A transaction for a read-then-write rule (activation, balances, decisions).
+
+    On SQLite it takes the write lock at BEGIN (``BEGIN IMMEDIATE``): two deferred
+    transactions that both read and then both try to write would otherwise fail
+    with "database is locked" instead of waiting their turn. PostgreSQL uses row
+    locks and conditional updates inside an ordinary transaction.
+    """
+    if is_sqlite() and db.transaction_depth() == 0:
+        return db.atomic(lock_type="IMMEDIATE")
+    return db.atomic()
+
+
 def apply_migrations():
     """Apply every pending migration; return the names applied (empty when none)."""
     with db.connection_context():

@@ -1,0 +1,117 @@
+"""Plugin API: ``POST /plugin/api/activate`` (SPEC §6).
+
+Rate limited on failed attempts per address, per (merchant, label) and per
+(payment system, transaction number): a transaction number is a secret anyone could
+try to guess. Only answers that bind money (activated, stockpiling) are free; every
+other answer, a bad signature included, counts against all three limits.
+"""
+from flask import current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+
+from ..api import ApiError
+from ..api.openapi import document, error_responses, schema
+from ..api.validation import Body
+from ..extensions import limiter
+from ..models import Merchant
+from ..services.activation import ActivationError, activate
+from . import bp
+from .signing import signature_ok
+
+FREE = ("activated", "stockpiling")
+
+
+def _body_value(name):
+    data = request.get_json(silent=True)
+    value = data.get(name) if isinstance(data, dict) else None
+    return str(value)[:255] if value is not None else ""
+
+
+def _label_key():
+    return "label:" + _body_value("merchant") + ":" + _body_value("label")
+
+
+def _number_key():
+    return "number:" + _body_value("payment_system") + ":" + _body_value("transaction_number")
+
+
+def _counts(response):
+    if response.status_code != 200:
+        return True
+    return (response.get_json(silent=True) or {}).get("status") not in FREE
+
+
+def _limit(name):
+    return lambda: current_app.config[name]
+
+
+def merchant_for(public_key):
+    merchant = Merchant.get_or_none(Merchant.public_key == public_key) if public_key else None
+    if merchant is None:
+        raise ApiError(400, "invalid_request", _("Unknown merchant."),
+                       details=[{"field": "merchant", "message": _("unknown merchant")}])
+    if not merchant.active:
+        raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted."))
+    return merchant
+
+
+@bp.route("/api/activate", methods=["POST"])
+@limiter.limit(_limit("PLUGIN_LIMIT_PER_ADDRESS"), key_func=get_remote_address, deduct_when=_counts)
+@limiter.limit(_limit("PLUGIN_LIMIT_PER_LABEL"), key_func=_label_key, deduct_when=_counts)
+@limiter.limit(_limit("PLUGIN_LIMIT_PER_NUMBER"), key_func=_number_key, deduct_when=_counts)
+def activate_endpoint():
+    body = Body()
+    public_key = body.string("merchant", max_length=64)
+    code = body.string("payment_system", max_length=32)
+    number = body.string("transaction_number", max_length=100)
+    label = body.string("label", max_length=255)
+    order_id = body.string("order_id", required=False, max_length=255)
+    signature = body.string("signature", required=False, max_length=128)
+    body.done()
+    merchant = merchant_for(public_key)
+    if (merchant.require_signed_labels or signature) and not signature_ok(merchant.api_key, label, order_id, signature):
+        raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
+    try:
+        outcome = activate(merchant, code, number, label, order_id)
+    except ActivationError as exc:
+        raise ApiError(400, "invalid_request", exc.message, details=[{"field": exc.field, "message": exc.message}])
+    return jsonify(outcome.as_json())
+
+
+schema("ActivationRequest", {
+    "type": "object",
+    "required": ["merchant", "payment_system", "transaction_number", "label"],
+    "properties": {
+        "merchant": {"type": "string", "description": "The merchant's public key"},
+        "payment_system": {"type": "string", "example": "bkash"},
+        "transaction_number": {"type": "string", "maxLength": 100},
+        "label": {"type": "string", "maxLength": 255, "description": "The visitor's user id on the merchant's site"},
+        "order_id": {"type": "string", "maxLength": 255},
+        "signature": {"type": "string", "description": "hex HMAC-SHA256 of label|order_id with the API key"},
+    },
+})
+schema("ActivationResult", {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["activated", "stockpiling", "pending", "not_found",
+                                              "already_activated", "rejected"]},
+        "amount": {"$ref": "#/components/schemas/Money"},
+        "currency": {"type": "string"},
+        "accumulated": {"$ref": "#/components/schemas/Money"},
+        "required": {"$ref": "#/components/schemas/Money"},
+        "remaining": {"$ref": "#/components/schemas/Money"},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "reason": {"type": "string", "enum": ["fraud", "other_merchant", "outgoing"]},
+    },
+})
+document("/plugin/api/activate", "post", {
+    "summary": "Activate a transaction number for a site visitor",
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ActivationRequest"}}}},
+    "responses": {
+        "200": {"description": "The outcome", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ActivationResult"}}}},
+        **error_responses(400, 403, 429),
+    },
+})

@@ -1,0 +1,271 @@
+"""Activation: binding a reported transaction to a site visitor's label.
+
+The rules (SPEC §2, §6):
+
+* a transaction number is activated once, ever: a conditional
+  ``UPDATE … WHERE status = 'new'`` decides the winner, whatever the number of
+  requests racing for it (the loser sees ``already_activated``);
+* an amount at or over the merchant's minimum deposit completes a deposit at once;
+  a smaller one opens or joins the visitor's **stockpiling** (merchant, payment
+  system, label), which completes when its total reaches the minimum — stamping
+  ``stockpiling_end_at`` on all its transactions and producing ONE deposit;
+* a number not reported yet is stored as a **PendingActivation** when the merchant
+  has delayed activation, and ingest activates it the moment the report arrives;
+* every completed deposit writes its ``deposit.completed`` outbox postback in the
+  same database transaction.
+
+Plain functions: the plugin API, the connector API (through ingest), the back office
+and the CLI call them.
+"""
+import datetime
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from peewee import IntegrityError
+
+from ..db import db, write_transaction
+from ..models import (
+    MerchantPaymentSystem,
+    PaymentSystem,
+    PendingActivation,
+    Stockpiling,
+    Transaction,
+    utcnow,
+)
+from ..money import to_str
+from . import postbacks
+
+ACTIVATED = "activated"
+STOCKPILING = "stockpiling"
+PENDING = "pending"
+NOT_FOUND = "not_found"
+ALREADY_ACTIVATED = "already_activated"
+REJECTED = "rejected"
+OUTCOMES = (ACTIVATED, STOCKPILING, PENDING, NOT_FOUND, ALREADY_ACTIVATED, REJECTED)
+FAILURES = (NOT_FOUND, REJECTED)  # what counts against the guessing limits
+
+
+class ActivationError(ValueError):
+    """Input that names nothing activatable (unknown or disabled payment system)."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class Outcome:
+    status: str
+    transaction: Transaction = None
+    amount: object = None  # the deposit's total when complete
+    currency: str = None
+    accumulated: object = None
+    required: object = None
+    expires_at: datetime.datetime = None
+    reason: str = None  # why "rejected"
+    postback: object = None
+    extra: dict = field(default_factory=dict)
+
+    def as_json(self):
+        """The plugin API's answer (SPEC §6); money as strings."""
+        body = {"status": self.status}
+        if self.status == ACTIVATED:
+            body.update(amount=to_str(self.amount), currency=self.currency)
+        elif self.status == STOCKPILING:
+            body.update(accumulated=to_str(self.accumulated), required=to_str(self.required),
+                        remaining=to_str(max(self.required - self.accumulated, 0)), currency=self.currency)
+        elif self.status == PENDING:
+            body["expires_at"] = postbacks.iso(self.expires_at)
+        elif self.status == REJECTED and self.reason:
+            body["reason"] = self.reason
+        return body
+
+
+def merchant_settings(merchant, payment_system_code):
+    """The merchant's settings for a payment system it has enabled, or ActivationError."""
+    row = (
+        MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem)
+        .join(PaymentSystem)
+        .where(
+            (MerchantPaymentSystem.merchant == merchant)
+            & (PaymentSystem.code == payment_system_code)
+            & (PaymentSystem.active == True)  # noqa: E712 - SQL comparison
+            & (MerchantPaymentSystem.enabled == True)  # noqa: E712
+        )
+        .first()
+    )
+    if row is None:
+        raise ActivationError("payment_system", _("This payment system is not available for this merchant."))
+    return row
+
+
+def activate(merchant, payment_system_code, transaction_number, label, order_id=None, now=None):
+    """Activate ``transaction_number`` for a visitor of ``merchant`` (SPEC §6 outcomes)."""
+    settings = merchant_settings(merchant, payment_system_code)
+    now = now or utcnow()
+    with write_transaction():
+        tx = Transaction.get_or_none(
+            (Transaction.payment_system == settings.payment_system_id)
+            & (Transaction.transaction_number == transaction_number)
+        )
+        if tx is None:
+            return _not_reported(merchant, settings, transaction_number, label, order_id, now)
+        return activate_transaction(tx, merchant, settings, label, order_id, now)
+
+
+def activate_transaction(tx, merchant, settings, label, order_id, now):
+    """Activate a reported transaction; the caller holds the database transaction."""
+    if tx.merchant_id != merchant.id:
+        return Outcome(REJECTED, reason="other_merchant")
+    if tx.direction != "incoming":
+        return Outcome(REJECTED, reason="outgoing")
+    if tx.originality == "fraud":
+        return Outcome(REJECTED, reason="fraud")
+    if tx.status != "new":
+        return Outcome(ALREADY_ACTIVATED, transaction=tx)
+    claimed = (
+        Transaction.update(status="activated", label=label, order_id=order_id, activated_at=now)
+        .where((Transaction.id == tx.id) & (Transaction.status == "new") & (Transaction.originality == "normal"))
+        .execute()
+    )
+    if claimed != 1:  # another request won the race (or an operator marked it fraud meanwhile)
+        return Outcome(ALREADY_ACTIVATED, transaction=tx)
+    tx.status, tx.label, tx.order_id, tx.activated_at = "activated", label, order_id, now
+    if tx.amount >= settings.min_deposit:
+        return _complete_single(tx, merchant, settings, now)
+    return _stockpile(tx, merchant, settings, now)
+
+
+def _complete_single(tx, merchant, settings, now):
+    Transaction.update(postback_status="pending").where(Transaction.id == tx.id).execute()
+    tx.postback_status = "pending"
+    data = postbacks.deposit_completed_data(
+        merchant, settings.payment_system, tx.label, tx.order_id, tx.currency, [tx]
+    )
+    event = postbacks.create_event(merchant, "deposit.completed", data, object_type="transaction", object_id=tx.id)
+    return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency, postback=event)
+
+
+def _open_stockpiling(tx, merchant, settings, now):
+    """The visitor's open stockpiling, created when there is none (race-safe)."""
+    key = (
+        (Stockpiling.merchant == merchant.id)
+        & (Stockpiling.payment_system == settings.payment_system_id)
+        & (Stockpiling.label == tx.label)
+        & (Stockpiling.status == "in_progress")
+    )
+    for _attempt in range(3):
+        existing = Stockpiling.get_or_none(key)
+        if existing is not None:
+            return existing
+        try:
+            with db.atomic():  # a savepoint: the partial UNIQUE index may refuse it
+                return Stockpiling.create(
+                    merchant=merchant.id, payment_system=settings.payment_system_id, label=tx.label,
+                    currency=tx.currency, required_amount=settings.min_deposit, created_at=now,
+                )
+        except IntegrityError:
+            continue  # a concurrent activation opened it first: join that one
+    raise RuntimeError("could not open a stockpiling")
+
+
+def _stockpile(tx, merchant, settings, now):
+    while True:
+        sp = _open_stockpiling(tx, merchant, settings, now)
+        # Atomic increment on the open row; the row lock it takes serialises the
+        # visitor's concurrent payments until this transaction ends.
+        grown = (
+            Stockpiling.update(accumulated_amount=Stockpiling.accumulated_amount + tx.amount)
+            .where((Stockpiling.id == sp.id) & (Stockpiling.status == "in_progress"))
+            .execute()
+        )
+        if grown == 1:
+            break  # otherwise it completed meanwhile: open a new one
+    sp = Stockpiling.get_by_id(sp.id)
+    Transaction.update(stockpiling=sp.id, postback_status="stockpiling").where(Transaction.id == tx.id).execute()
+    tx.stockpiling_id, tx.postback_status = sp.id, "stockpiling"
+    if sp.accumulated_amount < sp.required_amount:
+        return Outcome(STOCKPILING, transaction=tx, accumulated=sp.accumulated_amount,
+                       required=sp.required_amount, currency=sp.currency)
+    Stockpiling.update(status="completed", completed_at=now).where(Stockpiling.id == sp.id).execute()
+    Transaction.update(stockpiling_end_at=now, postback_status="pending").where(
+        Transaction.stockpiling == sp.id
+    ).execute()
+    members = list(Transaction.select().where(Transaction.stockpiling == sp.id).order_by(Transaction.activated_at,
+                                                                                           Transaction.id))
+    first = members[0]
+    data = postbacks.deposit_completed_data(
+        merchant, settings.payment_system, sp.label, tx.order_id or first.order_id, sp.currency, members, sp
+    )
+    event = postbacks.create_event(merchant, "deposit.completed", data, object_type="stockpiling", object_id=sp.id)
+    tx.stockpiling_end_at, tx.postback_status = now, "pending"
+    return Outcome(ACTIVATED, transaction=tx, amount=sp.accumulated_amount, currency=sp.currency, postback=event)
+
+
+def _not_reported(merchant, settings, transaction_number, label, order_id, now):
+    if not merchant.delayed_activation:
+        return Outcome(NOT_FOUND)
+    waiting = PendingActivation.get_or_none(
+        (PendingActivation.payment_system == settings.payment_system_id)
+        & (PendingActivation.transaction_number == transaction_number)
+        & (PendingActivation.status == "waiting")
+        & (PendingActivation.expires_at > now)
+    )
+    if waiting is not None:
+        # The same visitor asking again sees the same answer; nobody else may
+        # take over a number somebody is already waiting for.
+        if waiting.merchant_id == merchant.id and waiting.label == label:
+            return Outcome(PENDING, expires_at=waiting.expires_at)
+        return Outcome(NOT_FOUND)
+    expires_at = now + datetime.timedelta(minutes=merchant.pending_activation_ttl)
+    PendingActivation.create(
+        merchant=merchant.id, payment_system=settings.payment_system_id, transaction_number=transaction_number,
+        label=label, order_id=order_id, created_at=now, expires_at=expires_at,
+    )
+    return Outcome(PENDING, expires_at=expires_at)
+
+
+def activate_waiting(tx, now=None):
+    """Called by ingest, inside its transaction, for a newly reported transaction:
+    activate it for the visitor who is waiting for it, if any. Returns an Outcome or None."""
+    now = now or utcnow()
+    if tx.direction != "incoming":
+        return None
+    waiting = (
+        PendingActivation.select()
+        .where(
+            (PendingActivation.payment_system == tx.payment_system_id)
+            & (PendingActivation.transaction_number == tx.transaction_number)
+            & (PendingActivation.merchant == tx.merchant_id)
+            & (PendingActivation.status == "waiting")
+            & (PendingActivation.expires_at > now)
+        )
+        .order_by(PendingActivation.created_at)
+        .first()
+    )
+    if waiting is None:
+        return None
+    taken = (
+        PendingActivation.update(status="activated")
+        .where((PendingActivation.id == waiting.id) & (PendingActivation.status == "waiting"))
+        .execute()
+    )
+    if taken != 1:
+        return None
+    merchant = tx.merchant
+    try:
+        settings = merchant_settings(merchant, tx.payment_system.code)
+    except ActivationError:
+        return None
+    return activate_transaction(tx, merchant, settings, waiting.label, waiting.order_id, now)
+
+
+def expire_pending(now=None):
+    """Mark every waiting entry past its time as expired; returns how many."""
+    now = now or utcnow()
+    return (
+        PendingActivation.update(status="expired")
+        .where((PendingActivation.status == "waiting") & (PendingActivation.expires_at <= now))
+        .execute()
+    )

@@ -1,0 +1,97 @@
+"""POST /plugin/api/activate: outcomes, signed labels, merchant keys, rate limits."""
+import pytest
+
+import factories
+from backoffice import create_app
+from backoffice.models import Transaction
+from backoffice.plugin_builder.signing import label_signature
+from backoffice.services.ingest import Report, ingest
+
+
+@pytest.fixture
+def shop(app, conn):
+    ps = factories.payment_system("bkash", "BDT")
+    a, b = factories.merchant(name="A"), factories.merchant(name="B")
+    for m in (a, b):
+        factories.merchant_payment_system(m, ps, min_deposit="500.00")
+    wa = factories.wallet(a, ps)
+    from decimal import Decimal
+
+    with app.app_context():
+        ingest(Report("bkash", wa.number, "A-TX-1", Decimal("900.00"), "BDT"))
+        ingest(Report("bkash", wa.number, "A-TX-2", Decimal("100.00"), "BDT"))
+    return dict(a=a, b=b, ps=ps)
+
+
+def call(client, merchant, number, label="visitor", **extra):
+    data = {"merchant": merchant.public_key, "payment_system": "bkash", "transaction_number": number,
+            "label": label}
+    data.update(extra)
+    return client.post("/plugin/api/activate", json=data)
+
+
+def test_outcomes(client, shop):
+    assert call(client, shop["a"], "A-TX-1").get_json() == {"status": "activated", "amount": "900.00",
+                                                            "currency": "BDT"}
+    assert call(client, shop["a"], "A-TX-1").get_json()["status"] == "already_activated"
+    assert call(client, shop["a"], "A-TX-2").get_json()["status"] == "stockpiling"
+    assert call(client, shop["a"], "NOT-THERE").get_json() == {"status": "not_found"}
+
+
+def test_merchant_b_cannot_claim_merchant_a_transaction(client, shop):
+    response = call(client, shop["b"], "A-TX-1")
+    assert response.status_code == 200 and response.get_json()["status"] == "rejected"
+    assert Transaction.get(Transaction.transaction_number == "A-TX-1").status == "new"
+
+
+def test_signed_labels(client, shop):
+    a = shop["a"]
+    a.require_signed_labels = True
+    a.save()
+    assert call(client, a, "A-TX-1").status_code == 403
+    assert call(client, a, "A-TX-1", signature="00" * 32).status_code == 403
+    wrong_label = label_signature(a.api_key, "someone-else", "o-1")
+    assert call(client, a, "A-TX-1", order_id="o-1", signature=wrong_label).status_code == 403
+    assert Transaction.get(Transaction.transaction_number == "A-TX-1").status == "new"
+    good = call(client, a, "A-TX-1", order_id="o-1", signature=label_signature(a.api_key, "visitor", "o-1"))
+    assert good.status_code == 200 and good.get_json()["status"] == "activated"
+
+
+def test_disabled_merchant_and_bad_input(client, shop):
+    a = shop["a"]
+    a.active = False
+    a.save()
+    response = call(client, a, "A-TX-1")
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "merchant_disabled"
+    response = client.post("/plugin/api/activate", json={"merchant": "pk_unknown", "payment_system": "bkash",
+                                                         "transaction_number": "x", "label": "y"})
+    assert response.status_code == 400
+    response = client.post("/plugin/api/activate", json={"merchant": shop["b"].public_key})
+    assert {d["field"] for d in response.get_json()["error"]["details"]} == {
+        "payment_system", "transaction_number", "label"}
+    response = call(client, shop["b"], "x", payment_system="nagad")
+    assert response.status_code == 400 and response.get_json()["error"]["details"][0]["field"] == "payment_system"
+
+
+def test_guessing_is_rate_limited_per_number_label_and_address(app_config, shop):
+    app_config.update(PLUGIN_LIMIT_PER_NUMBER="3 per minute", PLUGIN_LIMIT_PER_LABEL="5 per minute",
+                      PLUGIN_LIMIT_PER_ADDRESS="8 per minute")
+    client = create_app(app_config).test_client()
+    # The same number from many labels: stopped after 3 failures.
+    statuses = [call(client, shop["a"], "GUESS-1", label=f"l{i}").status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert call(client, shop["a"], "GUESS-1", label="l9").get_json()["error"]["code"] == "too_many_requests"
+    # One label trying many numbers: 5 failures allowed.
+    statuses = [call(client, shop["a"], f"N{i}", label="prober").status_code for i in range(6)]
+    assert statuses == [200] * 5 + [429]
+    # The address as a whole: 8 failures in all, then even a real number is refused.
+    assert call(client, shop["a"], "A-TX-1", label="real").status_code == 429
+
+
+def test_successes_do_not_count_against_the_limits(app_config, shop):
+    app_config.update(PLUGIN_LIMIT_PER_ADDRESS="1 per minute")
+    client = create_app(app_config).test_client()
+    assert call(client, shop["a"], "A-TX-1").get_json()["status"] == "activated"
+    assert call(client, shop["a"], "A-TX-2").get_json()["status"] == "stockpiling"
+    assert call(client, shop["a"], "NOPE").status_code == 200  # the first failure
+    assert call(client, shop["a"], "NOPE").status_code == 429
