@@ -32,6 +32,16 @@ def make_database(url):
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS)
+    if parsed.scheme in ("postgres", "postgresql"):
+        # A pool: opening a PostgreSQL connection per request costs more than the
+        # request itself. Connections are handed back at the end of each request.
+        url = "postgresql+pool://" + url.split("://", 1)[1]
+        return connect_url(
+            url,
+            max_connections=int(os.environ.get("BACKOFFICE_DB_POOL_SIZE", "20")),
+            stale_timeout=300,
+            timeout=10,  # wait this long for a free connection, then fail
+        )
     return connect_url(url)
 
 

@@ -16,6 +16,14 @@ WITHDRAWAL_STATUS = {"new": _l("New"), "approved": _l("Approved"), "rejected": _
 WITHDRAWAL_POSTBACK_STATUS = {"pending": _l("Sending"), "received": _l("Received"), "error": _l("Error sending")}
 REQUEST_KIND = {"manual": _l("Manual"), "api": _l("API")}
 POSTBACK_STATUS = {"pending": _l("Pending"), "sent": _l("Sent"), "error": _l("Error")}
+ACTIVATION_OUTCOME = {
+    "activated": _l("activated, the deposit is complete"),
+    "stockpiling": _l("activated, the visitor's stockpiling is still under the minimum deposit"),
+    "pending": _l("not reported yet, it will be activated when it arrives"),
+    "not_found": _l("no such transaction"),
+    "already_activated": _l("this transaction was activated before"),
+    "rejected": _l("refused: fraud, outgoing, or another merchant's transaction"),
+}
 ROLE = {"operator": _l("Operator"), "merchant_owner": _l("Merchant owner"), "merchant_staff": _l("Merchant staff")}
 
 

@@ -20,6 +20,9 @@ from backoffice import create_app
 from backoffice.db import apply_migrations, db, init_db
 from backoffice.models import ALL_MODELS
 
+# Race tests run 50 threads, each with its own connection from the pool.
+os.environ.setdefault("BACKOFFICE_DB_POOL_SIZE", "80")
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

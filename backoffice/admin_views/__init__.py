@@ -5,8 +5,10 @@ from flask_babel import lazy_gettext as _l
 
 from ..models import (
     AuditLog,
+    ConnectorToken,
     ExchangeRate,
     Merchant,
+    MerchantPaymentSystem,
     PaymentSystem,
     PendingActivation,
     Postback,
@@ -18,8 +20,10 @@ from ..models import (
 from .base import SecureIndexView
 from .operators import (
     AuditLogView,
+    ConnectorTokenView,
     ExchangeRateView,
     JobsView,
+    MerchantPaymentSystemView,
     MerchantView,
     PaymentSystemView,
     PendingActivationView,
@@ -48,6 +52,9 @@ def init_admin(app):
     admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
     admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))
     admin.add_view(PaymentSystemView(PaymentSystem, name=_l("Payment systems"), endpoint="payment_systems"))
+    admin.add_view(MerchantPaymentSystemView(MerchantPaymentSystem, name=_l("Merchant payment settings"),
+                                             endpoint="merchant_payment_systems"))
+    admin.add_view(ConnectorTokenView(ConnectorToken, name=_l("Connector tokens"), endpoint="connector_tokens"))
     admin.add_view(ExchangeRateView(ExchangeRate, name=_l("Exchange rates"), endpoint="exchange_rates"))
     admin.add_view(
         PendingActivationView(PendingActivation, name=_l("Pending activations"), endpoint="pending_activations")

@@ -168,6 +168,9 @@ class ScopedModelView(RoleMixin, ModelView):
         formatters[datetime.datetime] = lambda view, value, name: format_datetime(value)
         self.column_type_formatters = formatters
         self.column_type_formatters_export = dict(formatters)
+        detail = dict(typefmt.DETAIL_FORMATTERS)
+        detail[datetime.datetime] = formatters[datetime.datetime]
+        self.column_type_formatters_detail = detail
         # Flask-Admin builds its caches (details columns, export columns, forms) only
         # for what ``can_*`` allows when the view is built; build them all, and let
         # each request decide by role.

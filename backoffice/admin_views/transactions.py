@@ -1,38 +1,107 @@
-"""Payments → Transactions (every role; merchants see their own)."""
-from flask_admin.contrib.peewee.filters import FilterEqual, FilterLike
+"""Payments → Transactions (every role; merchants see their own).
+
+Every filter and column of SPEC §4; dates in the viewer's time zone (filters too);
+CSV export of the filtered, scoped list; no COUNT(*) on the big table. Operators
+also: create a manual transaction, mark fraud / normal, activate for a label.
+"""
+import datetime
+
+from flask import flash, redirect, request
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from peewee import JOIN
+from wtforms import DateTimeLocalField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 from .. import labels
-from ..models import Transaction
-from .base import EVERYONE, ScopedModelView, payment_system_choices, read_only
+from ..db import write_transaction
+from ..i18n import viewer_timezone_name, zone
+from ..models import PaymentSystem, Transaction, Wallet
+from ..money import AmountError, parse_amount
+from ..services import activation, audit
+from ..services.ingest import IngestConflict, IngestError, Report, ingest
+from .base import EVERYONE, MERCHANT_USERS, ScopedModelView, is_operator, payment_system_choices
+
+
+class LocalDateBetweenFilter(DateBetweenFilter):
+    """'from – to' in calendar days of the viewer's time zone (stored times are UTC)."""
+
+    def apply(self, query, value):
+        start, end = value
+        tz = zone(viewer_timezone_name())
+
+        def utc(day):
+            local = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
+            return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+        return query.where((self.column >= utc(start)) & (self.column < utc(end + datetime.timedelta(days=1))))
+
+
+def _wallet_attr(attribute):
+    def _format(view, context, model, name):
+        return getattr(model.wallet, attribute) if model.wallet_id else ""
+
+    return _format
+
+
+class ManualTransactionForm(FlaskForm):
+    payment_system = SelectField(_l("Wallet type"), coerce=int, validators=[DataRequired()])
+    wallet_number = StringField(_l("Wallet number"), validators=[DataRequired(), Length(max=100)])
+    transaction_number = StringField(_l("Transaction number"), validators=[DataRequired(), Length(max=100)])
+    amount = StringField(_l("Amount"), validators=[DataRequired(), Length(max=32)])
+    direction = SelectField(_l("Direction"), choices=labels.choices(labels.DIRECTION))
+    counterparty = StringField(_l("Counterparty"), validators=[Optional(), Length(max=255)])
+    occurred_at = DateTimeLocalField(_l("Date (your time zone)"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
+
+
+class ActivateForm(FlaskForm):
+    label = StringField(_l("Label"), validators=[DataRequired(), Length(max=255)])
+    order_id = StringField(_l("Order ID"), validators=[Optional(), Length(max=255)])
 
 
 class TransactionView(ScopedModelView):
-    """The deposits core issue adds the remaining filters and the operator actions."""
-
     allowed_roles = EVERYONE
-    role_permissions = read_only(*EVERYONE)
-    column_default_sort = ("id", True)
+    role_permissions = {
+        "operator": {"details", "export"},
+        **{role: {"details", "export"} for role in MERCHANT_USERS},
+    }
+    operator_actions = ("mark_fraud", "mark_normal")
+    list_template = "admin/transactions_list.html"
+    details_template = "admin/transactions_details.html"
+    named_filter_urls = True
+    export_types = ["csv"]
+    export_max_rows = 200000
+    column_default_sort = ("created_at", True)
     column_list = (
-        "id", "payment_system", "wallet", "amount", "commission", "currency", "created_at",
-        "activated_at", "label", "order_id", "transaction_number", "counterparty", "status",
-        "postback_status", "type",
+        "id", "payment_system", "wallet_identifier", "wallet_number", "amount", "commission", "currency",
+        "created_at", "activated_at", "label", "order_id", "transaction_number", "counterparty", "direction",
+        "status", "postback_status", "type", "originality",
     )
+    column_sortable_list = ("id", "amount", "created_at", "activated_at")
+    column_details_list = column_list + ("stockpiling", "stockpiling_end_at")
     column_labels = {
-        "id": _l("ID"), "payment_system": _l("Wallet type"), "wallet": _l("Wallet"),
-        "amount": _l("Amount"), "commission": _l("Commission"), "currency": _l("Currency"),
-        "created_at": _l("Created"), "activated_at": _l("Activated"), "label": _l("Label"),
-        "order_id": _l("Order ID"), "transaction_number": _l("Transaction number"),
-        "counterparty": _l("Counterparty"), "status": _l("Status"),
-        "postback_status": _l("Postback status"), "type": _l("Transaction type"),
-        "direction": _l("Direction"), "originality": _l("Originality"),
+        "id": _l("ID"), "payment_system": _l("Wallet type"), "wallet_identifier": _l("Wallet identifier"),
+        "wallet_number": _l("Wallet number"), "amount": _l("Amount"), "commission": _l("Commission"),
+        "currency": _l("Currency"), "created_at": _l("Created"), "activated_at": _l("Activated"),
+        "label": _l("Label"), "order_id": _l("Order ID"), "transaction_number": _l("Transaction number"),
+        "counterparty": _l("Counterparty"), "status": _l("Status"), "postback_status": _l("Postback status"),
+        "type": _l("Transaction type"), "direction": _l("Direction"), "originality": _l("Originality"),
+        "stockpiling": _l("Stockpiling"), "stockpiling_end_at": _l("Stockpiling end"),
     }
     column_formatters = {
+        "wallet_identifier": _wallet_attr("identifier"),
+        "wallet_number": _wallet_attr("number"),
         "status": labels.formatter(labels.TRANSACTION_STATUS, "status"),
         "postback_status": labels.formatter(labels.TRANSACTION_POSTBACK_STATUS, "postback_status"),
         "type": labels.formatter(labels.TRANSACTION_TYPE, "type"),
         "direction": labels.formatter(labels.DIRECTION, "direction"),
         "originality": labels.formatter(labels.ORIGINALITY, "originality"),
+        "stockpiling": lambda v, c, m, n: m.stockpiling_id or "",
     }
     column_filters = (
         FilterEqual(column=Transaction.id, name=_l("ID")),
@@ -41,7 +110,123 @@ class TransactionView(ScopedModelView):
         FilterEqual(column=Transaction.transaction_number, name=_l("Transaction number")),
         FilterEqual(column=Transaction.order_id, name=_l("Order ID")),
         FilterEqual(column=Transaction.direction, name=_l("Direction"), options=labels.choices(labels.DIRECTION)),
-        FilterLike(column=Transaction.counterparty, name=_l("Counterparty")),
+        FilterEqual(column=Transaction.counterparty, name=_l("Counterparty")),
+        FilterEqual(column=Transaction.type, name=_l("Transaction type"),
+                    options=labels.choices(labels.TRANSACTION_TYPE)),
+        FilterEqual(column=Transaction.originality, name=_l("Originality"),
+                    options=labels.choices(labels.ORIGINALITY)),
         FilterEqual(column=Transaction.postback_status, name=_l("Postback status"),
                     options=labels.choices(labels.TRANSACTION_POSTBACK_STATUS)),
+        LocalDateBetweenFilter(column=Transaction.created_at, name=_l("Creation date")),
+        LocalDateBetweenFilter(column=Transaction.activated_at, name=_l("Activation date")),
     )
+
+    def get_query(self):
+        # Wallet and payment system in the same query: no query per row.
+        query = (
+            Transaction.select(Transaction, Wallet, PaymentSystem)
+            .join(Wallet, JOIN.LEFT_OUTER)
+            .switch(Transaction)
+            .join(PaymentSystem)
+            .switch(Transaction)
+        )
+        return self._scoped(query)
+
+    def _scoped(self, query):
+        from .base import scope_query
+
+        return scope_query(query, Transaction)
+
+    def get_export_name(self, export_type="csv"):
+        stamp = datetime.datetime.now(zone(viewer_timezone_name())).strftime("%Y%m%d_%H%M%S")
+        return f"transactions_{stamp}.{export_type}"
+
+    def is_action_allowed(self, name):
+        if name in self.operator_actions:
+            return is_operator()
+        return super().is_action_allowed(name)
+
+    # -- operator actions ----------------------------------------------------------------
+    def _set_originality(self, ids, value):
+        changed = 0
+        with write_transaction():
+            for tx in Transaction.select().where(Transaction.id.in_(ids) & (Transaction.originality != value)):
+                Transaction.update(originality=value).where(Transaction.id == tx.id).execute()
+                audit.record(current_user.id, f"transaction.mark_{value}", tx,
+                             summary={"before": tx.originality, "after": value}, ip=request.remote_addr)
+                changed += 1
+        flash(_("%(n)d transactions marked %(value)s.", n=changed, value=labels.ORIGINALITY[value]), "success")
+
+    @action("mark_fraud", _l("Mark fraud"), _l("Mark the selected transactions as fraud?"))
+    def action_mark_fraud(self, ids):
+        self._set_originality(ids, "fraud")
+
+    @action("mark_normal", _l("Mark normal"), _l("Mark the selected transactions as normal?"))
+    def action_mark_normal(self, ids):
+        self._set_originality(ids, "normal")
+
+    @expose("/manual/", methods=("GET", "POST"))
+    def manual_view(self):
+        if not is_operator():
+            return self.inaccessible_callback("manual_view")
+        form = ManualTransactionForm()
+        form.payment_system.choices = [(ps.id, f"{ps.name} ({ps.currency})")
+                                       for ps in PaymentSystem.select().order_by(PaymentSystem.name)]
+        if form.validate_on_submit():
+            amount = None
+            try:
+                amount = parse_amount(form.amount.data)
+            except AmountError as exc:
+                form.amount.errors.append(str(exc))
+            if amount is not None:
+                ps = PaymentSystem.get_by_id(form.payment_system.data)
+                occurred = None
+                if form.occurred_at.data:
+                    local = form.occurred_at.data.replace(tzinfo=zone(viewer_timezone_name()))
+                    occurred = local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                report = Report(payment_system=ps.code, wallet_number=form.wallet_number.data.strip(),
+                                transaction_number=form.transaction_number.data.strip(), amount=amount,
+                                currency=ps.currency, direction=form.direction.data,
+                                counterparty=(form.counterparty.data or "").strip(), occurred_at=occurred,
+                                type="manual")
+                try:
+                    result = ingest(report, actor=current_user.id)
+                except IngestError as exc:
+                    getattr(form, exc.field, form.transaction_number).errors.append(exc.message)
+                except IngestConflict:
+                    form.transaction_number.errors.append(
+                        _("This transaction number exists already with other details."))
+                else:
+                    if result.created:
+                        flash(_("Manual transaction %(id)d created.", id=result.transaction.id), "success")
+                    else:
+                        flash(_("This transaction exists already; nothing was changed."), "info")
+                    return redirect(self.get_url(".details_view", id=result.transaction.id))
+        return self.render("admin/transactions_manual.html", form=form)
+
+    @expose("/activate/", methods=("GET", "POST"))
+    def activate_view(self):
+        if not is_operator():
+            return self.inaccessible_callback("activate_view")
+        tx = self.get_one(request.args.get("id"))
+        form = ActivateForm()
+        if form.validate_on_submit():
+            try:
+                with write_transaction():
+                    outcome = activation.activate_for_label(tx, form.label.data.strip(),
+                                                            (form.order_id.data or "").strip() or None)
+                    audit.record(current_user.id, "transaction.activate_manually", tx,
+                                 summary={"label": form.label.data.strip(), "outcome": outcome.status},
+                                 ip=request.remote_addr)
+            except activation.ActivationError as exc:
+                flash(exc.message, "error")
+            else:
+                category = "success" if outcome.status in activation.BINDING else "error"
+                flash(_("Activation: %(status)s", status=labels.ACTIVATION_OUTCOME[outcome.status]), category)
+                return redirect(self.get_url(".details_view", id=tx.id))
+        return self.render("admin/transactions_activate.html", form=form, tx=tx)
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("refresh_url", request.url)
+        return super().render(template, **kwargs)
+

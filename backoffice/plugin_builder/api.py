@@ -13,12 +13,10 @@ from ..api import ApiError
 from ..api.openapi import document, error_responses, schema
 from ..api.validation import Body
 from ..extensions import limiter
-from ..models import Merchant
-from ..services.activation import ActivationError, activate
+from ..services.activation import BINDING, ActivationError, MerchantDisabled, activate, settings_for_plugin
 from . import bp
 from .signing import signature_ok
 
-FREE = ("activated", "stockpiling")
 
 
 def _body_value(name):
@@ -38,21 +36,11 @@ def _number_key():
 def _counts(response):
     if response.status_code != 200:
         return True
-    return (response.get_json(silent=True) or {}).get("status") not in FREE
+    return (response.get_json(silent=True) or {}).get("status") not in BINDING
 
 
 def _limit(name):
     return lambda: current_app.config[name]
-
-
-def merchant_for(public_key):
-    merchant = Merchant.get_or_none(Merchant.public_key == public_key) if public_key else None
-    if merchant is None:
-        raise ApiError(400, "invalid_request", _("Unknown merchant."),
-                       details=[{"field": "merchant", "message": _("unknown merchant")}])
-    if not merchant.active:
-        raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted."))
-    return merchant
 
 
 @bp.route("/api/activate", methods=["POST"])
@@ -68,13 +56,16 @@ def activate_endpoint():
     order_id = body.string("order_id", required=False, max_length=255)
     signature = body.string("signature", required=False, max_length=128)
     body.done()
-    merchant = merchant_for(public_key)
-    if (merchant.require_signed_labels or signature) and not signature_ok(merchant.api_key, label, order_id, signature):
-        raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
     try:
-        outcome = activate(merchant, code, number, label, order_id)
+        settings = settings_for_plugin(public_key, code)
     except ActivationError as exc:
         raise ApiError(400, "invalid_request", exc.message, details=[{"field": exc.field, "message": exc.message}])
+    except MerchantDisabled:
+        raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted.")) from None
+    merchant = settings.merchant
+    if (merchant.require_signed_labels or signature) and not signature_ok(merchant.api_key, label, order_id, signature):
+        raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
+    outcome = activate(merchant, code, number, label, order_id, settings=settings)
     return jsonify(outcome.as_json())
 
 

@@ -21,10 +21,11 @@ import datetime
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from peewee import IntegrityError
+from peewee import Case, IntegrityError
 
 from ..db import db, write_transaction
 from ..models import (
+    Merchant,
     MerchantPaymentSystem,
     PaymentSystem,
     PendingActivation,
@@ -42,7 +43,7 @@ NOT_FOUND = "not_found"
 ALREADY_ACTIVATED = "already_activated"
 REJECTED = "rejected"
 OUTCOMES = (ACTIVATED, STOCKPILING, PENDING, NOT_FOUND, ALREADY_ACTIVATED, REJECTED)
-FAILURES = (NOT_FOUND, REJECTED)  # what counts against the guessing limits
+BINDING = (ACTIVATED, STOCKPILING)  # the outcomes that bind the money to the label
 
 
 class ActivationError(ValueError):
@@ -100,11 +101,50 @@ def merchant_settings(merchant, payment_system_code):
     return row
 
 
-def activate(merchant, payment_system_code, transaction_number, label, order_id=None, now=None):
-    """Activate ``transaction_number`` for a visitor of ``merchant`` (SPEC §6 outcomes)."""
-    settings = merchant_settings(merchant, payment_system_code)
+class MerchantDisabled(Exception):
+    """The merchant is switched off: its plugin accepts no deposits."""
+
+
+def settings_for_plugin(public_key, payment_system_code):
+    """The merchant (by its public key) and its settings for a payment system, in one
+    query on the hot path; the error cases cost a second query."""
+    row = (
+        MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem, Merchant)
+        .join(PaymentSystem)
+        .switch(MerchantPaymentSystem)
+        .join(Merchant)
+        .where((Merchant.public_key == public_key) & (PaymentSystem.code == payment_system_code))
+        .first()
+    )
+    merchant = row.merchant if row is not None else Merchant.get_or_none(Merchant.public_key == public_key)
+    if merchant is None:
+        raise ActivationError("merchant", _("Unknown merchant."))
+    if not merchant.active:
+        raise MerchantDisabled()
+    if row is None or not row.enabled or not row.payment_system.active:
+        raise ActivationError("payment_system", _("This payment system is not available for this merchant."))
+    return row
+
+
+def activate(merchant, payment_system_code, transaction_number, label, order_id=None, now=None, settings=None):
+    """Activate ``transaction_number`` for a visitor of ``merchant`` (SPEC §6 outcomes).
+
+    ``settings``: the merchant's MerchantPaymentSystem row when the caller looked it
+    up already (the plugin API does, in the query that finds the merchant).
+    """
+    settings = settings or merchant_settings(merchant, payment_system_code)
     now = now or utcnow()
     with write_transaction():
+        # The common case in one statement: claim it if it is this merchant's,
+        # incoming, normal and new. Only when that fails do we look at why.
+        tx = _claim(
+            (Transaction.payment_system == settings.payment_system_id)
+            & (Transaction.transaction_number == transaction_number)
+            & (Transaction.merchant == merchant.id),
+            settings, label, order_id, now,
+        )
+        if tx is not None:
+            return _claimed(tx, merchant, settings, now)
         tx = Transaction.get_or_none(
             (Transaction.payment_system == settings.payment_system_id)
             & (Transaction.transaction_number == transaction_number)
@@ -112,6 +152,21 @@ def activate(merchant, payment_system_code, transaction_number, label, order_id=
         if tx is None:
             return _not_reported(merchant, settings, transaction_number, label, order_id, now)
         return activate_transaction(tx, merchant, settings, label, order_id, now)
+
+
+def _claim(where, settings, label, order_id, now):
+    """``UPDATE … WHERE status = 'new' … RETURNING``: the one place a transaction is
+    activated. Of any number of racing requests exactly one gets the row back."""
+    complete = Case(None, [(Transaction.amount >= settings.min_deposit, "pending")], "stockpiling")
+    rows = list(
+        Transaction.update(status="activated", label=label, order_id=order_id, activated_at=now,
+                           postback_status=complete)
+        .where(where & (Transaction.status == "new") & (Transaction.originality == "normal")
+               & (Transaction.direction == "incoming"))
+        .returning(Transaction)
+        .execute()
+    )
+    return rows[0] if rows else None
 
 
 def activate_transaction(tx, merchant, settings, label, order_id, now):
@@ -124,22 +179,28 @@ def activate_transaction(tx, merchant, settings, label, order_id, now):
         return Outcome(REJECTED, reason="fraud")
     if tx.status != "new":
         return Outcome(ALREADY_ACTIVATED, transaction=tx)
-    claimed = (
-        Transaction.update(status="activated", label=label, order_id=order_id, activated_at=now)
-        .where((Transaction.id == tx.id) & (Transaction.status == "new") & (Transaction.originality == "normal"))
-        .execute()
-    )
-    if claimed != 1:  # another request won the race (or an operator marked it fraud meanwhile)
+    claimed = _claim(Transaction.id == tx.id, settings, label, order_id, now)
+    if claimed is None:  # another request won the race (or an operator marked it fraud meanwhile)
         return Outcome(ALREADY_ACTIVATED, transaction=tx)
-    tx.status, tx.label, tx.order_id, tx.activated_at = "activated", label, order_id, now
+    return _claimed(claimed, merchant, settings, now)
+
+
+def _claimed(tx, merchant, settings, now):
     if tx.amount >= settings.min_deposit:
         return _complete_single(tx, merchant, settings, now)
     return _stockpile(tx, merchant, settings, now)
 
 
+def activate_for_label(tx, label, order_id=None, now=None):
+    """An operator activates a reported transaction for a label (from the back office)."""
+    merchant = tx.merchant
+    settings = merchant_settings(merchant, tx.payment_system.code)
+    with write_transaction():
+        fresh = Transaction.get_by_id(tx.id)
+        return activate_transaction(fresh, merchant, settings, label, order_id, now or utcnow())
+
+
 def _complete_single(tx, merchant, settings, now):
-    Transaction.update(postback_status="pending").where(Transaction.id == tx.id).execute()
-    tx.postback_status = "pending"
     data = postbacks.deposit_completed_data(
         merchant, settings.payment_system, tx.label, tx.order_id, tx.currency, [tx]
     )
@@ -183,8 +244,8 @@ def _stockpile(tx, merchant, settings, now):
         if grown == 1:
             break  # otherwise it completed meanwhile: open a new one
     sp = Stockpiling.get_by_id(sp.id)
-    Transaction.update(stockpiling=sp.id, postback_status="stockpiling").where(Transaction.id == tx.id).execute()
-    tx.stockpiling_id, tx.postback_status = sp.id, "stockpiling"
+    Transaction.update(stockpiling=sp.id).where(Transaction.id == tx.id).execute()
+    tx.stockpiling_id = sp.id
     if sp.accumulated_amount < sp.required_amount:
         return Outcome(STOCKPILING, transaction=tx, accumulated=sp.accumulated_amount,
                        required=sp.required_amount, currency=sp.currency)

@@ -21,7 +21,7 @@ def run_threads(app, count, work):
     def target(i):
         try:
             with app.app_context(), db.connection_context():
-                barrier.wait()
+                barrier.wait(timeout=30)
                 results.append(work(i))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(repr(exc))

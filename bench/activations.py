@@ -1,0 +1,181 @@
+"""Activation throughput and latency against a running server on PostgreSQL.
+
+    .venv/bin/python bench/activations.py [--transactions 40000] [--duration 20]
+        [--workers 4] [--connections 16] [--database postgresql://postgres@127.0.0.1:5432/bench_activations]
+
+It creates (or empties) the benchmark database, migrates it, seeds one merchant with
+a wallet and N reported transactions, starts gunicorn on 127.0.0.1 (the WSGI app in
+wsgi.py, REDIS_URL on the machine's Redis for the rate limits), and drives
+``POST /plugin/api/activate`` with wrk (Debian's ``wrk``; a Lua script gives every
+request its own transaction number, half of them under the minimum deposit so
+stockpilings open and complete too). It prints requests/s and the latency
+percentiles, then checks in the database that every transaction activated at most
+once and that each completed deposit has exactly one outbox postback.
+Target (issue 3): at least 500 activations/s with p99 under 50 ms on 2 cores.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from decimal import Decimal
+from urllib.parse import urlparse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+LUA = r"""
+local counter = 0
+local tid = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  tid = tonumber(args[1]) or 0
+  stride = tonumber(args[2])
+  pk = args[3]
+end
+request = function()
+  local n = tid + counter * stride
+  counter = counter + 1
+  local body = string.format('{"merchant":"%s","payment_system":"bkash","transaction_number":"B%08d","label":"v%d"}',
+                             pk, n, n % 5000)
+  return wrk.format("POST", "/plugin/api/activate", {["Content-Type"]="application/json"}, body)
+end
+"""
+
+
+def recreate_database(url):
+    import psycopg2
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+                             dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=%s", (name,))
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def seed(url, count):
+    from backoffice.db import apply_migrations, db, init_db
+    from backoffice.models import Merchant, MerchantPaymentSystem, PaymentSystem, Transaction, Wallet
+    from backoffice.security import new_api_key, new_postback_secret, new_public_key
+
+    init_db(url)
+    apply_migrations()
+    with db.connection_context(), db.atomic():
+        ps = PaymentSystem.create(code="bkash", name="bKash", currency="BDT")
+        m = Merchant.create(name="Bench", public_key=new_public_key(), api_key=new_api_key(),
+                            postback_secret=new_postback_secret())
+        MerchantPaymentSystem.create(merchant=m, payment_system=ps, min_deposit=Decimal("500.00"),
+                                     commission_percent=Decimal("2.00"))
+        w = Wallet.create(merchant=m, payment_system=ps, identifier="bench", number="01700000000")
+        rows = [{"wallet": w.id, "payment_system": ps.id, "merchant": m.id, "currency": "BDT",
+                 "amount": Decimal("600.00") if i % 2 else Decimal("200.00"), "commission": Decimal("4.00"),
+                 "transaction_number": f"B{i:08d}"} for i in range(count)]
+        for start in range(0, count, 1000):
+            Transaction.insert_many(rows[start:start + 1000]).execute()
+    return m.public_key
+
+
+def wait_for(url, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer at {url}")
+
+
+def parse_wrk(output):
+    figures = {}
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    figures["rps"] = float(match.group(1)) if match else None
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", output, re.M)
+        if m:
+            value, unit = float(m.group(1)), m.group(2)
+            figures[f"p{pct}_ms"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    m = re.search(r"(\d+) requests in", output)
+    figures["requests"] = int(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    figures["non_2xx"] = int(m.group(1)) if m else 0
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/bench_activations")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/6")
+    parser.add_argument("--transactions", type=int, default=60000)
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8731)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+
+    recreate_database(args.database)
+    public_key = seed(args.database, args.transactions)
+    import redis
+
+    redis.Redis.from_url(args.redis).flushdb()
+    instance = tempfile.mkdtemp(prefix="bench-instance-")
+    env = dict(os.environ, DATABASE_URL=args.database, REDIS_URL=args.redis, BACKOFFICE_INSTANCE_PATH=instance,
+               SECRET_KEY="bench-only", BACKOFFICE_PLUGIN_LIMIT_PER_ADDRESS="1000000 per minute")
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    server = subprocess.Popen([gunicorn, "-w", str(args.workers), "--threads", str(args.threads), "-k", "gthread",
+                               "-b", f"127.0.0.1:{args.port}", "--log-level", "warning", "wsgi:app"],
+                              cwd=ROOT, env=env)
+    try:
+        wait_for(f"http://127.0.0.1:{args.port}/healthz")
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+            fh.write(LUA)
+        stride = 1
+        # One wrk thread with all connections: a single counter, so no number repeats.
+        cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "-s", fh.name,
+               f"http://127.0.0.1:{args.port}", "--", "0", str(stride), public_key]
+        output = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        print(output)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+
+    figures = parse_wrk(output)
+    from backoffice.db import db
+    from backoffice.models import Postback, Stockpiling, Transaction
+
+    with db.connection_context():
+        activated = Transaction.select().where(Transaction.status == "activated").count()
+        singles = Transaction.select().where((Transaction.status == "activated") & Transaction.stockpiling.is_null()
+                                             & (Transaction.postback_status == "pending")).count()
+        completed = Stockpiling.select().where(Stockpiling.status == "completed").count()
+        postbacks = Postback.select().count()
+    print(f"activations/s: {figures['rps']:.0f}  p50 {figures.get('p50_ms', 0):.1f} ms  "
+          f"p90 {figures.get('p90_ms', 0):.1f} ms  p99 {figures.get('p99_ms', 0):.1f} ms  "
+          f"requests {figures['requests']}  non-2xx {figures['non_2xx']}")
+    print(f"activated transactions: {activated}; deposits complete: {singles} single + {completed} stockpiled; "
+          f"outbox postbacks: {postbacks}")
+    ok = postbacks == singles + completed and figures["non_2xx"] == 0
+    print("consistency:", "OK" if ok else "MISMATCH")
+    if figures["requests"] and figures["requests"] > args.transactions:
+        print("note: more requests than seeded transactions; the rest answered not_found")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The pending-activation sweep, run as a real RQ job."""
+import datetime
+
+from rq import SimpleWorker
+
+import factories
+from backoffice.jobs import queue, redis_connection
+from backoffice.jobs.deposits import expire_pending_activations
+from backoffice.models import PendingActivation, utcnow
+
+
+def test_expiry_sweep_runs_as_a_job(app, conn):
+    m = factories.merchant(delayed_activation=True)
+    ps = factories.payment_system()
+    old = PendingActivation.create(merchant=m, payment_system=ps, transaction_number="OLD", label="v",
+                                   expires_at=utcnow() - datetime.timedelta(minutes=1))
+    fresh = PendingActivation.create(merchant=m, payment_system=ps, transaction_number="NEW", label="v",
+                                     expires_at=utcnow() + datetime.timedelta(minutes=29))
+    q = queue(app.config)
+    job = q.enqueue(expire_pending_activations)
+    with app.app_context():
+        SimpleWorker([q], connection=redis_connection(app.config)).work(burst=True)
+    job.refresh()
+    assert job.return_value() == 1
+    assert PendingActivation.get_by_id(old.id).status == "expired"
+    assert PendingActivation.get_by_id(fresh.id).status == "waiting"
