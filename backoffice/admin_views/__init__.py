@@ -36,6 +36,9 @@ from .transactions import TransactionView
 from .withdrawals import WithdrawalView
 
 
+SETTINGS = _l("Settings")
+
+
 def init_admin(app):
     admin = Admin(
         app,
@@ -47,7 +50,8 @@ def init_admin(app):
     payments = _l("Payments")
     admin.add_view(TransactionView(Transaction, name=_l("Transactions"), category=payments, endpoint="transactions"))
     admin.add_view(WithdrawalView(Withdrawal, name=_l("Withdrawals"), category=payments, endpoint="withdrawals"))
-    admin.add_view(SettingsView(name=_l("Settings"), endpoint="settings"))
+    # The Settings menu: profile and system here; the plugin pages join the category.
+    admin.add_view(SettingsView(name=_l("Profile and system"), category=SETTINGS, endpoint="settings"))
     admin.add_view(MerchantView(Merchant, name=_l("Merchants"), endpoint="merchants"))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
     admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))
