@@ -132,7 +132,38 @@ def run_command(host, port):
                 worker.kill()
 
 
-COMMANDS = (init_db_command, create_user_command, demo_command, worker_command, run_command)
+@click.command("rebuild-stats")
+@with_appcontext
+def rebuild_stats_command():
+    """Recompute the dashboard's rollup from the transactions and withdrawals."""
+    from .services.statistics import rebuild
+
+    with db.connection_context():
+        rows = rebuild()
+    click.echo(f"Rebuilt the statistics: {rows} buckets.")
+
+
+@click.command("import-rates")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_rates_command(path):
+    """Import exchange rates from a CSV file (currency,rate_to_usd,effective_date)."""
+    from .services.rates import RateImportError, import_rates
+
+    with open(path, encoding="utf-8-sig") as fh:
+        text = fh.read()
+    with db.connection_context():
+        try:
+            count = import_rates(text)
+        except RateImportError as exc:
+            for line, field, message in exc.errors:
+                click.echo(f"line {line}, {field}: {message}", err=True)
+            raise click.ClickException("Nothing was imported.") from None
+    click.echo(f"Imported {count} rates.")
+
+
+COMMANDS = (init_db_command, create_user_command, demo_command, worker_command, run_command,
+            rebuild_stats_command, import_rates_command)
 
 
 def init_app(app):

@@ -341,6 +341,34 @@ class PostbackAttempt(BaseModel):
     error = CharField(max_length=500, null=True)
 
 
+class StatBucket(BaseModel):
+    """The dashboard's rollup: sums per 15 minutes of UTC time.
+
+    Every zone a merchant can pick is offset from UTC by a whole number of quarter
+    hours (Asia/Kolkata +5:30, Asia/Kathmandu +5:45, and every DST rule too), so a
+    local calendar day is always a whole set of these buckets: summing buckets by
+    the viewer's local day is exact. Rows are updated in the same database
+    transaction as each activation or withdrawal decision (an upsert), and
+    ``backoffice rebuild-stats`` recomputes them from scratch.
+    """
+
+    merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE")
+    payment_system = ForeignKeyField(PaymentSystem, index=False)
+    currency = CharField(max_length=3)
+    kind = CharField(max_length=16)  # deposit | withdrawal
+    date_kind = CharField(max_length=16)  # created | activated | stockpiling_end
+    complete = BooleanField()  # the deposit is complete (no stockpiling still under way)
+    bucket = DateTimeField()  # UTC, a multiple of 15 minutes
+    amount = MoneyField()
+    count = IntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("merchant", "kind", "date_kind", "bucket", "payment_system", "currency", "complete"), True),
+            (("kind", "date_kind", "bucket"), False),  # operators: all merchants
+        )
+
+
 class ConnectorToken(BaseModel):
     name = CharField(max_length=100)
     token_hash = CharField(max_length=64, unique=True)  # sha256 of the token: it is shown once
@@ -394,6 +422,7 @@ ALL_MODELS = [
     ConnectorToken,
     ExchangeRate,
     AuditLog,
+    StatBucket,
 ]
 
 __all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

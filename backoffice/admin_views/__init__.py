@@ -30,7 +30,8 @@ from .operators import (
     UserView,
     WalletView,
 )
-from .pages import DashboardView, SettingsView
+from .dashboard import DashboardView
+from .pages import SettingsView
 from .postbacks import PostbackView
 from .transactions import TransactionView
 from .withdrawals import WithdrawalView

@@ -12,6 +12,7 @@ from .. import labels
 from ..jobs import queue_summary
 from ..security import new_api_key, new_postback_secret, new_public_key
 from .base import OPERATOR, ScopedModelView, SecureBaseView
+from .withdrawals import WithdrawalSchemaField
 
 SECRETS_HIDDEN = ("api_key", "postback_secret", "own_css")
 
@@ -57,7 +58,10 @@ class WalletView(ScopedModelView):
 class PaymentSystemView(ScopedModelView):
     role_permissions = {"operator": {"create", "edit", "details"}}
     column_list = ("id", "code", "name", "currency", "active")
-    form_columns = ("code", "name", "currency", "active")
+    form_columns = ("code", "name", "currency", "active", "withdrawal_fields")
+    # The withdrawal field schema (issue 5): JSON checked against the standard field set.
+    form_overrides = {"withdrawal_fields": WithdrawalSchemaField}
+    column_labels = {"withdrawal_fields": _l("Withdrawal fields")}
 
 
 class ExchangeRateView(ScopedModelView):

@@ -1,15 +1,7 @@
-"""Pages that are not model lists: the dashboard (index) and the settings."""
+"""Pages that are not model lists: the settings."""
 from flask_admin import expose
 
-from .base import EVERYONE, SecureBaseView, SecureIndexView
-
-
-class DashboardView(SecureIndexView):
-    """Statistics and charts arrive with the dashboard issue."""
-
-    @expose("/")
-    def index(self):
-        return self.render("admin/dashboard.html")
+from .base import EVERYONE, SecureBaseView
 
 
 class SettingsView(SecureBaseView):

@@ -1,38 +1,330 @@
-"""Payments → Withdrawals (every role; merchants see their own)."""
-from flask_admin.contrib.peewee.filters import FilterEqual
+"""Payments → Withdrawals (every role; merchants see their own).
+
+* The list: every filter and column of SPEC §4, CSV export, scoped by the base class.
+* **Add withdrawal request** (``/new/``): merchant owners and operators; merchant staff
+  get 403. Step one picks the payment system (operators also the merchant); step two
+  is a form built from that system's field schema, with the available balance.
+* Decisions (operators only): the row buttons and the bulk actions lead to
+  ``/decide/``, where the sender wallet is chosen (one per merchant and payment
+  system among the selected requests) or the rejection reason given. The business
+  rules live in ``backoffice.services.withdrawals``.
+"""
+import datetime
+import json
+
+from flask import abort, flash, redirect, request
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual, FilterLike
+from flask_admin.model import filters as base_filters
+from flask_admin.model.template import BaseListRowAction
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms import TextAreaField
 
 from .. import labels
-from ..models import Withdrawal
-from .base import EVERYONE, ScopedModelView, payment_system_choices, read_only
+from ..i18n import viewer_timezone_name, zone
+from ..models import STANDARD_WITHDRAWAL_FIELDS, Merchant, PaymentSystem, Wallet, Withdrawal
+from ..money import to_str
+from ..services import withdrawals as service
+from ..services.balances import available, balances
+from .base import EVERYONE, ScopedModelView, clean_pk, is_operator, payment_system_choices
+
+
+def _local_midnight_utc(day):
+    """The viewer's local midnight of ``day`` as naive UTC (how timestamps are stored)."""
+    local = datetime.datetime.combine(day, datetime.time.min).replace(tzinfo=zone(viewer_timezone_name()))
+    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class DateFromFilter(BasePeeweeFilter, base_filters.BaseDateFilter):
+    """Rows from the start of the given day, in the viewer's time zone."""
+
+    def apply(self, query, value):
+        return query.where(self.column >= _local_midnight_utc(value))
+
+    def operation(self):
+        return _l("from")
+
+
+class DateToFilter(BasePeeweeFilter, base_filters.BaseDateFilter):
+    """Rows up to the end of the given day, in the viewer's time zone."""
+
+    def apply(self, query, value):
+        return query.where(self.column < _local_midnight_utc(value + datetime.timedelta(days=1)))
+
+    def operation(self):
+        return _l("to")
+
+
+def _wallet_sender(view, context, model, name):
+    return model.wallet_sender.number if model.wallet_sender_id else ""
+
+
+def _fields(view, context, model, name):
+    return "; ".join(f"{key}: {value}" for key, value in (model.fields or {}).items())
+
+
+def _amount(view, context, model, name):
+    return f"{to_str(model.amount)} {model.currency}"
+
+
+class DecideRowAction(BaseListRowAction):
+    """A row button to approve or reject, shown on requests that are still new."""
+
+    def __init__(self, view, decision, icon_class, title):
+        super().__init__(title=title)
+        self.view, self.decision, self.icon_class = view, decision, icon_class
+
+    def render(self, context, row_id, row):
+        if row.status != "new":
+            return ""
+        link = self._resolve_symbol(context, "row_actions.link")
+        return link(self, self.view._decide_url(self.decision, [row_id]))
 
 
 class WithdrawalView(ScopedModelView):
-    """The withdrawals issue adds request creation, decisions and the remaining filters."""
-
     allowed_roles = EVERYONE
-    role_permissions = read_only(*EVERYONE)
+    role_permissions = {
+        "operator": {"create", "details", "export"},
+        "merchant_owner": {"create", "details", "export"},
+        "merchant_staff": {"details", "export"},
+    }
+    list_template = "admin/withdrawals_list.html"
+    details_template = "admin/withdrawals_details.html"
+    # Flask-Admin's own create form is not used: ``create_view`` below builds the form
+    # from the payment system's schema; the list shows its own "Add" link (may_create).
+    can_create = False
     column_default_sort = ("id", True)
     column_list = (
-        "payment_system", "id", "created_at", "amount", "currency", "withdrawal_id", "wallet_sender",
+        "payment_system", "id", "created_at", "amount", "withdrawal_id", "wallet_sender",
         "wallet_recipient", "label", "comment", "request_kind", "postback_status", "status",
     )
-    column_exclude_list = ("fields",)
+    column_details_list = (
+        "id", "merchant", "payment_system", "withdrawal_id", "amount", "label", "wallet_recipient", "fields",
+        "comment", "request_kind", "status", "wallet_sender", "reject_reason", "decided_by", "decided_at",
+        "postback_status", "created_at",
+    )
+    column_export_list = (
+        "payment_system", "id", "created_at", "amount", "currency", "withdrawal_id", "wallet_sender",
+        "wallet_recipient", "label", "comment", "request_kind", "postback_status", "status", "reject_reason",
+        "decided_at",
+    )
     column_labels = {
         "payment_system": _l("Wallet type"), "id": _l("ID"), "created_at": _l("Request date"),
         "amount": _l("Amount"), "currency": _l("Currency"), "withdrawal_id": _l("Withdrawal ID"),
         "wallet_sender": _l("Wallet sender"), "wallet_recipient": _l("Wallet recipient"),
         "label": _l("Label"), "comment": _l("Comment"), "request_kind": _l("Request kind"),
-        "postback_status": _l("Postback"), "status": _l("Status"),
+        "postback_status": _l("Postback"), "status": _l("Status"), "merchant": _l("Merchant"),
+        "fields": _l("Fields"), "reject_reason": _l("Reject reason"), "decided_by": _l("Decided by"),
+        "decided_at": _l("Decided at"),
     }
     column_formatters = {
         "status": labels.formatter(labels.WITHDRAWAL_STATUS, "status"),
         "postback_status": labels.formatter(labels.WITHDRAWAL_POSTBACK_STATUS, "postback_status"),
         "request_kind": labels.formatter(labels.REQUEST_KIND, "request_kind"),
+        "wallet_sender": _wallet_sender,
+        "amount": _amount,
+        "fields": _fields,
+    }
+    column_formatters_export = {
+        "status": labels.formatter(labels.WITHDRAWAL_STATUS, "status"),
+        "postback_status": labels.formatter(labels.WITHDRAWAL_POSTBACK_STATUS, "postback_status"),
+        "request_kind": labels.formatter(labels.REQUEST_KIND, "request_kind"),
+        "wallet_sender": _wallet_sender,
+        "amount": lambda view, context, model, name: to_str(model.amount),
     }
     column_filters = (
         FilterEqual(column=Withdrawal.payment_system, name=_l("Wallet type"), options=payment_system_choices),
-        FilterEqual(column=Withdrawal.withdrawal_id, name=_l("Withdrawal ID")),
+        FilterLike(column=Withdrawal.wallet_recipient, name=_l("Recipient")),
         FilterEqual(column=Withdrawal.label, name=_l("Label")),
+        FilterEqual(column=Withdrawal.postback_status, name=_l("Postback"),
+                    options=labels.choices(labels.WITHDRAWAL_POSTBACK_STATUS)),
+        FilterEqual(column=Withdrawal.withdrawal_id, name=_l("Withdrawal ID")),
         FilterEqual(column=Withdrawal.status, name=_l("Status"), options=labels.choices(labels.WITHDRAWAL_STATUS)),
+        DateFromFilter(column=Withdrawal.created_at, name=_l("Request date")),
+        DateToFilter(column=Withdrawal.created_at, name=_l("Request date")),
     )
+
+    # -- operators' row buttons and bulk actions ------------------------------------------------
+    def get_list_row_actions(self):
+        actions = super().get_list_row_actions()
+        if is_operator():
+            actions = actions + [DecideRowAction(self, "approve", "fa fa-check", _("Approve")),
+                                 DecideRowAction(self, "reject", "fa fa-times", _("Reject"))]
+        return actions
+
+    def is_action_allowed(self, name):
+        if name in ("approve", "reject"):
+            return is_operator()
+        return super().is_action_allowed(name)
+
+    def _decide_url(self, decision, ids):
+        return self.get_url(".decide_view", decision=decision, id=[str(i) for i in ids])
+
+    @action("approve", _l("Approve"))
+    def action_approve(self, ids):
+        return redirect(self._decide_url("approve", ids))
+
+    @action("reject", _l("Reject"))
+    def action_reject(self, ids):
+        return redirect(self._decide_url("reject", ids))
+
+    def _selected(self, raw_ids):
+        ids = self.scoped_ids(raw_ids)
+        if not ids:
+            return []
+        return list(self.get_query().where(Withdrawal.id.in_(ids)).order_by(Withdrawal.id))
+
+    @expose("/decide/", methods=("GET", "POST"))
+    def decide_view(self):
+        if not is_operator():
+            abort(403)
+        source = request.form if request.method == "POST" else request.args
+        decision = source.get("decision")
+        if decision not in ("approve", "reject"):
+            abort(400)
+        selected = self._selected(source.getlist("id"))
+        if not selected:
+            abort(404)
+        pending = [w for w in selected if w.status == "new"]
+        decided = [w for w in selected if w.status != "new"]
+        groups = {}
+        for w in pending:
+            key = (w.merchant_id, w.payment_system_id)
+            if key not in groups:
+                groups[key] = {"key": f"{w.merchant_id}_{w.payment_system_id}", "merchant": w.merchant,
+                               "payment_system": w.payment_system, "wallets": list(service.sender_wallets(w)),
+                               "withdrawals": []}
+            groups[key]["withdrawals"].append(w)
+        errors = {}
+        values = {"reason": ""}
+        if request.method == "POST" and pending:
+            ip = request.remote_addr or ""
+            try:
+                if decision == "approve":
+                    def wallet_for(w):
+                        raw = request.form.get(f"wallet_{w.merchant_id}_{w.payment_system_id}")
+                        value = clean_pk(Wallet.id, raw)
+                        return Wallet.get_or_none(Wallet.id == value) if value is not None else None
+
+                    done, refused = service.approve_many(pending, current_user, wallet_for, ip=ip)
+                else:
+                    values["reason"] = request.form.get("reason", "")
+                    done, refused = service.reject_many(pending, current_user, values["reason"], ip=ip)
+            except service.ValidationFailed as exc:
+                errors = {d["field"]: d["message"] for d in exc.details} or {"_": exc.message}
+            else:
+                if done:
+                    flash(_("%(n)d withdrawal request(s) %(what)s.", n=len(done),
+                            what=_("approved") if decision == "approve" else _("rejected")), "success")
+                for w, message in refused:
+                    flash(_("Withdrawal %(id)s: %(message)s", id=w.withdrawal_id, message=message), "error")
+                if done or not refused:
+                    return redirect(self.get_url(".index_view"))
+                errors = {"_": _("Nothing was decided.")}
+        return self.render("admin/withdrawals_decide.html", decision=decision, selected=selected,
+                           pending=pending, decided=decided, groups=list(groups.values()), errors=errors,
+                           values=values, format_money=to_str,
+                           status_label=lambda s: labels.WITHDRAWAL_STATUS.get(s, s))
+
+    def may_create(self):
+        return self._may("create")
+
+    def is_operator_view(self):
+        return is_operator()
+
+    def balance_summary(self):
+        """The merchant user's balances for the list page (None for operators: many merchants)."""
+        if is_operator() or current_user.merchant_id is None:
+            return None
+        return {cur: to_str(amount) for cur, amount in balances(current_user.merchant_id).items()}
+
+    # -- add withdrawal request ---------------------------------------------------------------------
+    def _merchant_choices(self):
+        if is_operator():
+            return list(Merchant.select().where(Merchant.active == True).order_by(Merchant.name))  # noqa: E712
+        return [current_user.merchant]
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        self._guard("create")
+        source = request.form if request.method == "POST" else request.args
+        merchants = self._merchant_choices()
+        merchant = None
+        if is_operator():
+            merchant_id = clean_pk(Merchant.id, source.get("merchant"))
+            merchant = next((m for m in merchants if m.id == merchant_id), None)
+        else:
+            merchant = current_user.merchant
+            if not merchant.active:
+                abort(403)
+        systems = list(PaymentSystem.select().where(PaymentSystem.active == True)  # noqa: E712
+                       .order_by(PaymentSystem.name))
+        ps_id = clean_pk(PaymentSystem.id, source.get("payment_system"))
+        payment_system = next((ps for ps in systems if ps.id == ps_id), None)
+        context = {"merchants": merchants, "merchant": merchant, "systems": systems,
+                   "payment_system": payment_system, "errors": {}, "values": {}, "balance": None,
+                   "return_url": self.get_url(".index_view")}
+        if merchant is None or payment_system is None:
+            if request.method == "POST":
+                abort(400)
+            return self.render("admin/withdrawals_choose.html", **context)
+        context["balance"] = to_str(available(merchant, payment_system.currency))
+        if request.method == "POST":
+            fields = {item["name"]: request.form.get(f"fields.{item['name']}", "")
+                      for item in payment_system.withdrawal_fields or []}
+            values = {"amount": request.form.get("amount", ""), "label": request.form.get("label", ""),
+                      "comment": request.form.get("comment", ""), "fields": fields}
+            context["values"] = values
+            try:
+                withdrawal, _created = service.create_withdrawal(
+                    merchant, payment_system, values["amount"], payment_system.currency, label=values["label"],
+                    fields=fields, comment=values["comment"], kind="manual", actor=current_user,
+                    ip=request.remote_addr or "")
+            except service.WithdrawalError as exc:
+                context["errors"] = {d["field"]: d["message"] for d in exc.details}
+                if not exc.details:
+                    context["errors"]["_"] = exc.message
+                context["balance"] = to_str(available(merchant, payment_system.currency))
+                return self.render("admin/withdrawals_form.html", **context), 200
+            flash(_("Withdrawal request %(id)s created.", id=withdrawal.withdrawal_id), "success")
+            return redirect(self.get_url(".index_view"))
+        return self.render("admin/withdrawals_form.html", **context)
+
+
+class WithdrawalSchemaField(TextAreaField):
+    """A payment system's withdrawal field schema, edited as JSON by operators.
+
+    The value must be a list of ``{"name", "label", "required", "pattern"}`` whose
+    names come from the standard field set and whose patterns compile
+    (``services.withdrawals.validate_schema``); anything else is a field error.
+    """
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("description", _l(
+            'A JSON list of {"name", "label", "required", "pattern"}; names from the standard set: %(names)s.',
+            names=", ".join(STANDARD_WITHDRAWAL_FIELDS)))
+        kwargs.setdefault("render_kw", {"rows": 14, "style": "font-family: monospace"})
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return json.dumps(self.data or [], indent=2, ensure_ascii=False)
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = (valuelist[0] or "").strip() or "[]"
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            self.data = None
+            raise ValueError(_("is not valid JSON: %(error)s", error=str(exc))) from None
+        try:
+            self.data = service.validate_schema(parsed)
+        except service.ValidationFailed as exc:
+            self.data = None
+            raise ValueError("; ".join(f"{d['field']}: {d['message']}" for d in exc.details) or exc.message) from None

@@ -1,2 +1,3 @@
 """Every endpoint module of the API, imported once so its routes exist."""
 from . import connector  # noqa: E402,F401
+from . import withdrawals  # noqa: E402,F401 - merchant API: withdrawal requests (issue 5)

@@ -1,0 +1,142 @@
+"""Merchant API: withdrawal requests (SPEC §6).
+
+``POST /api/v1/withdrawals`` creates a request (kind ``api``), idempotent on the
+merchant's ``withdrawal_id``: the same body again is ``200`` with the stored request,
+a different body ``409``. A request above the available balance is ``422``
+``insufficient_balance``: the body is well-formed and valid, it is the merchant's
+current balance that refuses it (a ``400`` means "fix your request"; a ``422`` may
+succeed unchanged later, once deposits arrive).
+``GET /api/v1/withdrawals/<withdrawal_id>`` reads one of the caller's requests.
+"""
+from flask import jsonify, request
+from flask_babel import gettext as _
+
+from ..models import Merchant
+from ..security import constant_time_equals
+from ..services import withdrawals as service
+from . import ApiError, bearer_token, bp
+from .openapi import document, error_responses, schema
+from .validation import Body
+
+
+def current_merchant():
+    """The merchant whose API key is the bearer token (401 without one, 403 when disabled)."""
+    token = bearer_token()
+    if not token or len(token) > 200:
+        raise ApiError(401, "unauthorized", _("Send the merchant API key as a bearer token."),
+                       headers={"WWW-Authenticate": "Bearer"})
+    merchant = Merchant.get_or_none(Merchant.api_key == token)
+    # The lookup finds the candidate; the comparison that decides is constant-time.
+    if merchant is None or not constant_time_equals(merchant.api_key, token):
+        raise ApiError(401, "unauthorized", _("The API key is not valid."), headers={"WWW-Authenticate": "Bearer"})
+    if not merchant.active:
+        raise ApiError(403, "merchant_disabled", _("This merchant account is disabled."))
+    return merchant
+
+
+def _raise(exc):
+    raise ApiError(exc.status, exc.code, exc.message, details=exc.details or None)
+
+
+@bp.route("/withdrawals", methods=["POST"])
+def create_withdrawal():
+    merchant = current_merchant()
+    body = Body()
+    withdrawal_id = body.string("withdrawal_id", max_length=100)
+    code = body.string("payment_system", max_length=32)
+    body.amount("amount")  # reported here with the other type faults; parsed again by the service
+    currency = body.string("currency", max_length=3)
+    label = body.string("label")
+    fields = body.mapping("fields", required=False)
+    comment = body.string("comment", required=False, max_length=service.COMMENT_MAX_LENGTH)
+    payment_system = service.payment_system_by_code(code) if code else None
+    if code and (payment_system is None or not payment_system.active):
+        body.fail("payment_system", _("is not an active payment system"))
+    unknown = sorted(set(body.data) - {"withdrawal_id", "payment_system", "amount", "currency", "label", "fields",
+                                       "comment"})
+    for name in unknown:
+        body.fail(name, _("is not a known field"))
+    body.done()
+    try:
+        withdrawal, created = service.create_withdrawal(
+            merchant, payment_system, body.data.get("amount"), currency, label=label, fields=fields or {},
+            comment=comment or "", withdrawal_id=withdrawal_id, kind="api", ip=request.remote_addr or "",
+            label_required=True,
+        )
+    except service.WithdrawalError as exc:
+        _raise(exc)
+    response = jsonify(service.payload_data(withdrawal))
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.route("/withdrawals/<withdrawal_id>", methods=["GET"])
+def get_withdrawal(withdrawal_id):
+    merchant = current_merchant()
+    withdrawal = service.find(merchant, withdrawal_id) if len(withdrawal_id) <= 100 else None
+    if withdrawal is None:
+        raise ApiError(404, "not_found", _("No withdrawal with this ID."))
+    return jsonify(service.payload_data(withdrawal))
+
+
+schema("Withdrawal", {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "withdrawal_id": {"type": "string"},
+        "merchant_id": {"type": "integer"},
+        "payment_system": {"type": "string", "example": "bkash"},
+        "amount": {"$ref": "#/components/schemas/Money"},
+        "currency": {"type": "string", "example": "BDT"},
+        "label": {"type": "string"},
+        "status": {"type": "string", "enum": ["new", "approved", "rejected"]},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        "comment": {"type": "string"},
+        "reject_reason": {"type": "string", "nullable": True},
+        "wallet_sender": {"type": "string", "nullable": True, "description": "The paying wallet's number."},
+        "wallet_recipient": {"type": "string"},
+        "request_kind": {"type": "string", "enum": ["manual", "api"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "decided_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+})
+schema("WithdrawalRequest", {
+    "type": "object",
+    "required": ["withdrawal_id", "payment_system", "amount", "currency", "label"],
+    "additionalProperties": False,
+    "properties": {
+        "withdrawal_id": {"type": "string", "pattern": r"^[A-Za-z0-9._:\-]{1,100}$",
+                          "description": "Your own ID of the request: the idempotency key."},
+        "payment_system": {"type": "string", "example": "bkash"},
+        "amount": {"$ref": "#/components/schemas/Money"},
+        "currency": {"type": "string", "description": "The payment system's currency.", "example": "BDT"},
+        "label": {"type": "string", "maxLength": 255},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                   "description": "The payment system's withdrawal fields (its schema says which are required "
+                                  "and their formats); faults are reported as fields.<name>."},
+        "comment": {"type": "string"},
+    },
+})
+_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Withdrawal"}}}}
+document("/api/v1/withdrawals", "post", {
+    "summary": "Create a withdrawal request",
+    "security": [{"merchantApiKey": []}],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/WithdrawalRequest"}}}},
+    "responses": {
+        "201": dict(_ref, description="Created."),
+        "200": dict(_ref, description="The same withdrawal_id and body again: the stored request."),
+        **error_responses(400, 401, 403),
+        "409": dict(error_responses(409)["409"],
+                    description="The withdrawal_id exists with a different body (code conflict)."),
+        "422": dict(error_responses(422)["422"],
+                    description="Above the available balance (code insufficient_balance); the message and "
+                                "details[amount] state the available amount."),
+    },
+})
+document("/api/v1/withdrawals/{withdrawal_id}", "get", {
+    "summary": "Read a withdrawal request by your withdrawal_id",
+    "security": [{"merchantApiKey": []}],
+    "parameters": [{"name": "withdrawal_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "responses": {"200": dict(_ref, description="The request."), **error_responses(401, 403, 404)},
+})

@@ -1,0 +1,282 @@
+"""Dashboard statistics: the rollup (``StatBucket``) and the numbers behind the charts.
+
+How days stay exact in every time zone
+--------------------------------------
+The rollup keeps sums per 15 minutes of UTC time. Every IANA zone a merchant can
+pick is offset from UTC by a whole number of quarter hours (Asia/Kolkata +5:30,
+Asia/Kathmandu +5:45, DST shifts included), so each calendar day of any zone is a
+whole set of buckets. A chart asks for the buckets between the viewer's local
+midnights and adds each bucket to the local day it falls on: exact, whatever the
+zone, with no second copy of the data per zone.
+
+What is counted
+---------------
+Deposits: every activated transaction (``status = 'activated'``), by the date of
+its creation, its activation, or the end of its stockpiling (a deposit completed
+without stockpiling ends when it is activated). ``complete`` tells whether its
+deposit is complete (single deposit, or a completed stockpiling), which the "with
+completed stockpiling only" switch selects. Withdrawals: approved withdrawals, by
+the date of the request (``created``) or of the decision (``activated`` and
+``stockpiling_end`` both mean the decision date for withdrawals).
+
+Currency conversion uses the rate in force on the UTC date of each bucket (the
+latest ``ExchangeRate`` on or before it), through USD.
+"""
+import bisect
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+from peewee import EXCLUDED, Value, fn
+
+from ..db import db, is_postgres
+from ..models import ExchangeRate, PaymentSystem, StatBucket, Transaction, Withdrawal
+from ..money import quantize, to_str
+
+BUCKET_MINUTES = 15
+DATE_KINDS = ("created", "activated", "stockpiling_end")
+ZERO = Decimal("0.00")
+
+
+def bucket_of(moment):
+    """The start of the 15-minute UTC bucket a naive-UTC datetime falls in."""
+    return moment.replace(minute=moment.minute - moment.minute % BUCKET_MINUTES, second=0, microsecond=0)
+
+
+# --- keeping the rollup -----------------------------------------------------------------
+
+def _add(merchant_id, payment_system_id, currency, kind, date_kind, complete, moment, amount, count):
+    if moment is None:
+        return
+    StatBucket.insert(
+        merchant=merchant_id, payment_system=payment_system_id, currency=currency, kind=kind,
+        date_kind=date_kind, complete=complete, bucket=bucket_of(moment), amount=amount, count=count,
+    ).on_conflict(
+        conflict_target=[StatBucket.merchant, StatBucket.kind, StatBucket.date_kind, StatBucket.bucket,
+                         StatBucket.payment_system, StatBucket.currency, StatBucket.complete],
+        update={StatBucket.amount: StatBucket.amount + EXCLUDED.amount,
+                StatBucket.count: StatBucket.count + EXCLUDED.count},
+    ).execute()
+
+
+def record_activation(tx, complete):
+    """A transaction was activated (call inside the activation's transaction)."""
+    for date_kind, moment in (("created", tx.created_at), ("activated", tx.activated_at)):
+        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, complete, moment, tx.amount, 1)
+    if complete and tx.stockpiling_id is None:  # a single deposit "ends" when it is activated
+        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True,
+             tx.activated_at, tx.amount, 1)
+
+
+def record_stockpiling_completed(members, ended_at, just_activated):
+    """A stockpiling completed: its earlier members become complete, all of them end now.
+
+    ``just_activated`` is the member whose activation completed it (recorded by
+    ``record_activation`` as complete already)."""
+    for tx in members:
+        if tx.id != just_activated.id:
+            for date_kind, moment in (("created", tx.created_at), ("activated", tx.activated_at)):
+                _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, False, moment,
+                     -tx.amount, -1)
+                _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, True, moment,
+                     tx.amount, 1)
+        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True, ended_at,
+             tx.amount, 1)
+
+
+def record_withdrawal_approved(withdrawal):
+    """A withdrawal was approved (call inside the decision's transaction)."""
+    for date_kind, moment in (("created", withdrawal.created_at), ("activated", withdrawal.decided_at),
+                              ("stockpiling_end", withdrawal.decided_at)):
+        _add(withdrawal.merchant_id, withdrawal.payment_system_id, withdrawal.currency, "withdrawal", date_kind,
+             True, moment, withdrawal.amount, 1)
+
+
+def _bucket_sql(column):
+    """SQL for the 15-minute bucket of a timestamp column."""
+    if is_postgres():
+        return fn.date_trunc("hour", column) + fn.make_interval(
+            0, 0, 0, 0, 0, (fn.floor(fn.date_part("minute", column) / BUCKET_MINUTES) * BUCKET_MINUTES).cast("int"))
+    return fn.strftime("%Y-%m-%d %H:", column).concat(
+        fn.printf("%02d", (fn.strftime("%M", column).cast("integer") / BUCKET_MINUTES) * BUCKET_MINUTES)
+    ).concat(":00")
+
+
+def rebuild():
+    """Recompute the whole rollup from the transactions and withdrawals (one statement a
+    date kind, inside one transaction). Returns the number of bucket rows."""
+    with db.atomic():
+        StatBucket.delete().execute()
+        sp_done = (Transaction.stockpiling.is_null()) | (Transaction.stockpiling_end_at.is_null(False))
+        for date_kind, column in (("created", Transaction.created_at), ("activated", Transaction.activated_at),
+                                  ("stockpiling_end", fn.COALESCE(Transaction.stockpiling_end_at,
+                                                                  Transaction.activated_at))):
+            bucket = _bucket_sql(column)
+            where = Transaction.status == "activated"
+            complete = sp_done
+            if date_kind == "stockpiling_end":
+                where &= sp_done
+            query = (
+                Transaction.select(
+                    Transaction.merchant, Transaction.payment_system, Transaction.currency,
+                    Value("deposit"), Value(date_kind), complete.alias("complete"), bucket.alias("bucket"),
+                    fn.SUM(Transaction.amount), fn.COUNT(Transaction.id),
+                )
+                .where(where)
+                .group_by(Transaction.merchant, Transaction.payment_system, Transaction.currency, complete, bucket)
+            )
+            _insert_from(query)
+        for date_kind, column in (("created", Withdrawal.created_at), ("activated", Withdrawal.decided_at),
+                                  ("stockpiling_end", Withdrawal.decided_at)):
+            bucket = _bucket_sql(column)
+            query = (
+                Withdrawal.select(
+                    Withdrawal.merchant, Withdrawal.payment_system, Withdrawal.currency, Value("withdrawal"),
+                    Value(date_kind), Value(True), bucket.alias("bucket"), fn.SUM(Withdrawal.amount),
+                    fn.COUNT(Withdrawal.id),
+                )
+                .where((Withdrawal.status == "approved") & column.is_null(False))
+                .group_by(Withdrawal.merchant, Withdrawal.payment_system, Withdrawal.currency, bucket)
+            )
+            _insert_from(query)
+    return StatBucket.select().count()
+
+
+def _insert_from(query):
+    fields = [StatBucket.merchant, StatBucket.payment_system, StatBucket.currency, StatBucket.kind,
+              StatBucket.date_kind, StatBucket.complete, StatBucket.bucket, StatBucket.amount, StatBucket.count]
+    StatBucket.insert_from(query, fields).execute()
+
+
+# --- reading it ---------------------------------------------------------------------------
+
+class Rates:
+    """Rates to USD by currency, each a list of (effective date, rate) sorted by date."""
+
+    def __init__(self, currencies):
+        self.table = defaultdict(list)
+        for row in (ExchangeRate.select().where(ExchangeRate.currency.in_(list(currencies)))
+                    .order_by(ExchangeRate.currency, ExchangeRate.effective_date)):
+            self.table[row.currency].append((row.effective_date, row.rate_to_usd))
+        self.dates = {cur: [d for d, _ in rows] for cur, rows in self.table.items()}
+
+    def to_usd(self, currency, day):
+        if currency == "USD":
+            return Decimal(1)
+        dates = self.dates.get(currency)
+        if not dates:
+            return None
+        i = bisect.bisect_right(dates, day) - 1
+        return self.table[currency][i][1] if i >= 0 else None
+
+
+def _local_midnight_utc(day, tz):
+    local = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
+    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _days(date_from, date_to):
+    return [date_from + datetime.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+
+
+def _rows(kind, merchant_id, date_kind, start, end, currency, completed_only):
+    query = (
+        StatBucket.select(StatBucket.bucket, StatBucket.payment_system, StatBucket.currency,
+                          fn.SUM(StatBucket.amount).alias("amount"), fn.SUM(StatBucket.count).alias("count"))
+        .where((StatBucket.kind == kind) & (StatBucket.date_kind == date_kind)
+               & (StatBucket.bucket >= start) & (StatBucket.bucket < end))
+        .group_by(StatBucket.bucket, StatBucket.payment_system, StatBucket.currency)
+    )
+    if merchant_id is not None:
+        query = query.where(StatBucket.merchant == merchant_id)
+    if currency:
+        query = query.where(StatBucket.currency == currency)
+    if completed_only:
+        query = query.where(StatBucket.complete == True)  # noqa: E712 - SQL comparison
+    return query.tuples()
+
+
+def _series(kind, merchant_id, days, tz, date_kind, currency, display_in, details, completed_only, rates,
+            missing):
+    start, end = _local_midnight_utc(days[0], tz), _local_midnight_utc(days[-1] + datetime.timedelta(days=1), tz)
+    index = {d: i for i, d in enumerate(days)}
+    per_ps = {}  # payment system id -> {"amount": [...], "count": [...], "currency"}
+    display_rate_cache = {}
+    for bucket, ps_id, cur, amount, count in _rows(kind, merchant_id, date_kind, start, end, currency,
+                                                   completed_only):
+        if isinstance(bucket, str):  # SQLite hands back text
+            bucket = datetime.datetime.fromisoformat(bucket)
+        local_day = bucket.replace(tzinfo=datetime.timezone.utc).astimezone(tz).date()
+        i = index.get(local_day)
+        if i is None:
+            continue
+        amount = Decimal(str(amount))
+        if not details:
+            utc_day = bucket.date()
+            key = (cur, utc_day)
+            factor = display_rate_cache.get(key)
+            if factor is None:
+                src, dst = rates.to_usd(cur, utc_day), rates.to_usd(display_in, utc_day)
+                if src is None or dst is None:
+                    missing.add(cur if src is None else display_in)
+                    continue
+                factor = display_rate_cache[key] = src / dst
+            amount = amount * factor
+        entry = per_ps.setdefault(ps_id, {"amount": [Decimal(0)] * len(days), "count": [0] * len(days),
+                                          "currency": cur})
+        entry["amount"][i] += amount
+        entry["count"][i] += int(count)
+    names = {ps.id: ps for ps in PaymentSystem.select().where(PaymentSystem.id.in_(list(per_ps) or [0]))}
+    series = []
+    for ps_id, entry in sorted(per_ps.items(), key=lambda kv: names[kv[0]].code):
+        ps = names[ps_id]
+        series.append({
+            "payment_system": ps.code, "name": ps.name,
+            "currency": entry["currency"] if details else display_in,
+            "amount": [to_str(quantize(a)) for a in entry["amount"]], "count": entry["count"],
+        })
+    totals = defaultdict(lambda: {"amount": [Decimal(0)] * len(days), "count": [0] * len(days)})
+    for s in series:
+        t = totals[s["currency"]]
+        for i in range(len(days)):
+            t["amount"][i] += Decimal(s["amount"][i])
+            t["count"][i] += s["count"][i]
+    total = [{"currency": cur, "amount": [to_str(a) for a in t["amount"]], "count": t["count"]}
+             for cur, t in sorted(totals.items())]
+    return {"series": series, "total": total}
+
+
+def _sum_total(block):
+    """Per currency: the amount and count over all days of a block's totals."""
+    return [{"currency": t["currency"], "amount": to_str(sum((Decimal(a) for a in t["amount"]), Decimal(0))),
+             "count": sum(t["count"])} for t in block["total"]]
+
+
+def dashboard(merchant_id, date_from, date_to, tz, today, currency=None, display_in="USD", group_by="created",
+              details=False, completed_stockpiling=False):
+    """The numbers behind the dashboard (SPEC §4, §6 ``stats.json``).
+
+    ``merchant_id`` None means every merchant (operators). ``tz`` is a ZoneInfo;
+    ``date_from``/``date_to``/``today`` are the viewer's local dates.
+    """
+    if group_by not in DATE_KINDS:
+        raise ValueError("group_by")
+    days = _days(date_from, date_to)
+    currencies = {r[0] for r in StatBucket.select(StatBucket.currency).distinct().tuples()} | {display_in}
+    rates = Rates(currencies)
+    missing = set()
+    args = (tz, group_by, currency, display_in, details, completed_stockpiling, rates, missing)
+    deposits = _series("deposit", merchant_id, days, *args)
+    withdrawals = _series("withdrawal", merchant_id, days, *args)
+    today_block = _series("deposit", merchant_id, [today], *args)
+    return {
+        "date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "timezone": tz.key,
+        "display_in": None if details else display_in, "group_by": group_by, "details": bool(details),
+        "completed_stockpiling": bool(completed_stockpiling), "currency": currency,
+        "days": [d.isoformat() for d in days],
+        "summary": {"period": _sum_total(deposits), "today": _sum_total(today_block),
+                    "withdrawals_period": _sum_total(withdrawals)},
+        "deposits": deposits,
+        "withdrawals": withdrawals,
+        "missing_rates": sorted(missing),
+    }
