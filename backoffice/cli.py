@@ -162,8 +162,23 @@ def import_rates_command(path):
     click.echo(f"Imported {count} rates.")
 
 
+@click.command("seed-bench")
+@click.option("--transactions", default=1_000_000, show_default=True, help="How many transactions to add.")
+@click.option("--merchants", default=5, show_default=True)
+@click.option("--days", default=180, show_default=True, help="Spread over the last N days.")
+@with_appcontext
+def seed_bench_command(transactions, merchants, days):
+    """Add large synthetic data for the benchmarks (and rebuild the dashboard rollup)."""
+    from .bench_data import seed
+
+    with db.connection_context():
+        buckets = seed(transactions, merchants=merchants, days=days,
+                       progress=lambda n: click.echo(f"  {n} transactions"))
+    click.echo(f"Seeded {transactions} transactions; {buckets} statistics buckets.")
+
+
 COMMANDS = (init_db_command, create_user_command, demo_command, worker_command, run_command,
-            rebuild_stats_command, import_rates_command)
+            rebuild_stats_command, import_rates_command, seed_bench_command)
 
 
 def init_app(app):

@@ -323,6 +323,8 @@ class Postback(BaseModel):
     last_error = CharField(max_length=500, null=True)
     created_at = DateTimeField(default=utcnow)
     sent_at = DateTimeField(null=True)
+    delivery = IntegerField(default=1)  # +1 per resend; the event id stays
+    locked_until = DateTimeField(null=True)  # a worker's lease while it sends
 
     class Meta:
         indexes = (
@@ -339,6 +341,7 @@ class PostbackAttempt(BaseModel):
     duration_ms = IntegerField(null=True)
     response_excerpt = TextField(default="")  # the first 1 KiB of the answer
     error = CharField(max_length=500, null=True)
+    delivery = IntegerField(default=1)  # which delivery of the event (resends add one)
 
 
 class StatBucket(BaseModel):

@@ -36,3 +36,20 @@ def test_rebuild_stats_command(runner, conn):
     after = sorted((b.merchant_id, b.kind, b.date_kind, b.bucket, b.amount, b.count) for b in StatBucket.select())
     assert after == before
     assert datetime.date  # dates only in UTC buckets
+
+
+def test_seed_bench_makes_consistent_rows(runner, conn):
+    from backoffice.models import StatBucket, Transaction
+
+    result = runner.invoke(args=["seed-bench", "--transactions", "2000", "--merchants", "2", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    assert Transaction.select().count() == 2000
+    activated = Transaction.select().where(Transaction.status == "activated")
+    assert 1000 < activated.count() < 1800
+    assert not activated.where(Transaction.activated_at.is_null()).exists()
+    assert Transaction.select().where((Transaction.status == "new") & Transaction.activated_at.is_null(False)).count() == 0
+    rolled = sum(b.count for b in StatBucket.select().where((StatBucket.kind == "deposit")
+                                                             & (StatBucket.date_kind == "created")))
+    assert rolled == activated.count()
+    again = runner.invoke(args=["seed-bench", "--transactions", "10", "--merchants", "2"])
+    assert again.exit_code == 0 and Transaction.select().count() == 2010

@@ -1,9 +1,195 @@
-"""Postbacks: the outbox and its delivery log (operators: all; merchants: their own)."""
-from .base import ScopedModelView
+"""Postbacks: the outbox and its delivery log (operators: all; merchants: their own).
+
+* list with filters by status, type and date; details with every attempt;
+* action **Resend** (operators and merchant owners): a new delivery of the same event;
+* ``POST /admin/postbacks/test/``: **Send test postback** (the Settings page links here);
+* ``GET /admin/postbacks/docs/``: the merchant documentation (payloads, a receiver).
+
+Scoping is the base class's (``merchant`` FK): a merchant user's list, details and
+action row ids only ever reach their own merchant's postbacks.
+"""
+import json
+
+from flask import abort, flash, redirect, request
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.peewee.filters import DateTimeBetweenFilter, FilterEqual
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from .. import labels
+from ..models import EVENT_TYPES, Merchant, Postback, PostbackAttempt
+from ..services import postbacks as service
+from .base import EVERYONE, ScopedModelView, current_role, is_operator
+
+EVENT_TYPE_LABELS = {
+    "deposit.completed": _l("Deposit completed"),
+    "withdrawal.approved": _l("Withdrawal approved"),
+    "withdrawal.rejected": _l("Withdrawal rejected"),
+    "test": _l("Test"),
+}
+RESEND_ROLES = ("operator", "merchant_owner")
+TEST_ROLES = ("operator", "merchant_owner")
+
+RECEIVER_EXAMPLE = '''from flask import Flask, request, abort
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+app = Flask(__name__)
+hook = Webhook("whsec_...")  # your postback secret (Settings -> System)
+
+@app.post("/postbacks")
+def postbacks():
+    try:
+        event = hook.verify(request.get_data(), dict(request.headers))
+    except WebhookVerificationError:
+        abort(400)
+    # event["id"] is stable across retries: process each id once
+    print(event["type"], event["data"])
+    return "", 204
+'''
+
+
+def _event_type(view, context, model, name):
+    return EVENT_TYPE_LABELS.get(model.event_type, model.event_type)
+
+
+def _payload(view, context, model, name):
+    try:
+        pretty = json.dumps(json.loads(model.payload), indent=2, sort_keys=True)
+    except ValueError:
+        pretty = model.payload
+    return Markup("<pre class='mb-0'>%s</pre>") % escape(pretty)
+
+
+def enqueue_committed(postbacks):
+    """Enqueue postbacks whose rows are committed (the drain is the safety net)."""
+    from ..jobs.postbacks import enqueue_after_commit
+
+    for postback in postbacks:
+        enqueue_after_commit(postback)
+
+
+def resend_for_objects(object_type, ids):
+    """The Resend postback action of the Transactions and Withdrawals screens: a new
+    delivery of the newest postback of each (already scoped) object."""
+    resent = [service.resend(pb) for pb in service.latest_for_objects(object_type, ids)]
+    enqueue_committed(resent)
+    flash(_("%(n)d postback(s) will be sent again.", n=len(resent)), "success" if resent else "info")
 
 
 class PostbackView(ScopedModelView):
-    role_permissions = {"operator": {"details"}}
+    allowed_roles = EVERYONE
+    role_permissions = {role: {"details"} for role in EVERYONE}
     column_default_sort = ("id", True)
-    column_list = ("event_id", "merchant", "event_type", "status", "attempts", "last_http_status",
-                   "next_attempt_at", "created_at", "sent_at")
+    column_list = ("id", "event_id", "merchant", "event_type", "object_type", "object_id", "status", "attempts",
+                   "last_http_status", "last_error", "next_attempt_at", "created_at", "sent_at")
+    column_details_list = ("id", "event_id", "merchant", "event_type", "object_type", "object_id", "status",
+                           "delivery", "attempts", "last_http_status", "last_error", "next_attempt_at",
+                           "created_at", "sent_at", "payload")
+    column_labels = {
+        "id": _l("ID"), "event_id": _l("Event ID"), "merchant": _l("Merchant"), "event_type": _l("Type"),
+        "object_type": _l("Object"), "object_id": _l("Object ID"), "status": _l("Status"),
+        "attempts": _l("Attempts"), "delivery": _l("Delivery"), "last_http_status": _l("Last HTTP status"),
+        "last_error": _l("Last error"), "next_attempt_at": _l("Next attempt"), "created_at": _l("Created"),
+        "sent_at": _l("Sent"), "payload": _l("Payload"),
+    }
+    column_formatters = {
+        "status": labels.formatter(labels.POSTBACK_STATUS, "status"),
+        "event_type": _event_type,
+    }
+    column_formatters_detail = {
+        "status": labels.formatter(labels.POSTBACK_STATUS, "status"),
+        "event_type": _event_type,
+        "payload": _payload,
+    }
+    column_filters = (
+        FilterEqual(column=Postback.status, name=_l("Status"), options=labels.choices(labels.POSTBACK_STATUS)),
+        FilterEqual(column=Postback.event_type, name=_l("Type"),
+                    options=[(t, EVENT_TYPE_LABELS[t]) for t in EVENT_TYPES]),
+        DateTimeBetweenFilter(column=Postback.created_at, name=_l("Created")),
+        DateTimeBetweenFilter(column=Postback.sent_at, name=_l("Sent")),
+        FilterEqual(column=Postback.event_id, name=_l("Event ID")),
+        FilterEqual(column=Postback.object_id, name=_l("Object ID")),
+        FilterEqual(column=Postback.merchant, name=_l("Merchant ID")),  # scoped like the list
+    )
+    list_template = "admin/postbacks_list.html"
+    details_template = "admin/postbacks_details.html"
+
+    def is_action_allowed(self, name):
+        if name == "resend":
+            return current_role() in RESEND_ROLES
+        return super().is_action_allowed(name)
+
+    @action("resend", _l("Resend"), _l("Send the selected postbacks again (same event id)?"))
+    def action_resend(self, ids):
+        if current_role() not in RESEND_ROLES:
+            abort(403)
+        # ``ids`` are already narrowed to the user's scope by the base class.
+        resent = [service.resend(pk) for pk in ids]
+        enqueue_committed(resent)
+        flash(_("%(n)d postback(s) will be sent again.", n=len(resent)), "success")
+
+    @expose("/resend/", methods=("POST",))
+    def resend_view(self):
+        """The Resend button of the details page (one postback)."""
+        if current_role() not in RESEND_ROLES:
+            abort(403)
+        postback = self.get_one(request.form.get("id"))  # 404 outside the user's scope
+        fresh = service.resend(postback)
+        enqueue_committed([fresh])
+        flash(_("Postback %(id)s will be sent again.", id=postback.event_id), "success")
+        return redirect(self.get_url(".details_view", id=postback.id))
+
+    @expose("/test/", methods=("POST",))
+    def send_test_view(self):
+        """Send test postback: a ``test`` event to the merchant's postback URL."""
+        if current_role() not in TEST_ROLES:
+            abort(403)
+        if is_operator():
+            try:
+                merchant_id = int(request.form.get("merchant_id", ""))
+            except ValueError:
+                flash(_("Choose a merchant."), "error")
+                return redirect(self.get_url(".index_view"))
+            merchant = Merchant.get_or_none(Merchant.id == merchant_id)
+            if merchant is None:
+                abort(404)
+        else:
+            merchant = Merchant.get_by_id(current_user.merchant_id)
+        if not merchant.postback_url:
+            flash(_("Set a postback URL first (Settings, System)."), "error")
+            return redirect(request.form.get("next") or self.get_url(".index_view"))
+        postback = service.send_test(merchant)
+        enqueue_committed([postback])
+        flash(_("A test postback (%(id)s) is on its way to %(url)s.", id=postback.event_id,
+                url=merchant.postback_url), "success")
+        return redirect(self.get_url(".details_view", id=postback.id))
+
+    @expose("/docs/")
+    def docs_view(self):
+        examples = {kind: json.dumps(body, indent=2) for kind, body in service.example_payloads().items()}
+        return self.render("admin/postbacks_docs.html", examples=examples, receiver=RECEIVER_EXAMPLE,
+                           event_labels=EVENT_TYPE_LABELS)
+
+    def attempts_of(self, postback):
+        return list(PostbackAttempt.select().where(PostbackAttempt.postback == postback.id)
+                    .order_by(PostbackAttempt.attempted_at.desc(), PostbackAttempt.id.desc()).limit(200))
+
+    def test_merchants(self):
+        """Merchants an operator may send a test postback for (a small dropdown)."""
+        if not is_operator():
+            return []
+        return list(Merchant.select(Merchant.id, Merchant.name).order_by(Merchant.name).limit(500))
+
+    @property
+    def can_resend(self):
+        return current_role() in RESEND_ROLES
+
+    @property
+    def can_send_test(self):
+        return current_role() in TEST_ROLES
+
+
+__all__ = ["PostbackView"]

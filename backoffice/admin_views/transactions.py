@@ -26,6 +26,7 @@ from ..money import AmountError, parse_amount
 from ..services import activation, audit
 from ..services.ingest import IngestConflict, IngestError, Report, ingest
 from .base import EVERYONE, MERCHANT_USERS, ScopedModelView, is_operator, payment_system_choices
+from .postbacks import resend_for_objects
 
 
 class LocalDateBetweenFilter(DateBetweenFilter):
@@ -70,7 +71,7 @@ class TransactionView(ScopedModelView):
         "operator": {"details", "export"},
         **{role: {"details", "export"} for role in MERCHANT_USERS},
     }
-    operator_actions = ("mark_fraud", "mark_normal")
+    operator_actions = ("mark_fraud", "mark_normal", "resend_postback")
     list_template = "admin/transactions_list.html"
     details_template = "admin/transactions_details.html"
     named_filter_urls = True
@@ -164,6 +165,10 @@ class TransactionView(ScopedModelView):
     @action("mark_normal", _l("Mark normal"), _l("Mark the selected transactions as normal?"))
     def action_mark_normal(self, ids):
         self._set_originality(ids, "normal")
+
+    @action("resend_postback", _l("Resend postback"), _l("Send the postbacks of the selected transactions again?"))
+    def action_resend_postback(self, ids):
+        resend_for_objects("transaction", ids)
 
     @expose("/manual/", methods=("GET", "POST"))
     def manual_view(self):

@@ -30,6 +30,7 @@ from ..money import to_str
 from ..services import withdrawals as service
 from ..services.balances import available, balances
 from .base import EVERYONE, ScopedModelView, clean_pk, is_operator, payment_system_choices
+from .postbacks import resend_for_objects
 
 
 def _local_midnight_utc(day):
@@ -156,7 +157,7 @@ class WithdrawalView(ScopedModelView):
         return actions
 
     def is_action_allowed(self, name):
-        if name in ("approve", "reject"):
+        if name in ("approve", "reject", "resend_postback"):
             return is_operator()
         return super().is_action_allowed(name)
 
@@ -170,6 +171,10 @@ class WithdrawalView(ScopedModelView):
     @action("reject", _l("Reject"))
     def action_reject(self, ids):
         return redirect(self._decide_url("reject", ids))
+
+    @action("resend_postback", _l("Resend postback"), _l("Send the postbacks of the selected requests again?"))
+    def action_resend_postback(self, ids):
+        resend_for_objects("withdrawal", ids)
 
     def _selected(self, raw_ids):
         ids = self.scoped_ids(raw_ids)

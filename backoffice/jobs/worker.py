@@ -2,20 +2,42 @@
 
 Jobs open their own database connection (``with_db``); the worker closes any
 connection before forking a work horse, so no connection is shared across processes.
+
+Besides the jobs, every worker runs the periodic jobs (``rq.cron``) in a background
+thread: today the postback outbox drain (``backoffice.jobs.postbacks.drain``, every
+``POSTBACK_DRAIN_INTERVAL`` seconds). Several workers each enqueue it; the drain
+itself takes a Redis lock, so concurrent sweeps do not pile up. A ``--burst`` worker
+runs one drain before it empties the queues.
+
+``WORKER_CLASS`` (env ``BACKOFFICE_WORKER_CLASS``): ``fork`` (default; RQ's ``Worker``,
+a fresh work horse per job, a crashing job cannot take the worker down) or
+``simple`` (``SimpleWorker``: jobs run in the worker process, about 5 ms less per
+job; see docs/benchmarks.md, "Postbacks").
 """
 import functools
+import logging
+import os
+import threading
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 
 from ..db import db
 from . import queues, redis_connection
 
+log = logging.getLogger(__name__)
+
 
 def with_db(func):
-    """Run a job with its own database connection, closed afterwards."""
+    """Run a job with its own database connection, closed afterwards.
+
+    When a connection is open already (a ``SimpleWorker`` keeps one across jobs, a
+    test holds one), the job uses it and leaves it open.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if not db.is_closed():
+            return func(*args, **kwargs)
         with db.connection_context():
             return func(*args, **kwargs)
 
@@ -29,8 +51,105 @@ class BackofficeWorker(Worker):
         return super().execute_job(job, queue)
 
 
-def run_worker(app, burst=False, worker_class=BackofficeWorker):
+class BackofficeSimpleWorker(SimpleWorker):
+    """Runs each job in the worker process itself (no fork), on one kept connection.
+
+    Opening a PostgreSQL connection per job costs more than the job; the connection
+    is kept across jobs, and dropped after any failed job or after
+    ``KEEP_CONNECTION_JOBS`` jobs (so a broken or stale one never lingers).
+    """
+
+    KEEP_CONNECTION_JOBS = 10000
+
+    def execute_job(self, job, queue):
+        from rq.job import JobStatus
+
+        db.connect(reuse_if_open=True)
+        self._jobs_on_connection = getattr(self, "_jobs_on_connection", 0) + 1
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            failed = job.get_status(refresh=False) != JobStatus.FINISHED
+            if failed or db.in_transaction() or self._jobs_on_connection >= self.KEEP_CONNECTION_JOBS:
+                self._jobs_on_connection = 0
+                if not db.is_closed():
+                    db.close()
+
+
+WORKER_CLASSES = {"fork": BackofficeWorker, "simple": BackofficeSimpleWorker}
+
+
+class CronThread(threading.Thread):
+    """``rq.cron.CronScheduler``'s loop in a daemon thread of the worker.
+
+    ``CronScheduler.start()`` installs signal handlers, which only the main thread
+    may do (the worker's own), so the loop is run here by hand. It has its own Redis
+    connection: the forked work horses never touch it.
+    """
+
+    def __init__(self, app):
+        super().__init__(name="backoffice-cron", daemon=True)
+        import redis
+        from rq.cron import CronScheduler
+
+        from . import redis_url_for_children
+        from .postbacks import register_cron
+
+        self.stop_event = threading.Event()
+        connection = redis.Redis.from_url(redis_url_for_children(app.config))
+        self.scheduler = CronScheduler(connection=connection, logging_level=logging.WARNING,
+                                       name=f"backoffice-cron:{os.uname().nodename}:{os.getpid()}")
+        register_cron(self.scheduler, app.config)
+        from .deposits import register_cron as register_deposit_cron
+
+        register_deposit_cron(self.scheduler, app.config)
+
+    def run(self):
+        scheduler = self.scheduler
+        try:
+            scheduler.register_birth()
+        except Exception:  # noqa: BLE001 - monitoring only
+            log.warning("cron: could not register", exc_info=True)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    if scheduler.enqueue_jobs():
+                        scheduler.save()
+                    scheduler.heartbeat()
+                except Exception:  # noqa: BLE001 - Redis away: try again next tick
+                    log.warning("cron: tick failed", exc_info=True)
+                self.stop_event.wait(max(0.2, min(scheduler.calculate_sleep_interval(), 5)))
+        finally:
+            try:
+                scheduler.register_death()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(timeout=5)
+
+
+def run_worker(app, burst=False, worker_class=None, with_cron=True):
     config = app.config
+    if worker_class is None:
+        name = config.get("WORKER_CLASS") or os.environ.get("BACKOFFICE_WORKER_CLASS") or "fork"
+        worker_class = WORKER_CLASSES[name]
     with app.app_context():
         worker = worker_class(queues(config), connection=redis_connection(config))
-        return worker.work(with_scheduler=True, burst=burst)
+        cron = None
+        if with_cron:
+            from .postbacks import QUEUE, drain
+
+            if burst:
+                from rq import Queue
+
+                Queue(QUEUE, connection=redis_connection(config)).enqueue(drain, result_ttl=60)
+            else:
+                cron = CronThread(app)
+                cron.start()
+        try:
+            return worker.work(with_scheduler=True, burst=burst)
+        finally:
+            if cron is not None:
+                cron.stop()

@@ -1,15 +1,46 @@
-"""Postbacks: building the events and writing them to the outbox.
+"""Postbacks: building the events, the outbox, signing and the delivery states.
 
 Every postback is first a row of the Postback table, written in the same database
 transaction as the change it reports (transactional outbox, SPEC §7). Delivery is
-the job of ``backoffice.jobs`` and never happens inside a web request.
-"""
-import datetime
-import json
-import secrets
+the job of ``backoffice.jobs.postbacks`` and never happens inside a web request;
+this module holds the plain rules it uses (no HTTP, no RQ):
 
-from ..models import Postback, utcnow
+* :func:`sign` / :func:`signature_headers` — Standard Webhooks signatures;
+* :func:`next_delay` — the back-off schedule with jitter;
+* :func:`claim` — the conditional UPDATE that gives one worker a lease on an attempt;
+* :func:`record_attempt` — the attempt log row and the status transition
+  (``pending`` → ``sent`` | ``pending`` again | ``error``), with the ``postback_status``
+  of the transactions / withdrawal the event is about;
+* :func:`resend` and :func:`send_test` — what the back office's buttons do.
+
+How a caller writes an event (the outbox pattern)::
+
+    with db.atomic():
+        ...the change itself...
+        pb = postbacks.create_event(merchant, "deposit.completed", data, "transaction", tx.id)
+    enqueue_after_commit(pb)        # backoffice.jobs.postbacks: the fast path only
+
+If the process dies between the commit and the enqueue, or Redis loses the job, the
+periodic outbox drain enqueues the row later (same event id).
+"""
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import random
+import secrets
+import time
+
+from ..db import db
+from ..models import Postback, PostbackAttempt, Transaction, Withdrawal, utcnow
 from ..money import to_str
+
+# SPEC §7: the delays before each retry, in seconds: immediately, 5 s, 5 min,
+# 30 min, 2 h, 5 h, 10 h, 10 h. After the last retry fails, the postback is "error".
+DEFAULT_BACKOFF = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+DEFAULT_JITTER = 0.1  # ± this share of each delay
+EXCERPT_BYTES = 1024  # how much of an answer the attempt log keeps
 
 
 def new_event_id():
@@ -30,7 +61,7 @@ def create_event(merchant, event_type, data, object_type=None, object_id=None):
     now = utcnow()
     event_id = new_event_id()
     payload = {"id": event_id, "type": event_type, "created_at": iso(now), "data": data}
-    return Postback.create(
+    postback = Postback.create(
         event_id=event_id,
         merchant=getattr(merchant, "id", merchant),
         event_type=event_type,
@@ -41,6 +72,11 @@ def create_event(merchant, event_type, data, object_type=None, object_id=None):
         next_attempt_at=now,
         created_at=now,
     )
+    set_object_status(postback, "pending")  # the objects show "sending" from now on
+    from ..jobs.postbacks import enqueue_on_commit  # the fast path; the drain is the guarantee
+
+    enqueue_on_commit(postback)
+    return postback
 
 
 def deposit_completed_data(merchant, payment_system, label, order_id, currency, transactions, stockpiling=None):
@@ -67,3 +103,249 @@ def deposit_completed_data(merchant, payment_system, label, order_id, currency, 
             for t in transactions
         ],
     }
+
+
+# --- signing (Standard Webhooks) -----------------------------------------------------
+
+def secret_bytes(secret):
+    """The HMAC key of a ``whsec_<base64>`` secret (the decoded base64 part)."""
+    if secret.startswith("whsec_"):
+        secret = secret[len("whsec_"):]
+    key = base64.b64decode(secret + "=" * (-len(secret) % 4))
+    if not key:
+        raise ValueError("empty postback secret")
+    return key
+
+
+def sign(secret, event_id, timestamp, body):
+    """``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` (Standard Webhooks)."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    message = f"{event_id}.{int(timestamp)}.".encode() + body
+    digest = hmac.new(secret_bytes(secret), message, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_headers(secret, event_id, body, timestamp=None):
+    """The three Standard Webhooks headers for one attempt (a fresh timestamp each time)."""
+    timestamp = int(time.time() if timestamp is None else timestamp)
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, event_id, timestamp, body),
+    }
+
+
+# --- the delivery states -------------------------------------------------------------
+
+def next_delay(attempts_done, schedule=DEFAULT_BACKOFF, jitter=DEFAULT_JITTER, rng=random):
+    """Seconds until the next attempt after ``attempts_done`` failed ones; None: give up.
+
+    The first attempt is made when the event is written; ``schedule[n-1]`` is the wait
+    after the n-th failure. Jitter spreads retries of many postbacks (an outage of one
+    merchant) over ± ``jitter`` of the delay; an immediate retry stays immediate.
+    """
+    if attempts_done > len(schedule):
+        return None
+    delay = float(schedule[max(attempts_done, 1) - 1])
+    if delay > 0 and jitter:
+        delay *= 1 + rng.uniform(-jitter, jitter)
+    return max(delay, 0.0)
+
+
+# What a postback's state means for the objects it is about.
+TRANSACTION_STATUS_FOR = {"pending": "pending", "sent": "sent", "error": "error"}
+WITHDRAWAL_STATUS_FOR = {"pending": "pending", "sent": "received", "error": "error"}
+
+
+def set_object_status(postback, status):
+    """Make the transactions / withdrawal of an event follow its delivery state."""
+    if postback.object_id is None:
+        return 0
+    if postback.object_type == "transaction":
+        return (Transaction.update(postback_status=TRANSACTION_STATUS_FOR[status])
+                .where(Transaction.id == postback.object_id).execute())
+    if postback.object_type == "stockpiling":
+        return (Transaction.update(postback_status=TRANSACTION_STATUS_FOR[status])
+                .where(Transaction.stockpiling == postback.object_id).execute())
+    if postback.object_type == "withdrawal":
+        return (Withdrawal.update(postback_status=WITHDRAWAL_STATUS_FOR[status])
+                .where(Withdrawal.id == postback.object_id).execute())
+    return 0
+
+
+def claim(postback_id, delivery, attempts, lease_seconds, now=None):
+    """Take the lease on the next attempt of a postback; the row, or None if not ours.
+
+    One conditional UPDATE (safe on SQLite and PostgreSQL alike): it succeeds only
+    while the row is pending, due, still at this delivery and attempt count, and
+    nobody else holds a live lease. A second worker running the same job (a
+    duplicate enqueue, the drain racing the fast path) finds nothing to claim.
+    """
+    now = now or utcnow()
+    lease = now + datetime.timedelta(seconds=lease_seconds)
+    query = Postback.update(locked_until=lease).where(
+        (Postback.id == postback_id)
+        & (Postback.status == "pending")
+        & (Postback.delivery == delivery)
+        & (Postback.attempts == attempts)
+        & (Postback.next_attempt_at <= now)
+        & (Postback.locked_until.is_null() | (Postback.locked_until < now))
+    )
+    if db.obj.returning_clause:  # PostgreSQL: claim and read in one round trip
+        rows = list(query.returning(*Postback._meta.sorted_fields).execute())
+        if len(rows) != 1:
+            return None
+        postback = rows[0]
+    else:
+        if query.execute() != 1:
+            return None
+        postback = Postback.get_by_id(postback_id)
+    postback.lease = lease
+    return postback
+
+
+def _short(text, limit=500):
+    if text is None:
+        return None
+    text = str(text).replace("\x00", "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def excerpt(body):
+    """The first 1 KiB of an answer as text (no NUL: PostgreSQL text cannot hold it)."""
+    if not body:
+        return ""
+    return body[:EXCERPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def record_attempt(postback, http_status=None, error=None, duration_ms=None, body=b"",
+                   schedule=DEFAULT_BACKOFF, jitter=DEFAULT_JITTER, now=None):
+    """Log one attempt and move the postback on; returns (status, delay_or_None).
+
+    ``postback`` is the row :func:`claim` returned (it carries the lease). A 2xx is
+    ``sent``; anything else is retried after :func:`next_delay`, or is ``error``
+    when the schedule is spent. The update is a compare-and-set on the lease, so an
+    attempt whose lease ran out and was taken over cannot overwrite the newer state
+    (its log row is still kept). Returns ``("lost", None)`` in that case.
+    """
+    now = now or utcnow()
+    ok = http_status is not None and 200 <= http_status < 300
+    attempts = postback.attempts + 1
+    if ok:
+        status, delay = "sent", None
+    else:
+        delay = next_delay(attempts, schedule, jitter)
+        status = "error" if delay is None else "pending"
+    values = {
+        Postback.attempts: attempts,
+        Postback.status: status,
+        Postback.last_http_status: http_status,
+        Postback.last_error: _short(error) if not ok else None,
+        Postback.locked_until: None,
+    }
+    if ok:
+        values[Postback.sent_at] = now
+    if status == "pending":
+        values[Postback.next_attempt_at] = now + datetime.timedelta(seconds=delay)
+    with db.atomic():
+        PostbackAttempt.create(
+            postback=postback.id, delivery=postback.delivery, attempted_at=now, http_status=http_status,
+            duration_ms=duration_ms, response_excerpt=excerpt(body), error=_short(error),
+        )
+        updated = (
+            Postback.update(values)
+            .where(
+                (Postback.id == postback.id)
+                & (Postback.delivery == postback.delivery)
+                & (Postback.attempts == postback.attempts)
+                & (Postback.locked_until == postback.lease)
+            )
+            .execute()
+        )
+        if updated != 1:
+            return "lost", None
+        if status != "pending":
+            set_object_status(postback, status)
+    postback.attempts, postback.status = attempts, status
+    return status, delay
+
+
+def resend(postback, now=None):
+    """Start a new delivery of the same event (same id, same frozen payload).
+
+    Attempts restart from 0, the postback is due now, and the objects it is about go
+    back to "sending". Call inside the caller's transaction; enqueue after commit.
+    """
+    now = now or utcnow()
+    postback_id = getattr(postback, "id", postback)
+    with db.atomic():
+        (Postback.update(delivery=Postback.delivery + 1, attempts=0, status="pending", next_attempt_at=now,
+                         locked_until=None, last_error=None, last_http_status=None, sent_at=None)
+         .where(Postback.id == postback_id).execute())
+        fresh = Postback.get_by_id(postback_id)
+        set_object_status(fresh, "pending")
+    return fresh
+
+
+def latest_for_objects(object_type, object_ids):
+    """The newest postback of each object (transactions: theirs or their stockpiling's).
+
+    For the Resend action of the Transactions and Withdrawals screens: pass the
+    (already scoped) ids; returns the postbacks to hand to :func:`resend`.
+    """
+    ids = [int(i) for i in object_ids]
+    if not ids:
+        return []
+    if object_type == "transaction":
+        rows = Transaction.select(Transaction.id, Transaction.stockpiling).where(Transaction.id.in_(ids)).tuples()
+        wanted = {("transaction", tx_id) for tx_id, _ in rows}
+        wanted |= {("stockpiling", sp_id) for _, sp_id in rows if sp_id is not None}
+    elif object_type == "withdrawal":
+        wanted = {("withdrawal", i) for i in ids}
+    else:
+        raise ValueError(f"unknown object type {object_type!r}")
+    latest = {}
+    for kind in {k for k, _ in wanted}:
+        keys = [i for k, i in wanted if k == kind]
+        for pb in (Postback.select().where((Postback.object_type == kind) & (Postback.object_id.in_(keys)))
+                   .order_by(Postback.id)):
+            latest[(kind, pb.object_id)] = pb  # the last one wins
+    return sorted(latest.values(), key=lambda pb: pb.id)
+
+
+def send_test(merchant):
+    """Write a ``test`` event to the outbox (Settings → Send test postback)."""
+    merchant_id = getattr(merchant, "id", merchant)
+    data = {"merchant_id": merchant_id, "message": "This is a test postback from the back office."}
+    with db.atomic():
+        return create_event(merchant_id, "test", data)
+
+
+def example_payloads():
+    """One example of each event type's body, for the merchant docs page and README."""
+    created = "2026-01-31T12:00:05Z"
+    deposit = {
+        "merchant_id": 42, "label": "user-1001", "order_id": "order-77", "payment_system": "bkash",
+        "currency": "BDT", "amount": "1000.00", "commission": "25.00", "stockpiling_id": 9,
+        "transactions": [
+            {"id": 501, "transaction_number": "8N7A6B5C4D", "amount": "400.00",
+             "created_at": "2026-01-31T11:50:00Z", "activated_at": "2026-01-31T11:51:10Z"},
+            {"id": 507, "transaction_number": "9Q8W7E6R5T", "amount": "600.00",
+             "created_at": "2026-01-31T11:59:30Z", "activated_at": "2026-01-31T12:00:04Z"},
+        ],
+    }
+    withdrawal = {
+        "id": 77, "withdrawal_id": "wd-2026-0001", "merchant_id": 42, "payment_system": "bkash",
+        "amount": "500.00", "currency": "BDT", "label": "user-1001", "status": "approved",
+        "fields": {"recipient_wallet": "01712345678"}, "comment": "", "reject_reason": None,
+        "wallet_sender": "01798765432", "wallet_recipient": "01712345678", "request_kind": "api",
+        "created_at": "2026-01-31T11:00:00Z", "decided_at": "2026-01-31T12:00:05Z",
+    }
+    rejected = dict(withdrawal, status="rejected", wallet_sender=None, reject_reason="Recipient wallet is blocked")
+    test = {"merchant_id": 42, "message": "This is a test postback from the back office."}
+    out = {}
+    for n, (kind, data) in enumerate((("deposit.completed", deposit), ("withdrawal.approved", withdrawal),
+                                      ("withdrawal.rejected", rejected), ("test", test))):
+        out[kind] = {"id": f"evt_0f3c2a9b8e7d6c5b4a39281{n}", "type": kind, "created_at": created, "data": data}
+    return out

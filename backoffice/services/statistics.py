@@ -27,7 +27,7 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
-from peewee import EXCLUDED, Value, fn
+from peewee import EXCLUDED, SQL, Value, fn
 
 from ..db import db, is_postgres
 from ..models import ExchangeRate, PaymentSystem, StatBucket, Transaction, Withdrawal
@@ -179,21 +179,65 @@ def _days(date_from, date_to):
     return [date_from + datetime.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
 
 
-def _rows(kind, merchant_id, date_kind, start, end, currency, completed_only):
-    query = (
-        StatBucket.select(StatBucket.bucket, StatBucket.payment_system, StatBucket.currency,
-                          fn.SUM(StatBucket.amount).alias("amount"), fn.SUM(StatBucket.count).alias("count"))
-        .where((StatBucket.kind == kind) & (StatBucket.date_kind == date_kind)
-               & (StatBucket.bucket >= start) & (StatBucket.bucket < end))
-        .group_by(StatBucket.bucket, StatBucket.payment_system, StatBucket.currency)
-    )
-    if merchant_id is not None:
-        query = query.where(StatBucket.merchant == merchant_id)
-    if currency:
-        query = query.where(StatBucket.currency == currency)
-    if completed_only:
-        query = query.where(StatBucket.complete == True)  # noqa: E712 - SQL comparison
-    return query.tuples()
+def _offset_segments(start, end, tz):
+    """Split [start, end) (naive UTC) into spans where ``tz`` keeps one UTC offset.
+
+    Offsets change (DST) at most a few times a year and always on a quarter hour:
+    an hourly scan finds the hour, a 15-minute scan inside it finds the instant."""
+    def offset(moment):
+        return int(moment.replace(tzinfo=datetime.timezone.utc).astimezone(tz).utcoffset().total_seconds())
+
+    segments, seg_start, current = [], start, offset(start)
+    step, hour = datetime.timedelta(minutes=BUCKET_MINUTES), datetime.timedelta(hours=1)
+    moment = start
+    while moment < end:
+        following = min(moment + hour, end)
+        if following < end and offset(following) != current or following == end and offset(end - step) != current:
+            probe = moment
+            while probe < following and offset(probe) == current:
+                probe += step
+            if probe < following:
+                segments.append((seg_start, probe, current))
+                seg_start, current = probe, offset(probe)
+        moment = following
+    segments.append((seg_start, end, current))
+    return segments
+
+
+def _day_sql(column, seconds):
+    """SQL for the calendar date of ``column`` shifted by ``seconds``."""
+    if is_postgres():
+        return fn.date(column + SQL(f"interval '{int(seconds)} seconds'")).coerce(False)
+    return fn.date(column, f"{int(seconds):+d} seconds").coerce(False)
+
+
+def _as_date(value):
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, str):  # SQLite hands back text
+        return datetime.date.fromisoformat(value[:10])
+    return value
+
+
+def _rows(kind, merchant_id, date_kind, start, end, currency, completed_only, tz):
+    """Sums per (local day, UTC day, payment system, currency), added up in the database:
+    at most a few rows a day, however many buckets the period holds."""
+    for seg_start, seg_end, seconds in _offset_segments(start, end, tz):
+        local_day, utc_day = _day_sql(StatBucket.bucket, seconds), _day_sql(StatBucket.bucket, 0)
+        query = (
+            StatBucket.select(local_day, utc_day, StatBucket.payment_system, StatBucket.currency,
+                              fn.SUM(StatBucket.amount), fn.SUM(StatBucket.count))
+            .where((StatBucket.kind == kind) & (StatBucket.date_kind == date_kind)
+                   & (StatBucket.bucket >= seg_start) & (StatBucket.bucket < seg_end))
+            .group_by(local_day, utc_day, StatBucket.payment_system, StatBucket.currency)
+        )
+        if merchant_id is not None:
+            query = query.where(StatBucket.merchant == merchant_id)
+        if currency:
+            query = query.where(StatBucket.currency == currency)
+        if completed_only:
+            query = query.where(StatBucket.complete == True)  # noqa: E712 - SQL comparison
+        yield from query.tuples()
 
 
 def _series(kind, merchant_id, days, tz, date_kind, currency, display_in, details, completed_only, rates,
@@ -202,17 +246,14 @@ def _series(kind, merchant_id, days, tz, date_kind, currency, display_in, detail
     index = {d: i for i, d in enumerate(days)}
     per_ps = {}  # payment system id -> {"amount": [...], "count": [...], "currency"}
     display_rate_cache = {}
-    for bucket, ps_id, cur, amount, count in _rows(kind, merchant_id, date_kind, start, end, currency,
-                                                   completed_only):
-        if isinstance(bucket, str):  # SQLite hands back text
-            bucket = datetime.datetime.fromisoformat(bucket)
-        local_day = bucket.replace(tzinfo=datetime.timezone.utc).astimezone(tz).date()
+    for local_day, utc_day, ps_id, cur, amount, count in _rows(kind, merchant_id, date_kind, start, end,
+                                                               currency, completed_only, tz):
+        local_day, utc_day = _as_date(local_day), _as_date(utc_day)
         i = index.get(local_day)
         if i is None:
             continue
         amount = Decimal(str(amount))
         if not details:
-            utc_day = bucket.date()
             key = (cur, utc_day)
             factor = display_rate_cache.get(key)
             if factor is None:

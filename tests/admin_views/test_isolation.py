@@ -90,8 +90,8 @@ def test_read_only_views_refuse_changes(signed_in, world):
 
 def test_operator_only_views_are_403(signed_in):
     for url in ("/admin/merchants/", "/admin/users/", "/admin/wallets/", "/admin/payment_systems/",
-                "/admin/exchange_rates/", "/admin/pending_activations/", "/admin/postbacks/",
-                "/admin/audit_log/", "/admin/jobs/"):
+                "/admin/merchant_payment_systems/", "/admin/connector_tokens/", "/admin/exchange_rates/",
+                "/admin/pending_activations/", "/admin/audit_log/", "/admin/jobs/"):
         assert signed_in.get(url).status_code == 403, url
 
 

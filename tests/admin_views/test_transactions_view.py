@@ -176,3 +176,32 @@ def test_list_runs_a_fixed_number_of_queries(owner_client, data):
     assert len(transaction_queries) == 1, transaction_queries
     assert not any('FROM "wallet"' in q and 'FROM "transaction"' not in q for q in counted)
     assert User.select().count() >= 1
+
+
+def test_operator_resends_a_transactions_postback(operator_client, data, app):
+    from backoffice.models import Postback
+
+    tx = data["rows"]["plain"]
+    url = f"/admin/transactions/activate/?id={tx.id}"
+    post_form(operator_client, url, url, {"label": "bob"})
+    postback = Postback.get()
+    Postback.update(status="error").execute()
+    post_form(operator_client, "/admin/transactions/", "/admin/transactions/action/",
+              {"action": "resend_postback", "rowid": [tx.id, data["rows"]["others"].id]})
+    fresh = Postback.get_by_id(postback.id)
+    assert fresh.status == "pending" and fresh.delivery == postback.delivery + 1
+    assert fresh.event_id == postback.event_id
+    assert Transaction.get_by_id(tx.id).postback_status == "pending"
+
+
+def test_merchant_cannot_resend_from_transactions(owner_client, data):
+    from backoffice.models import Postback
+    from backoffice.services.activation import activate_for_label
+
+    tx = data["rows"]["plain"]
+    with factories.APP.app_context():
+        activate_for_label(tx, "bob")
+    before = Postback.get()
+    post_form(owner_client, "/admin/transactions/", "/admin/transactions/action/",
+              {"action": "resend_postback", "rowid": [tx.id]})
+    assert Postback.get().delivery == before.delivery

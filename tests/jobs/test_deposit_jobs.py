@@ -24,3 +24,14 @@ def test_expiry_sweep_runs_as_a_job(app, conn):
     assert job.return_value() == 1
     assert PendingActivation.get_by_id(old.id).status == "expired"
     assert PendingActivation.get_by_id(fresh.id).status == "waiting"
+
+
+def test_the_worker_schedules_the_sweep(app):
+    from rq.cron import CronScheduler
+
+    from backoffice.jobs.deposits import register_cron
+
+    scheduler = CronScheduler(connection=redis_connection(app.config))
+    job = register_cron(scheduler, app.config)
+    assert job.func is expire_pending_activations or job.func_name.endswith("expire_pending_activations")
+    assert job.interval == 60 and job.queue_name == "default"
