@@ -372,6 +372,32 @@ class StatBucket(BaseModel):
         )
 
 
+class StatDay(BaseModel):
+    """The same sums per calendar day of the merchant's own time zone.
+
+    A merchant's users always view in the merchant's zone, so their dashboard reads
+    a few rows a day from here instead of 96 buckets a day from ``StatBucket``. Rows
+    are keyed by the zone they were computed in; when a merchant changes zone they
+    are recomputed from the buckets (``services.statistics.rebuild_days``).
+    """
+
+    merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE")
+    payment_system = ForeignKeyField(PaymentSystem, index=False)
+    currency = CharField(max_length=3)
+    kind = CharField(max_length=16)
+    date_kind = CharField(max_length=16)
+    complete = BooleanField()
+    timezone = CharField(max_length=64)
+    day = DateField()
+    amount = MoneyField()
+    count = IntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("merchant", "timezone", "kind", "date_kind", "day", "payment_system", "currency", "complete"), True),
+        )
+
+
 class ConnectorToken(BaseModel):
     name = CharField(max_length=100)
     token_hash = CharField(max_length=64, unique=True)  # sha256 of the token: it is shown once
@@ -426,6 +452,7 @@ ALL_MODELS = [
     ExchangeRate,
     AuditLog,
     StatBucket,
+    StatDay,
 ]
 
 __all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

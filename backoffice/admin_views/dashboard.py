@@ -109,5 +109,4 @@ class DashboardView(SecureIndexView):
             return jsonify(body), 400
         result = statistics.dashboard(**filters)
         result["merchant"] = filters["merchant_id"]
-        result["balances"] = merchant_balances(filters["merchant_id"])
         return jsonify(result)

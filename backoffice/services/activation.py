@@ -201,7 +201,7 @@ def activate_for_label(tx, label, order_id=None, now=None):
 
 
 def _complete_single(tx, merchant, settings, now):
-    statistics.record_activation(tx, complete=True)
+    statistics.record_activation(tx, True, merchant.timezone)
     data = postbacks.deposit_completed_data(
         merchant, settings.payment_system, tx.label, tx.order_id, tx.currency, [tx]
     )
@@ -248,7 +248,7 @@ def _stockpile(tx, merchant, settings, now):
     Transaction.update(stockpiling=sp.id).where(Transaction.id == tx.id).execute()
     tx.stockpiling_id = sp.id
     if sp.accumulated_amount < sp.required_amount:
-        statistics.record_activation(tx, complete=False)
+        statistics.record_activation(tx, False, merchant.timezone)
         return Outcome(STOCKPILING, transaction=tx, accumulated=sp.accumulated_amount,
                        required=sp.required_amount, currency=sp.currency)
     Stockpiling.update(status="completed", completed_at=now).where(Stockpiling.id == sp.id).execute()
@@ -258,8 +258,8 @@ def _stockpile(tx, merchant, settings, now):
     members = list(Transaction.select().where(Transaction.stockpiling == sp.id).order_by(Transaction.activated_at,
                                                                                            Transaction.id))
     first = members[0]
-    statistics.record_activation(tx, complete=True)
-    statistics.record_stockpiling_completed(members, now, tx)
+    statistics.record_activation(tx, True, merchant.timezone)
+    statistics.record_stockpiling_completed(members, now, tx, merchant.timezone)
     data = postbacks.deposit_completed_data(
         merchant, settings.payment_system, sp.label, tx.order_id or first.order_id, sp.currency, members, sp
     )

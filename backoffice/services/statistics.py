@@ -19,8 +19,12 @@ completed stockpiling only" switch selects. Withdrawals: approved withdrawals, b
 the date of the request (``created``) or of the decision (``activated`` and
 ``stockpiling_end`` both mean the decision date for withdrawals).
 
-Currency conversion uses the rate in force on the UTC date of each bucket (the
-latest ``ExchangeRate`` on or before it), through USD.
+Currency conversion uses the rate in force on each day shown (the viewer's local
+day; the latest ``ExchangeRate`` on or before it), through USD.
+
+Merchant users always view in their merchant's zone, so ``StatDay`` keeps the same
+sums per calendar day of that zone (a few rows a day instead of 96 buckets); other
+views (operators, other zones) add buckets up.
 """
 import bisect
 import datetime
@@ -30,7 +34,8 @@ from decimal import Decimal
 from peewee import EXCLUDED, SQL, Value, fn
 
 from ..db import db, is_postgres
-from ..models import ExchangeRate, PaymentSystem, StatBucket, Transaction, Withdrawal
+from ..i18n import zone
+from ..models import ExchangeRate, Merchant, PaymentSystem, StatBucket, StatDay, Transaction, Withdrawal
 from ..money import quantize, to_str
 
 BUCKET_MINUTES = 15
@@ -45,9 +50,22 @@ def bucket_of(moment):
 
 # --- keeping the rollup -----------------------------------------------------------------
 
-def _add(merchant_id, payment_system_id, currency, kind, date_kind, complete, moment, amount, count):
+def _local_day(moment, timezone):
+    return moment.replace(tzinfo=datetime.timezone.utc).astimezone(zone(timezone)).date()
+
+
+def _add(merchant_id, payment_system_id, currency, kind, date_kind, complete, moment, amount, count, timezone):
     if moment is None:
         return
+    StatDay.insert(
+        merchant=merchant_id, payment_system=payment_system_id, currency=currency, kind=kind,
+        date_kind=date_kind, complete=complete, timezone=timezone, day=_local_day(moment, timezone),
+        amount=amount, count=count,
+    ).on_conflict(
+        conflict_target=[StatDay.merchant, StatDay.timezone, StatDay.kind, StatDay.date_kind, StatDay.day,
+                         StatDay.payment_system, StatDay.currency, StatDay.complete],
+        update={StatDay.amount: StatDay.amount + EXCLUDED.amount, StatDay.count: StatDay.count + EXCLUDED.count},
+    ).execute()
     StatBucket.insert(
         merchant=merchant_id, payment_system=payment_system_id, currency=currency, kind=kind,
         date_kind=date_kind, complete=complete, bucket=bucket_of(moment), amount=amount, count=count,
@@ -59,16 +77,19 @@ def _add(merchant_id, payment_system_id, currency, kind, date_kind, complete, mo
     ).execute()
 
 
-def record_activation(tx, complete):
-    """A transaction was activated (call inside the activation's transaction)."""
+def record_activation(tx, complete, timezone):
+    """A transaction was activated (call inside the activation's transaction).
+
+    ``timezone``: the merchant's, which its daily sums are kept in."""
     for date_kind, moment in (("created", tx.created_at), ("activated", tx.activated_at)):
-        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, complete, moment, tx.amount, 1)
+        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, complete, moment, tx.amount, 1,
+             timezone)
     if complete and tx.stockpiling_id is None:  # a single deposit "ends" when it is activated
         _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True,
-             tx.activated_at, tx.amount, 1)
+             tx.activated_at, tx.amount, 1, timezone)
 
 
-def record_stockpiling_completed(members, ended_at, just_activated):
+def record_stockpiling_completed(members, ended_at, just_activated, timezone):
     """A stockpiling completed: its earlier members become complete, all of them end now.
 
     ``just_activated`` is the member whose activation completed it (recorded by
@@ -77,19 +98,19 @@ def record_stockpiling_completed(members, ended_at, just_activated):
         if tx.id != just_activated.id:
             for date_kind, moment in (("created", tx.created_at), ("activated", tx.activated_at)):
                 _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, False, moment,
-                     -tx.amount, -1)
+                     -tx.amount, -1, timezone)
                 _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, True, moment,
-                     tx.amount, 1)
+                     tx.amount, 1, timezone)
         _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True, ended_at,
-             tx.amount, 1)
+             tx.amount, 1, timezone)
 
 
-def record_withdrawal_approved(withdrawal):
+def record_withdrawal_approved(withdrawal, timezone):
     """A withdrawal was approved (call inside the decision's transaction)."""
     for date_kind, moment in (("created", withdrawal.created_at), ("activated", withdrawal.decided_at),
                               ("stockpiling_end", withdrawal.decided_at)):
         _add(withdrawal.merchant_id, withdrawal.payment_system_id, withdrawal.currency, "withdrawal", date_kind,
-             True, moment, withdrawal.amount, 1)
+             True, moment, withdrawal.amount, 1, timezone)
 
 
 def _bucket_sql(column):
@@ -139,7 +160,48 @@ def rebuild():
                 .group_by(Withdrawal.merchant, Withdrawal.payment_system, Withdrawal.currency, bucket)
             )
             _insert_from(query)
+        rebuild_days()
     return StatBucket.select().count()
+
+
+def rebuild_days(merchant=None):
+    """Recompute the daily sums of one merchant (or all) from the buckets, in its
+    current time zone (call it in the transaction that changes a merchant's zone)."""
+    merchants = [merchant] if merchant is not None else list(Merchant.select())
+    with db.atomic():
+        for m in merchants:
+            StatDay.delete().where(StatDay.merchant == m.id).execute()
+            first, last = (StatBucket.select(fn.MIN(StatBucket.bucket), fn.MAX(StatBucket.bucket))
+                           .where(StatBucket.merchant == m.id).tuples().get())
+            if first is None:
+                continue
+            first, last = _as_datetime(first), _as_datetime(last)
+            tz = zone(m.timezone)
+            sums = defaultdict(lambda: [Decimal(0), 0])
+            for seg_start, seg_end, seconds in _offset_segments(first, last + datetime.timedelta(minutes=15), tz):
+                local_day = _day_sql(StatBucket.bucket, seconds)
+                query = (
+                    StatBucket.select(StatBucket.payment_system, StatBucket.currency, StatBucket.kind,
+                                      StatBucket.date_kind, StatBucket.complete, local_day,
+                                      fn.SUM(StatBucket.amount), fn.SUM(StatBucket.count))
+                    .where((StatBucket.merchant == m.id) & (StatBucket.bucket >= seg_start)
+                           & (StatBucket.bucket < seg_end))
+                    .group_by(StatBucket.payment_system, StatBucket.currency, StatBucket.kind,
+                              StatBucket.date_kind, StatBucket.complete, local_day)
+                )
+                for ps_id, cur, kind, date_kind, complete, day, amount, count in query.tuples():
+                    entry = sums[(ps_id, cur, kind, date_kind, bool(complete), _as_date(day))]
+                    entry[0] += Decimal(str(amount))
+                    entry[1] += int(count)
+            rows = [dict(merchant=m.id, payment_system=ps_id, currency=cur, kind=kind, date_kind=date_kind,
+                         complete=complete, timezone=m.timezone, day=day, amount=quantize(amount), count=count)
+                    for (ps_id, cur, kind, date_kind, complete, day), (amount, count) in sums.items()]
+            for start in range(0, len(rows), 1000):
+                StatDay.insert_many(rows[start:start + 1000]).execute()
+
+
+def _as_datetime(value):
+    return datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _insert_from(query):
@@ -219,45 +281,70 @@ def _as_date(value):
     return value
 
 
-def _rows(kind, merchant_id, date_kind, start, end, currency, completed_only, tz):
-    """Sums per (local day, UTC day, payment system, currency), added up in the database:
-    at most a few rows a day, however many buckets the period holds."""
+def _filtered(query, model, merchant_id, currency, completed_only):
+    if merchant_id is not None:
+        query = query.where(model.merchant == merchant_id)
+    if currency:
+        query = query.where(model.currency == currency)
+    if completed_only:
+        query = query.where(model.complete == True)  # noqa: E712 - SQL comparison
+    return query
+
+
+def _bucket_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
+    """Sums per (local day, payment system, currency), added up in the database from the
+    buckets: a few rows a day, exact in any zone."""
+    start = _local_midnight_utc(days[0], tz)
+    end = _local_midnight_utc(days[-1] + datetime.timedelta(days=1), tz)
     for seg_start, seg_end, seconds in _offset_segments(start, end, tz):
-        local_day, utc_day = _day_sql(StatBucket.bucket, seconds), _day_sql(StatBucket.bucket, 0)
+        local_day = _day_sql(StatBucket.bucket, seconds)
         query = (
-            StatBucket.select(local_day, utc_day, StatBucket.payment_system, StatBucket.currency,
+            StatBucket.select(local_day, StatBucket.payment_system, StatBucket.currency,
                               fn.SUM(StatBucket.amount), fn.SUM(StatBucket.count))
             .where((StatBucket.kind == kind) & (StatBucket.date_kind == date_kind)
                    & (StatBucket.bucket >= seg_start) & (StatBucket.bucket < seg_end))
-            .group_by(local_day, utc_day, StatBucket.payment_system, StatBucket.currency)
+            .group_by(local_day, StatBucket.payment_system, StatBucket.currency)
         )
-        if merchant_id is not None:
-            query = query.where(StatBucket.merchant == merchant_id)
-        if currency:
-            query = query.where(StatBucket.currency == currency)
-        if completed_only:
-            query = query.where(StatBucket.complete == True)  # noqa: E712 - SQL comparison
-        yield from query.tuples()
+        yield from _filtered(query, StatBucket, merchant_id, currency, completed_only).tuples()
+
+
+def _day_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
+    """The same, from the merchant's daily sums (its users view in its own zone)."""
+    query = (
+        StatDay.select(StatDay.day, StatDay.payment_system, StatDay.currency, fn.SUM(StatDay.amount),
+                       fn.SUM(StatDay.count))
+        .where((StatDay.timezone == tz.key) & (StatDay.kind == kind) & (StatDay.date_kind == date_kind)
+               & (StatDay.day >= days[0]) & (StatDay.day <= days[-1]))
+        .group_by(StatDay.day, StatDay.payment_system, StatDay.currency)
+    )
+    return _filtered(query, StatDay, merchant_id, currency, completed_only).tuples()
+
+
+def _rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
+    merchant_zone = None
+    if merchant_id is not None:
+        merchant_zone = Merchant.select(Merchant.timezone).where(Merchant.id == merchant_id).scalar()
+    source = _day_rows if merchant_zone == tz.key else _bucket_rows
+    return source(kind, merchant_id, date_kind, days, tz, currency, completed_only)
 
 
 def _series(kind, merchant_id, days, tz, date_kind, currency, display_in, details, completed_only, rates,
             missing):
-    start, end = _local_midnight_utc(days[0], tz), _local_midnight_utc(days[-1] + datetime.timedelta(days=1), tz)
     index = {d: i for i, d in enumerate(days)}
     per_ps = {}  # payment system id -> {"amount": [...], "count": [...], "currency"}
     display_rate_cache = {}
-    for local_day, utc_day, ps_id, cur, amount, count in _rows(kind, merchant_id, date_kind, start, end,
-                                                               currency, completed_only, tz):
-        local_day, utc_day = _as_date(local_day), _as_date(utc_day)
+    for local_day, ps_id, cur, amount, count in _rows(kind, merchant_id, date_kind, days, tz, currency,
+                                                      completed_only):
+        local_day = _as_date(local_day)
         i = index.get(local_day)
         if i is None:
             continue
         amount = Decimal(str(amount))
         if not details:
-            key = (cur, utc_day)
+            key = (cur, local_day)
             factor = display_rate_cache.get(key)
             if factor is None:
-                src, dst = rates.to_usd(cur, utc_day), rates.to_usd(display_in, utc_day)
+                src, dst = rates.to_usd(cur, local_day), rates.to_usd(display_in, local_day)
                 if src is None or dst is None:
                     missing.add(cur if src is None else display_in)
                     continue
@@ -303,7 +390,7 @@ def dashboard(merchant_id, date_from, date_to, tz, today, currency=None, display
     if group_by not in DATE_KINDS:
         raise ValueError("group_by")
     days = _days(date_from, date_to)
-    currencies = {r[0] for r in StatBucket.select(StatBucket.currency).distinct().tuples()} | {display_in}
+    currencies = {r[0] for r in PaymentSystem.select(PaymentSystem.currency).distinct().tuples()} | {display_in}
     rates = Rates(currencies)
     missing = set()
     args = (tz, group_by, currency, display_in, details, completed_stockpiling, rates, missing)

@@ -367,7 +367,7 @@ def _decide(withdrawal_pk, actor, status, ip="", wallet=None, reason=None):
         create_event(withdrawal.merchant_id, f"withdrawal.{status}", payload_data(withdrawal),
                      object_type="withdrawal", object_id=withdrawal.id)
         if status == "approved":
-            statistics.record_withdrawal_approved(withdrawal)
+            statistics.record_withdrawal_approved(withdrawal, withdrawal.merchant.timezone)
     return withdrawal
 
 

@@ -84,15 +84,13 @@ def test_balances_and_withdrawal_series(client, world, app):
     from backoffice.services import withdrawals
 
     login(client, world["owner_a"])
-    data = client.get("/admin/dashboard/stats.json?details=1").get_json()
     # 600 + 700 deposited, less the 2.5 % commission.
-    assert data["balances"] == [{"currency": "BDT", "amount": "1267.50"}]
     assert "1267.50 BDT" in client.get("/admin/").get_data(as_text=True)
     w = factories.withdrawal(world["a"], factories.payment_system("bkash"), amount="300.00")
     operator = factories.user("operator")
     with app.app_context():
         withdrawals.approve(Withdrawal.get_by_id(w.id), User.get_by_id(operator.id),
                             factories.wallet(world["a"], factories.payment_system("bkash")))
+    assert "967.50 BDT" in client.get("/admin/").get_data(as_text=True)
     data = client.get("/admin/dashboard/stats.json?details=1").get_json()
-    assert data["balances"] == [{"currency": "BDT", "amount": "967.50"}]
     assert data["summary"]["withdrawals_period"] == [{"currency": "BDT", "amount": "300.00", "count": 1}]
