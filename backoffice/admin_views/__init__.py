@@ -32,6 +32,7 @@ from .operators import (
 )
 from .dashboard import DashboardView
 from .pages import SettingsView
+from .plugin import PluginAppearanceView, PluginInstallationView
 from .postbacks import PostbackView
 from .transactions import TransactionView
 from .withdrawals import WithdrawalView
@@ -53,6 +54,10 @@ def init_admin(app):
     admin.add_view(WithdrawalView(Withdrawal, name=_l("Withdrawals"), category=payments, endpoint="withdrawals"))
     # The Settings menu: profile and system here; the plugin pages join the category.
     admin.add_view(SettingsView(name=_l("Profile and system"), category=SETTINGS, endpoint="settings"))
+    admin.add_view(PluginAppearanceView(name=_l("Plugin appearance"), category=SETTINGS,
+                                        endpoint="plugin_appearance", url="/admin/plugin-appearance"))
+    admin.add_view(PluginInstallationView(name=_l("Plugin installation"), category=SETTINGS,
+                                          endpoint="plugin_installation", url="/admin/plugin-installation"))
     admin.add_view(MerchantView(Merchant, name=_l("Merchants"), endpoint="merchants"))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
     admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))

@@ -1,0 +1,190 @@
+"""Settings → Plugin appearance and Plugin installation (SPEC §4, §5).
+
+Merchant owners change their own merchant's theme, own CSS and GIF prompts; merchant
+staff see the pages read-only (a change is 403); operators choose a merchant first
+(``?merchant=<id>``) and may change it. The rules themselves are plain functions in
+``backoffice.plugin_builder``.
+"""
+import os
+
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ..db import write_transaction
+from ..models import Merchant, MerchantPaymentSystem, PaymentSystem
+from ..plugin_builder import snippet as snippets
+from ..plugin_builder.config import BUILT_IN_THEMES, THEMES, prompt_url, set_own_css, theme_name, theme_url
+from ..plugin_builder.css import MAX_CSS_BYTES, validate_css
+from ..plugin_builder.gif import MAX_BYTES, GifError, clear_prompt, remove_prompt, set_prompt
+from ..services import audit
+from .base import EVERYONE, SecureBaseView, current_role, is_operator
+
+EDITORS = ("operator", "merchant_owner")
+THEME_LABELS = {"dark": _l("Dark"), "light": _l("Light"), "white-green": _l("White-green"), "own": _l("Own")}
+
+
+class _MerchantPage(SecureBaseView):
+    allowed_roles = EVERYONE
+
+    def merchant(self, required=False):
+        """The merchant this page is about: the user's own, or the operator's choice."""
+        if not is_operator():
+            return current_user.merchant
+        raw = request.values.get("merchant", "")
+        merchant = Merchant.get_or_none(Merchant.id == int(raw)) if raw.isdigit() else None
+        if merchant is None and required:
+            abort(404)
+        return merchant
+
+    def can_edit(self):
+        return current_role() in EDITORS
+
+    def guard_edit(self):
+        if not self.can_edit():
+            abort(403)
+
+    def merchants(self):
+        return list(Merchant.select().order_by(Merchant.name)) if is_operator() else []
+
+    def back(self, merchant):
+        return redirect(url_for(".index", merchant=merchant.id) if is_operator() else url_for(".index"))
+
+
+class PluginAppearanceView(_MerchantPage):
+    """Theme (built-in or own CSS) and a GIF prompt per payment system."""
+
+    def settings_rows(self, merchant):
+        return list(
+            MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem)
+            .join(PaymentSystem)
+            .where(MerchantPaymentSystem.merchant == merchant)
+            .order_by(MerchantPaymentSystem.display_order, PaymentSystem.name)
+        )
+
+    def page(self, merchant, css_errors=None, status=200):
+        return self.render(
+            "admin/plugin_appearance.html",
+            merchant=merchant,
+            merchants=self.merchants(),
+            can_edit=self.can_edit(),
+            themes=THEMES,
+            built_in=BUILT_IN_THEMES,
+            theme_labels=THEME_LABELS,
+            current_theme=theme_name(merchant) if merchant else None,
+            rows=self.settings_rows(merchant) if merchant else [],
+            prompt_url=lambda name: prompt_url(name, external=False),
+            theme_url=theme_url(merchant, external=False) if merchant else None,
+            css_errors=css_errors or [],
+            max_css_kib=MAX_CSS_BYTES // 1024,
+            max_gif_kib=MAX_BYTES // 1024,
+        ), status
+
+    @expose("/")
+    def index(self):
+        return self.page(self.merchant())
+
+    @expose("/starter/<theme>.css")
+    def starter(self, theme):
+        if theme not in BUILT_IN_THEMES:
+            abort(404)
+        path = os.path.join(current_app.static_folder, "themes", theme + ".css")
+        return send_file(path, mimetype="text/css", as_attachment=True, download_name=f"plugin-theme-{theme}.css")
+
+    @expose("/theme", methods=("POST",))
+    def theme(self):
+        self.guard_edit()
+        merchant = self.merchant(required=True)
+        choice = request.form.get("theme", "")
+        if choice not in THEMES:
+            flash(_("Choose one of the themes."), "error")
+            return self.back(merchant)
+        upload = request.files.get("css")
+        if choice == "own":
+            if upload and upload.filename:
+                data = upload.stream.read(MAX_CSS_BYTES + 1)
+                result = validate_css(data)
+                if not result.ok:
+                    flash(_("The stylesheet was refused: fix the problems listed below and upload it again."), "error")
+                    return self.page(merchant, css_errors=result.errors, status=422)
+                with write_transaction():
+                    set_own_css(merchant, result.css, result.digest)
+                    audit.record(current_user.id, "plugin.theme", merchant, merchant=merchant,
+                                 summary={"theme": "own", "sha256": result.digest[:16]}, ip=request.remote_addr)
+                flash(_("Your own theme is live."), "success")
+                return self.back(merchant)
+            if not merchant.own_css:
+                flash(_("Upload a CSS file for your own theme."), "error")
+                return self.back(merchant)
+        before = merchant.theme
+        with write_transaction():
+            merchant.theme = choice
+            merchant.save()
+            audit.record(current_user.id, "plugin.theme", merchant, merchant=merchant,
+                         summary={"before": before, "after": choice}, ip=request.remote_addr)
+        flash(_("The theme is saved."), "success")
+        return self.back(merchant)
+
+    def _settings(self, merchant, settings_id):
+        row = MerchantPaymentSystem.get_or_none((MerchantPaymentSystem.id == settings_id)
+                                                & (MerchantPaymentSystem.merchant == merchant))
+        if row is None:
+            abort(404)
+        return row
+
+    @expose("/prompt/<int:settings_id>", methods=("POST",))
+    def prompt(self, settings_id):
+        self.guard_edit()
+        merchant = self.merchant(required=True)
+        row = self._settings(merchant, settings_id)
+        upload = request.files.get("gif")
+        if not upload or not upload.filename:
+            flash(_("Choose a GIF file."), "error")
+            return self.back(merchant)
+        data = upload.stream.read(MAX_BYTES + 1)
+        try:
+            if len(data) > MAX_BYTES:
+                raise GifError("too_large", _("The file is over 1 MiB."))
+            with write_transaction():
+                name, old = set_prompt(row, data)
+                audit.record(current_user.id, "plugin.prompt", row, merchant=merchant,
+                             summary={"payment_system": row.payment_system.code}, ip=request.remote_addr)
+        except GifError as exc:
+            flash(_("The GIF was refused: %(reason)s", reason=exc.message), "error")
+            return self.back(merchant)
+        if old and old != name:
+            remove_prompt(old)
+        flash(_("The GIF prompt for %(name)s is saved.", name=row.payment_system.name), "success")
+        return self.back(merchant)
+
+    @expose("/prompt/<int:settings_id>/delete", methods=("POST",))
+    def prompt_delete(self, settings_id):
+        self.guard_edit()
+        merchant = self.merchant(required=True)
+        row = self._settings(merchant, settings_id)
+        with write_transaction():
+            old = clear_prompt(row)
+            audit.record(current_user.id, "plugin.prompt_removed", row, merchant=merchant,
+                         summary={"payment_system": row.payment_system.code}, ip=request.remote_addr)
+        remove_prompt(old)
+        flash(_("The GIF prompt for %(name)s is removed.", name=row.payment_system.name), "success")
+        return self.back(merchant)
+
+
+class PluginInstallationView(_MerchantPage):
+    """The merchant's snippet, a Copy button, the parameters and signature examples."""
+
+    @expose("/")
+    def index(self):
+        merchant = self.merchant()
+        base_url = current_app.config.get("BASE_URL") or request.url_root
+        return self.render(
+            "admin/plugin_installation.html",
+            merchant=merchant,
+            merchants=self.merchants(),
+            snippet=snippets.snippet(merchant, base_url) if merchant else "",
+            parameters=snippets.PARAMETERS,
+            examples=snippets.EXAMPLES,
+        )

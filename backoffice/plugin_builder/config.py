@@ -1,0 +1,193 @@
+"""What the plugin shows a visitor of a merchant: the rules as plain functions.
+
+* ``plugin_options`` — the merchant's payment systems enabled for the plugin (active,
+  with at least one active wallet), in display order, each with its minimum deposit,
+  GIF prompt and the wallet number to pay to;
+* ``choose_wallet`` — spreads visitors over the merchant's active wallets of a system:
+  a visitor (label) always sees the same wallet while the set of wallets is the same,
+  different visitors land on different wallets; without a label, one at random;
+* ``theme_url``, ``after_payment``, ``config_json`` — the rest of SPEC §6's config;
+* ``allowed_origins`` / ``origin_allowed`` / ``url_on_allowed_origin`` — the merchant's
+  embedding sites, normalised (scheme://host[:port]).
+"""
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from flask import url_for
+
+from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet
+from ..money import to_str
+
+BUILT_IN_THEMES = ("dark", "light", "white-green")
+THEMES = BUILT_IN_THEMES + ("own",)
+DEFAULT_THEME = "light"
+AFTER_PAYMENT = ("message", "redirect", "close")
+ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(?::\d{1,5})?$")
+CODE_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+
+@dataclass
+class PluginOption:
+    code: str
+    name: str
+    currency: str
+    min_deposit: Decimal
+    prompt: str  # the stored file name, or None
+    wallet_number: str
+    settings_id: int
+
+    def as_json(self):
+        return {
+            "code": self.code,
+            "name": self.name,
+            "currency": self.currency,
+            "min_deposit": to_str(self.min_deposit),
+            "prompt_url": prompt_url(self.prompt),
+            "wallet_number": self.wallet_number,
+        }
+
+
+def normalise_origin(value):
+    """``scheme://host[:port]`` in lower case, or None when ``value`` is not an origin."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().rstrip("/").lower()
+    return value if ORIGIN_RE.match(value) else None
+
+
+def allowed_origins(merchant):
+    out = []
+    for value in merchant.allowed_origins or []:
+        origin = normalise_origin(value)
+        if origin and origin not in out:
+            out.append(origin)
+    return out
+
+
+def origin_allowed(merchant, origin):
+    origin = normalise_origin(origin)
+    return bool(origin) and origin in allowed_origins(merchant)
+
+
+def url_on_allowed_origin(merchant, url):
+    """``url`` when it is an absolute http(s) URL on one of the merchant's origins, else None."""
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username or parts.password:
+        return None
+    return url.strip() if origin_allowed(merchant, f"{parts.scheme}://{parts.netloc}") else None
+
+
+def frame_ancestors(merchant):
+    origins = allowed_origins(merchant)
+    return " ".join(origins) if origins else "'none'"
+
+
+def choose_wallet(wallets, label=None):
+    """One of ``wallets`` (a list): by a stable hash of the label, else at random."""
+    if not wallets:
+        return None
+    wallets = sorted(wallets, key=lambda w: w.id)
+    if label:
+        digest = hashlib.sha256(str(label).encode()).digest()
+        return wallets[int.from_bytes(digest[:8], "big") % len(wallets)]
+    return random.choice(wallets)
+
+
+def parse_codes(value):
+    """``data-payment-systems``: a comma-separated list of codes (None: all)."""
+    if not value:
+        return None
+    codes = [c.strip().lower() for c in str(value).split(",")]
+    return [c for c in codes if CODE_RE.match(c)] or None
+
+
+def plugin_options(merchant, label=None, only=None):
+    rows = (
+        MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem)
+        .join(PaymentSystem)
+        .where(
+            (MerchantPaymentSystem.merchant == merchant)
+            & (MerchantPaymentSystem.enabled == True)  # noqa: E712 - SQL comparison
+            & (PaymentSystem.active == True)  # noqa: E712
+        )
+        .order_by(MerchantPaymentSystem.display_order, PaymentSystem.name)
+    )
+    if only:
+        rows = rows.where(PaymentSystem.code.in_(only))
+    rows = list(rows)
+    wallets = {}
+    if rows:
+        for wallet in Wallet.select().where(
+            (Wallet.merchant == merchant) & (Wallet.active == True)  # noqa: E712
+            & (Wallet.payment_system.in_([r.payment_system_id for r in rows]))
+        ):
+            wallets.setdefault(wallet.payment_system_id, []).append(wallet)
+    options = []
+    for row in rows:
+        wallet = choose_wallet(wallets.get(row.payment_system_id), label)
+        if wallet is None:
+            continue  # nothing to pay to: not offered
+        ps = row.payment_system
+        options.append(PluginOption(ps.code, ps.name, ps.currency, row.min_deposit, row.gif_prompt, wallet.number,
+                                    row.id))
+    return options
+
+
+def prompt_url(name, external=True):
+    if not name:
+        return None
+    return url_for("plugin.prompt_file", name=name, _external=external)
+
+
+def theme_name(merchant):
+    if merchant.theme == "own" and merchant.own_css and merchant.own_css_hash:
+        return "own"
+    return merchant.theme if merchant.theme in BUILT_IN_THEMES else DEFAULT_THEME
+
+
+def theme_url(merchant, external=True):
+    name = theme_name(merchant)
+    if name == "own":
+        return url_for("plugin.own_theme", public_key=merchant.public_key, digest=merchant.own_css_hash[:16],
+                       _external=external)
+    return url_for("static", filename=f"themes/{name}.css", _external=external)
+
+
+def after_payment(merchant):
+    behaviour = merchant.after_payment if merchant.after_payment in AFTER_PAYMENT else "message"
+    return {"behaviour": behaviour, "url": url_on_allowed_origin(merchant, merchant.after_payment_url)}
+
+
+def config_json(merchant, label=None, only=None):
+    """``GET /plugin/api/config`` (SPEC §6)."""
+    return {
+        "merchant": merchant.public_key,
+        "payment_systems": [o.as_json() for o in plugin_options(merchant, label, only)],
+        "theme": theme_name(merchant),
+        "theme_url": theme_url(merchant),
+        "after_payment": after_payment(merchant),
+        "require_signed_labels": bool(merchant.require_signed_labels),
+    }
+
+
+def merchant_by_public_key(public_key):
+    if not public_key or not isinstance(public_key, str) or len(public_key) > 64:
+        return None
+    return Merchant.get_or_none(Merchant.public_key == public_key)
+
+
+def set_own_css(merchant, clean_css, digest):
+    """Store a validated sheet and make it the merchant's theme."""
+    merchant.own_css = clean_css
+    merchant.own_css_hash = digest
+    merchant.theme = "own"
+    merchant.save()

@@ -1,0 +1,114 @@
+"""Merchant API for the plugin's appearance (SPEC §6), on the ``/api/v1`` blueprint.
+
+* ``PUT /api/v1/plugin/theme`` — body: the CSS (``text/css``). The same allowlist check
+  as the upload form; ``200 {"url"}`` with the re-serialised sheet live (the theme
+  becomes ``own``), or ``422`` ``invalid_css`` with ``details: [{line, column, reason}]``.
+* ``PUT /api/v1/plugin/prompts/<payment_system>`` — body: the GIF (``image/gif``);
+  ``200 {"url"}`` or ``422`` ``invalid_gif`` naming the rule broken.
+
+Bearer = the merchant's ``api_key`` (compared in constant time); a disabled merchant
+gets ``403``.
+"""
+from flask import jsonify, request
+from flask_babel import gettext as _
+
+from ..api import ApiError, bearer_token, bp
+from ..api.openapi import document, error_responses
+from ..db import write_transaction
+from ..models import Merchant, MerchantPaymentSystem, PaymentSystem
+from ..security import constant_time_equals
+from ..services import audit
+from .config import prompt_url, set_own_css, theme_url
+from .css import MAX_CSS_BYTES, validate_css
+from .gif import MAX_BYTES, GifError, remove_prompt, set_prompt
+
+
+def api_merchant():
+    token = bearer_token()
+    if not token or len(token) > 200:
+        raise ApiError(401, "unauthorized", _("Send the merchant API key as a bearer token."),
+                       headers={"WWW-Authenticate": "Bearer"})
+    merchant = Merchant.get_or_none(Merchant.api_key == token)
+    if merchant is None or not constant_time_equals(merchant.api_key, token):
+        raise ApiError(401, "unauthorized", _("The API key is not valid."), headers={"WWW-Authenticate": "Bearer"})
+    if not merchant.active:
+        raise ApiError(403, "merchant_disabled", _("This merchant account is disabled."))
+    return merchant
+
+
+def _body(limit):
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    data = request.get_data(cache=False)
+    return data if len(data) <= limit else None
+
+
+@bp.route("/plugin/theme", methods=["PUT"])
+def put_theme():
+    merchant = api_merchant()
+    data = _body(MAX_CSS_BYTES)
+    if data is None:
+        raise ApiError(422, "invalid_css", _("The stylesheet is refused."),
+                       details=[{"line": 1, "column": 1, "reason": _("The file is over %(n)d KiB.",
+                                                                     n=MAX_CSS_BYTES // 1024)}])
+    result = validate_css(data)
+    if not result.ok:
+        raise ApiError(422, "invalid_css", _("The stylesheet is refused."),
+                       details=[p.as_json() for p in result.errors])
+    with write_transaction():
+        set_own_css(merchant, result.css, result.digest)
+        audit.record(None, "plugin.theme", merchant, merchant=merchant,
+                     summary={"theme": "own", "via": "api", "sha256": result.digest[:16]},
+                     ip=request.remote_addr or "")
+    return jsonify({"url": theme_url(merchant)})
+
+
+@bp.route("/plugin/prompts/<payment_system>", methods=["PUT"])
+def put_prompt(payment_system):
+    merchant = api_merchant()
+    settings = (MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem).join(PaymentSystem)
+                .where((MerchantPaymentSystem.merchant == merchant) & (PaymentSystem.code == payment_system[:32]))
+                .first())
+    if settings is None:
+        raise ApiError(404, "not_found", _("This payment system is not set up for your account."))
+    data = _body(MAX_BYTES)
+    try:
+        if data is None:
+            raise GifError("too_large", _("The file is over 1 MiB."))
+        with write_transaction():
+            name, old = set_prompt(settings, data)
+            audit.record(None, "plugin.prompt", settings, merchant=merchant,
+                         summary={"payment_system": payment_system, "via": "api"}, ip=request.remote_addr or "")
+    except GifError as exc:
+        raise ApiError(422, "invalid_gif", exc.message,
+                       details=[{"field": "body", "rule": exc.rule, "message": exc.message}]) from None
+    if old and old != name:
+        remove_prompt(old)
+    return jsonify({"url": prompt_url(name)})
+
+
+_TOO_BIG = {"description": "Refused: the error's details name the line, column and reason (CSS) or the rule (GIF)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+document("/api/v1/plugin/theme", "put", {
+    "summary": "Upload the plugin's own theme (CSS, checked against an allowlist)",
+    "security": [{"merchantApiKey": []}],
+    "requestBody": {"required": True, "content": {"text/css": {"schema": {"type": "string", "maxLength": 65536}}}},
+    "responses": {
+        "200": {"description": "Stored and live", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"url": {"type": "string", "format": "uri"}}}}}},
+        "422": _TOO_BIG,
+        **error_responses(401, 403),
+    },
+})
+document("/api/v1/plugin/prompts/{payment_system}", "put", {
+    "summary": "Upload the GIF prompt of a payment system",
+    "security": [{"merchantApiKey": []}],
+    "parameters": [{"name": "payment_system", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}},
+    "responses": {
+        "200": {"description": "Stored", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"url": {"type": "string", "format": "uri"}}}}}},
+        "422": _TOO_BIG,
+        **error_responses(401, 403, 404),
+    },
+})
