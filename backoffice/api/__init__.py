@@ -45,6 +45,26 @@ def bearer_token():
     return token.strip()
 
 
+def merchant_from_api_key():
+    """The merchant whose API key is the bearer token (401 without one, 403 when disabled)."""
+    from flask_babel import gettext as _
+
+    from ..models import Merchant
+    from ..security import constant_time_equals
+
+    token = bearer_token()
+    if not token or len(token) > 200:
+        raise ApiError(401, "unauthorized", _("Send the merchant API key as a bearer token."),
+                       headers={"WWW-Authenticate": "Bearer"})
+    merchant = Merchant.get_or_none(Merchant.api_key == token)
+    # The lookup finds the candidate; the comparison that decides is constant-time.
+    if merchant is None or not constant_time_equals(merchant.api_key, token):
+        raise ApiError(401, "unauthorized", _("The API key is not valid."), headers={"WWW-Authenticate": "Bearer"})
+    if not merchant.active:
+        raise ApiError(403, "merchant_disabled", _("This merchant account is disabled."))
+    return merchant
+
+
 def register_error_handlers(blueprint):
     """JSON errors for everything a JSON blueprint can fail with."""
     from werkzeug.exceptions import HTTPException

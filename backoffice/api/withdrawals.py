@@ -11,27 +11,13 @@ succeed unchanged later, once deposits arrive).
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from ..models import Merchant
-from ..security import constant_time_equals
 from ..services import withdrawals as service
-from . import ApiError, bearer_token, bp
+from . import ApiError, bp, merchant_from_api_key
 from .openapi import document, error_responses, schema
 from .validation import Body
 
 
-def current_merchant():
-    """The merchant whose API key is the bearer token (401 without one, 403 when disabled)."""
-    token = bearer_token()
-    if not token or len(token) > 200:
-        raise ApiError(401, "unauthorized", _("Send the merchant API key as a bearer token."),
-                       headers={"WWW-Authenticate": "Bearer"})
-    merchant = Merchant.get_or_none(Merchant.api_key == token)
-    # The lookup finds the candidate; the comparison that decides is constant-time.
-    if merchant is None or not constant_time_equals(merchant.api_key, token):
-        raise ApiError(401, "unauthorized", _("The API key is not valid."), headers={"WWW-Authenticate": "Bearer"})
-    if not merchant.active:
-        raise ApiError(403, "merchant_disabled", _("This merchant account is disabled."))
-    return merchant
+current_merchant = merchant_from_api_key
 
 
 def _raise(exc):

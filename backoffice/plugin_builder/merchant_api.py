@@ -12,28 +12,17 @@ gets ``403``.
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from ..api import ApiError, bearer_token, bp
+from ..api import ApiError, bp, merchant_from_api_key
 from ..api.openapi import document, error_responses
 from ..db import write_transaction
-from ..models import Merchant, MerchantPaymentSystem, PaymentSystem
-from ..security import constant_time_equals
+from ..models import MerchantPaymentSystem, PaymentSystem
 from ..services import audit
 from .config import prompt_url, set_own_css, theme_url
 from .css import MAX_CSS_BYTES, validate_css
 from .gif import MAX_BYTES, GifError, remove_prompt, set_prompt
 
 
-def api_merchant():
-    token = bearer_token()
-    if not token or len(token) > 200:
-        raise ApiError(401, "unauthorized", _("Send the merchant API key as a bearer token."),
-                       headers={"WWW-Authenticate": "Bearer"})
-    merchant = Merchant.get_or_none(Merchant.api_key == token)
-    if merchant is None or not constant_time_equals(merchant.api_key, token):
-        raise ApiError(401, "unauthorized", _("The API key is not valid."), headers={"WWW-Authenticate": "Bearer"})
-    if not merchant.active:
-        raise ApiError(403, "merchant_disabled", _("This merchant account is disabled."))
-    return merchant
+api_merchant = merchant_from_api_key
 
 
 def _body(limit):

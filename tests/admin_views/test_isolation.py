@@ -12,7 +12,7 @@ from helpers import login, post_form
 
 import factories
 from backoffice.admin_views.base import MERCHANT_USERS, ScopedModelView
-from backoffice.models import Transaction, Wallet, Withdrawal
+from backoffice.models import Transaction, Wallet
 
 ALL = {"create", "edit", "delete", "details", "export"}
 
