@@ -54,39 +54,52 @@ def _local_day(moment, timezone):
     return moment.replace(tzinfo=datetime.timezone.utc).astimezone(zone(timezone)).date()
 
 
-def _add(merchant_id, payment_system_id, currency, kind, date_kind, complete, moment, amount, count, timezone):
-    if moment is None:
-        return
-    StatDay.insert(
-        merchant=merchant_id, payment_system=payment_system_id, currency=currency, kind=kind,
-        date_kind=date_kind, complete=complete, timezone=timezone, day=_local_day(moment, timezone),
-        amount=amount, count=count,
-    ).on_conflict(
-        conflict_target=[StatDay.merchant, StatDay.timezone, StatDay.kind, StatDay.date_kind, StatDay.day,
-                         StatDay.payment_system, StatDay.currency, StatDay.complete],
-        update={StatDay.amount: StatDay.amount + EXCLUDED.amount, StatDay.count: StatDay.count + EXCLUDED.count},
-    ).execute()
-    StatBucket.insert(
-        merchant=merchant_id, payment_system=payment_system_id, currency=currency, kind=kind,
-        date_kind=date_kind, complete=complete, bucket=bucket_of(moment), amount=amount, count=count,
-    ).on_conflict(
-        conflict_target=[StatBucket.merchant, StatBucket.kind, StatBucket.date_kind, StatBucket.bucket,
-                         StatBucket.payment_system, StatBucket.currency, StatBucket.complete],
-        update={StatBucket.amount: StatBucket.amount + EXCLUDED.amount,
-                StatBucket.count: StatBucket.count + EXCLUDED.count},
-    ).execute()
+class _Changes:
+    """The rollup changes of one event, added up per row and written in two upserts
+    (one per table) at the end, instead of one statement per change."""
+
+    def __init__(self, merchant_id, timezone):
+        self.merchant_id, self.timezone = merchant_id, timezone
+        self.buckets, self.days = defaultdict(lambda: [Decimal(0), 0]), defaultdict(lambda: [Decimal(0), 0])
+
+    def add(self, payment_system_id, currency, kind, date_kind, complete, moment, amount, count):
+        if moment is None:
+            return
+        common = (payment_system_id, currency, kind, date_kind, complete)
+        for table, key in ((self.buckets, common + (bucket_of(moment),)),
+                           (self.days, common + (_local_day(moment, self.timezone),))):
+            table[key][0] += amount
+            table[key][1] += count
+
+    def write(self):
+        fields = ("payment_system", "currency", "kind", "date_kind", "complete")
+        for model, rows, last, extra, target in (
+            (StatBucket, self.buckets, "bucket", {}, [StatBucket.bucket]),
+            (StatDay, self.days, "day", {"timezone": self.timezone}, [StatDay.timezone, StatDay.day]),
+        ):
+            if not rows:
+                continue
+            values = [dict(zip(fields + (last,), key), merchant=self.merchant_id, amount=amount, count=count, **extra)
+                      for key, (amount, count) in rows.items()]
+            (model.insert_many(values)
+             .on_conflict(conflict_target=[model.merchant, model.kind, model.date_kind, model.payment_system,
+                                           model.currency, model.complete] + target,
+                          update={model.amount: model.amount + EXCLUDED.amount,
+                                  model.count: model.count + EXCLUDED.count})
+             .execute())
 
 
 def record_activation(tx, complete, timezone):
     """A transaction was activated (call inside the activation's transaction).
 
     ``timezone``: the merchant's, which its daily sums are kept in."""
+    changes = _Changes(tx.merchant_id, timezone)
     for date_kind, moment in (("created", tx.created_at), ("activated", tx.activated_at)):
-        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, complete, moment, tx.amount, 1,
-             timezone)
+        changes.add(tx.payment_system_id, tx.currency, "deposit", date_kind, complete, moment, tx.amount, 1)
     if complete and tx.stockpiling_id is None:  # a single deposit "ends" when it is activated
-        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True,
-             tx.activated_at, tx.amount, 1, timezone)
+        changes.add(tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True, tx.activated_at,
+                    tx.amount, 1)
+    changes.write()
 
 
 def record_stockpiling_completed(members, ended_at, just_activated, timezone):
@@ -94,23 +107,24 @@ def record_stockpiling_completed(members, ended_at, just_activated, timezone):
 
     ``just_activated`` is the member whose activation completed it (recorded by
     ``record_activation`` as complete already)."""
+    changes = _Changes(just_activated.merchant_id, timezone)
     for tx in members:
         if tx.id != just_activated.id:
             for date_kind, moment in (("created", tx.created_at), ("activated", tx.activated_at)):
-                _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, False, moment,
-                     -tx.amount, -1, timezone)
-                _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", date_kind, True, moment,
-                     tx.amount, 1, timezone)
-        _add(tx.merchant_id, tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True, ended_at,
-             tx.amount, 1, timezone)
+                changes.add(tx.payment_system_id, tx.currency, "deposit", date_kind, False, moment, -tx.amount, -1)
+                changes.add(tx.payment_system_id, tx.currency, "deposit", date_kind, True, moment, tx.amount, 1)
+        changes.add(tx.payment_system_id, tx.currency, "deposit", "stockpiling_end", True, ended_at, tx.amount, 1)
+    changes.write()
 
 
 def record_withdrawal_approved(withdrawal, timezone):
     """A withdrawal was approved (call inside the decision's transaction)."""
+    changes = _Changes(withdrawal.merchant_id, timezone)
     for date_kind, moment in (("created", withdrawal.created_at), ("activated", withdrawal.decided_at),
                               ("stockpiling_end", withdrawal.decided_at)):
-        _add(withdrawal.merchant_id, withdrawal.payment_system_id, withdrawal.currency, "withdrawal", date_kind,
-             True, moment, withdrawal.amount, 1, timezone)
+        changes.add(withdrawal.payment_system_id, withdrawal.currency, "withdrawal", date_kind, True, moment,
+                    withdrawal.amount, 1)
+    changes.write()
 
 
 def _bucket_sql(column):
