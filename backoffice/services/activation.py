@@ -205,7 +205,9 @@ def _complete_single(tx, merchant, settings, now):
     data = postbacks.deposit_completed_data(
         merchant, settings.payment_system, tx.label, tx.order_id, tx.currency, [tx]
     )
-    event = postbacks.create_event(merchant, "deposit.completed", data, object_type="transaction", object_id=tx.id)
+    # The claim set its postback_status to "pending" already (one statement fewer).
+    event = postbacks.create_event(merchant, "deposit.completed", data, object_type="transaction", object_id=tx.id,
+                                   mark_objects=False)
     return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency, postback=event)
 
 
@@ -263,7 +265,8 @@ def _stockpile(tx, merchant, settings, now):
     data = postbacks.deposit_completed_data(
         merchant, settings.payment_system, sp.label, tx.order_id or first.order_id, sp.currency, members, sp
     )
-    event = postbacks.create_event(merchant, "deposit.completed", data, object_type="stockpiling", object_id=sp.id)
+    event = postbacks.create_event(merchant, "deposit.completed", data, object_type="stockpiling", object_id=sp.id,
+                                   mark_objects=False)  # set with stockpiling_end_at above
     tx.stockpiling_end_at, tx.postback_status = now, "pending"
     return Outcome(ACTIVATED, transaction=tx, amount=sp.accumulated_amount, currency=sp.currency, postback=event)
 

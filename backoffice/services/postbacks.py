@@ -56,7 +56,7 @@ def iso(value):
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def create_event(merchant, event_type, data, object_type=None, object_id=None):
+def create_event(merchant, event_type, data, object_type=None, object_id=None, mark_objects=True):
     """Write an event to the outbox; the payload is frozen here and never rebuilt."""
     now = utcnow()
     event_id = new_event_id()
@@ -72,7 +72,8 @@ def create_event(merchant, event_type, data, object_type=None, object_id=None):
         next_attempt_at=now,
         created_at=now,
     )
-    set_object_status(postback, "pending")  # the objects show "sending" from now on
+    if mark_objects:  # False: the caller's own UPDATE set them to "pending" already
+        set_object_status(postback, "pending")  # the objects show "sending" from now on
     from ..jobs.postbacks import enqueue_on_commit  # the fast path; the drain is the guarantee
 
     enqueue_on_commit(postback)
