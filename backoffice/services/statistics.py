@@ -22,9 +22,10 @@ the date of the request (``created``) or of the decision (``activated`` and
 Currency conversion uses the rate in force on each day shown (the viewer's local
 day; the latest ``ExchangeRate`` on or before it), through USD.
 
-Merchant users always view in their merchant's zone, so ``StatDay`` keeps the same
-sums per calendar day of that zone (a few rows a day instead of 96 buckets); other
-views (operators, other zones) add buckets up.
+Merchant users always view in their merchant's zone, and operators in UTC unless
+they chose a zone, so ``StatDay`` keeps the same sums per calendar day of the
+merchant's zone and of UTC (a few rows a day instead of 96 buckets); a view in any
+other zone adds the buckets up per local day.
 """
 import bisect
 import datetime
@@ -54,32 +55,41 @@ def _local_day(moment, timezone):
     return moment.replace(tzinfo=datetime.timezone.utc).astimezone(zone(timezone)).date()
 
 
+DAY_ZONE_FOR_EVERYONE = "UTC"  # operators' default zone: their all-merchant view reads days too
+
+
+def day_zones(merchant_timezone):
+    """The zones a merchant's daily sums are kept in: its own, and UTC."""
+    return sorted({merchant_timezone, DAY_ZONE_FOR_EVERYONE})
+
+
 class _Changes:
     """The rollup changes of one event, added up per row and written in two upserts
     (one per table) at the end, instead of one statement per change."""
 
     def __init__(self, merchant_id, timezone):
-        self.merchant_id, self.timezone = merchant_id, timezone
+        self.merchant_id, self.zones = merchant_id, day_zones(timezone)
         self.buckets, self.days = defaultdict(lambda: [Decimal(0), 0]), defaultdict(lambda: [Decimal(0), 0])
 
     def add(self, payment_system_id, currency, kind, date_kind, complete, moment, amount, count):
         if moment is None:
             return
         common = (payment_system_id, currency, kind, date_kind, complete)
-        for table, key in ((self.buckets, common + (bucket_of(moment),)),
-                           (self.days, common + (_local_day(moment, self.timezone),))):
+        keys = [(self.buckets, common + (bucket_of(moment),))]
+        keys += [(self.days, common + (tz, _local_day(moment, tz))) for tz in self.zones]
+        for table, key in keys:
             table[key][0] += amount
             table[key][1] += count
 
     def write(self):
         fields = ("payment_system", "currency", "kind", "date_kind", "complete")
-        for model, rows, last, extra, target in (
-            (StatBucket, self.buckets, "bucket", {}, [StatBucket.bucket]),
-            (StatDay, self.days, "day", {"timezone": self.timezone}, [StatDay.timezone, StatDay.day]),
+        for model, rows, last, target in (
+            (StatBucket, self.buckets, ("bucket",), [StatBucket.bucket]),
+            (StatDay, self.days, ("timezone", "day"), [StatDay.timezone, StatDay.day]),
         ):
             if not rows:
                 continue
-            values = [dict(zip(fields + (last,), key), merchant=self.merchant_id, amount=amount, count=count, **extra)
+            values = [dict(zip(fields + last, key), merchant=self.merchant_id, amount=amount, count=count)
                       for key, (amount, count) in rows.items()]
             (model.insert_many(values)
              .on_conflict(conflict_target=[model.merchant, model.kind, model.date_kind, model.payment_system,
@@ -180,7 +190,8 @@ def rebuild():
 
 def rebuild_days(merchant=None):
     """Recompute the daily sums of one merchant (or all) from the buckets, in its
-    current time zone (call it in the transaction that changes a merchant's zone)."""
+    current time zone and UTC (call it in the transaction that changes a merchant's
+    zone)."""
     merchants = [merchant] if merchant is not None else list(Merchant.select())
     with db.atomic():
         for m in merchants:
@@ -190,28 +201,33 @@ def rebuild_days(merchant=None):
             if first is None:
                 continue
             first, last = _as_datetime(first), _as_datetime(last)
-            tz = zone(m.timezone)
             sums = defaultdict(lambda: [Decimal(0), 0])
-            for seg_start, seg_end, seconds in _offset_segments(first, last + datetime.timedelta(minutes=15), tz):
-                local_day = _day_sql(StatBucket.bucket, seconds)
-                query = (
-                    StatBucket.select(StatBucket.payment_system, StatBucket.currency, StatBucket.kind,
-                                      StatBucket.date_kind, StatBucket.complete, local_day,
-                                      fn.SUM(StatBucket.amount), fn.SUM(StatBucket.count))
-                    .where((StatBucket.merchant == m.id) & (StatBucket.bucket >= seg_start)
-                           & (StatBucket.bucket < seg_end))
-                    .group_by(StatBucket.payment_system, StatBucket.currency, StatBucket.kind,
-                              StatBucket.date_kind, StatBucket.complete, local_day)
-                )
-                for ps_id, cur, kind, date_kind, complete, day, amount, count in query.tuples():
-                    entry = sums[(ps_id, cur, kind, date_kind, bool(complete), _as_date(day))]
-                    entry[0] += Decimal(str(amount))
-                    entry[1] += int(count)
+            for zone_name in day_zones(m.timezone):
+                _sum_days(m.id, zone_name, first, last, sums)
             rows = [dict(merchant=m.id, payment_system=ps_id, currency=cur, kind=kind, date_kind=date_kind,
-                         complete=complete, timezone=m.timezone, day=day, amount=quantize(amount), count=count)
-                    for (ps_id, cur, kind, date_kind, complete, day), (amount, count) in sums.items()]
+                         complete=complete, timezone=zone_name, day=day, amount=quantize(amount), count=count)
+                    for (ps_id, cur, kind, date_kind, complete, zone_name, day), (amount, count) in sums.items()]
             for start in range(0, len(rows), 1000):
                 StatDay.insert_many(rows[start:start + 1000]).execute()
+
+
+def _sum_days(merchant_id, zone_name, first, last, sums):
+    """Add up one merchant's buckets per day of ``zone_name`` into ``sums``."""
+    tz = zone(zone_name)
+    for seg_start, seg_end, seconds in _offset_segments(first, last + datetime.timedelta(minutes=15), tz):
+        local_day = _day_sql(StatBucket.bucket, seconds)
+        query = (
+            StatBucket.select(StatBucket.payment_system, StatBucket.currency, StatBucket.kind, StatBucket.date_kind,
+                              StatBucket.complete, local_day, fn.SUM(StatBucket.amount), fn.SUM(StatBucket.count))
+            .where((StatBucket.merchant == merchant_id) & (StatBucket.bucket >= seg_start)
+                   & (StatBucket.bucket < seg_end))
+            .group_by(StatBucket.payment_system, StatBucket.currency, StatBucket.kind, StatBucket.date_kind,
+                      StatBucket.complete, local_day)
+        )
+        for ps_id, cur, kind, date_kind, complete, day, amount, count in query.tuples():
+            entry = sums[(ps_id, cur, kind, date_kind, bool(complete), zone_name, _as_date(day))]
+            entry[0] += Decimal(str(amount))
+            entry[1] += int(count)
 
 
 def _as_datetime(value):
@@ -335,10 +351,12 @@ def _day_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
 
 
 def _rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
-    merchant_zone = None
+    """Daily sums when they exist for the viewer's zone (the merchant's own, or UTC for
+    everyone); otherwise the buckets, added up per local day."""
+    zones = {DAY_ZONE_FOR_EVERYONE}
     if merchant_id is not None:
-        merchant_zone = Merchant.select(Merchant.timezone).where(Merchant.id == merchant_id).scalar()
-    source = _day_rows if merchant_zone == tz.key else _bucket_rows
+        zones.add(Merchant.select(Merchant.timezone).where(Merchant.id == merchant_id).scalar())
+    source = _day_rows if tz.key in zones else _bucket_rows
     return source(kind, merchant_id, date_kind, days, tz, currency, completed_only)
 
 
