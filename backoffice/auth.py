@@ -32,7 +32,8 @@ class LoginForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField(_l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=8)])
+    # A recovery code (xxxx-xxxx-xxxx-xxxx) is accepted in place of the six digits.
+    code = StringField(_l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=24)])
 
 
 @login_manager.user_loader
@@ -134,9 +135,24 @@ def second_factor():
     form = CodeForm()
     if not form.validate_on_submit():
         return render_template("auth/code.html", form=form), (400 if request.method == "POST" else 200)
-    if not accounts.check_second_factor(user, form.code.data):
+    if not _second_factor_ok(user, form.code.data):
         return _refuse(form, _("The code is wrong or was used already."), template="auth/code.html")
     return _finish(user)
+
+
+def _second_factor_ok(user, code):
+    """Six digits: the TOTP code; anything longer: a one-time recovery code (issue 7)."""
+    from .services import settings as settings_service
+
+    compact = (code or "").strip().replace(" ", "")
+    if len(compact) <= 8:
+        return accounts.check_second_factor(user, code)
+    if accounts.is_locked(User.get_by_id(user.id)):
+        return False
+    if settings_service.use_recovery_code(user, compact):
+        return True
+    accounts._register_failure(user)
+    return False
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])

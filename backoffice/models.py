@@ -106,6 +106,9 @@ class Merchant(BaseModel):
     api_key = CharField(max_length=64, unique=True)
     postback_url = CharField(max_length=2000, default="")
     postback_secret = CharField(max_length=200)
+    # After a rotation the old secret signs too (next to the new one) until this time.
+    previous_postback_secret = CharField(max_length=200, null=True)
+    previous_postback_secret_until = DateTimeField(null=True)
     timezone = CharField(max_length=64, default="UTC")
     after_payment = CharField(max_length=16, default="message")
     after_payment_url = CharField(max_length=2000, default="")
@@ -436,6 +439,26 @@ class AuditLog(BaseModel):
         )
 
 
+class RecoveryCode(BaseModel):
+    """A second-factor recovery code (SHA-256 digest), usable once in place of a TOTP code."""
+
+    user = ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    used_at = DateTimeField(null=True)
+
+
+class PasswordResetToken(BaseModel):
+    """A one-time password reset link an operator hands out (the token's digest)."""
+
+    user = ForeignKeyField(User, backref="reset_tokens", on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL", index=False, backref="+")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
 ALL_MODELS = [
     Merchant,
     User,
@@ -451,6 +474,8 @@ ALL_MODELS = [
     ConnectorToken,
     ExchangeRate,
     AuditLog,
+    RecoveryCode,
+    PasswordResetToken,
     StatBucket,
     StatDay,
 ]

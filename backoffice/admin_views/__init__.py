@@ -72,6 +72,9 @@ def init_admin(app):
     admin.add_view(PostbackView(Postback, name=_l("Postbacks"), endpoint="postbacks"))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit_log"))
     admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
+    from .pages import reset_bp
+
+    app.register_blueprint(reset_bp)  # the one-time password reset links (issue 7)
     app.extensions["backoffice_admin"] = admin
     return admin
 

@@ -300,6 +300,19 @@ class ScopedModelView(RoleMixin, ModelView):
         self._guard("delete")
         return super().delete_view()
 
+    # CSV headers name the viewer's time zone on every date column (issue 7):
+    # Flask-Admin caches the export columns when the view is built; label them per request.
+    @property
+    def _export_columns(self):
+        from .timezones import zoned_export_columns
+
+        columns = self.__dict__.get("_export_columns_cached", [])
+        return zoned_export_columns(self, columns) if has_request_context() else columns
+
+    @_export_columns.setter
+    def _export_columns(self, value):
+        self.__dict__["_export_columns_cached"] = value
+
     @expose("/export/<export_type>/")
     def export(self, export_type):
         self._guard("export")

@@ -1,83 +1,351 @@
 """Operator-only screens: merchants, users, wallets, payment systems, rates, queues."""
+import json
+
 from flask import current_app, request
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.contrib.peewee.filters import BooleanEqualFilter, FilterEqual, FilterLike
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField
+from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import labels
 from ..jobs import queue_summary
 from ..security import new_api_key, new_postback_secret, new_public_key
-from .base import OPERATOR, ScopedModelView, SecureBaseView
+from ..models import AuditLog, Merchant, User
+from .auditing import AuditedViewMixin
+from .base import OPERATOR, ScopedModelView, SecureBaseView, is_operator
+from .timezones import LocalDateBetweenFilter
 from .withdrawals import WithdrawalSchemaField
 
 SECRETS_HIDDEN = ("api_key", "postback_secret", "own_css")
 
+# Column headings of the operator screens, translated (Flask-Admin would show the
+# English field names otherwise).
+COMMON_LABELS = {
+    "id": _l("ID"), "merchant": _l("Merchant"), "payment_system": _l("Payment system"),
+    "payment_systems": _l("Payment systems"), "identifier": _l("Wallet identifier"), "number": _l("Wallet number"),
+    "active": _l("Active"), "created_at": _l("Created"), "code": _l("Code"), "name": _l("Name"),
+    "currency": _l("Currency"), "rate_to_usd": _l("Rate to USD"), "effective_date": _l("Effective date"),
+    "transaction_number": _l("Transaction number"), "label": _l("Label"), "order_id": _l("Order ID"),
+    "expires_at": _l("Expires"), "status": _l("Status"), "last_used_at": _l("Last used"),
+    "withdrawal_fields": _l("Withdrawal fields"), "enabled": _l("Enabled in the plugin"),
+    "min_deposit": _l("Minimum deposit"), "commission_percent": _l("Commission, %"),
+    "display_order": _l("Display order"),
+}
+
+
+def _tz_choices():
+    from ..services.settings import timezone_names
+
+    return [(name, name) for name in timezone_names()]
+
+
+def _live(loader):
+    from .base import LiveChoices
+
+    return LiveChoices(loader)
+
+
+def _merchant_link(merchant):
+    """The merchant's name, linking to its system settings (delayed activation, keys, …)."""
+    from flask import url_for
+    from markupsafe import Markup, escape
+
+    return Markup('<a href="%s">%s</a>') % (url_for("settings.system", merchant=merchant.id), escape(merchant.name))
+
 
 class MerchantView(ScopedModelView):
-    # Merchants are disabled, never deleted: their money records must stay.
+    """Merchants: created here, disabled or enabled by action, never deleted (their money
+    records stay). The system settings (postback URL, origins, delayed activation, …)
+    are edited on Settings → System, which validates them; every change is audited."""
+
     role_permissions = {"operator": {"create", "edit", "details", "export"}}
+    list_template = "admin/merchants_list.html"
     column_list = ("id", "name", "public_key", "timezone", "delayed_activation", "active", "created_at")
-    column_details_exclude_list = SECRETS_HIDDEN
-    column_export_exclude_list = SECRETS_HIDDEN
+    column_details_exclude_list = SECRETS_HIDDEN + ("previous_postback_secret",)
+    column_export_exclude_list = SECRETS_HIDDEN + ("previous_postback_secret",)
     column_searchable_list = ("name", "public_key")
-    form_columns = (
-        "name", "timezone", "postback_url", "after_payment", "after_payment_url",
-        "require_signed_labels", "theme", "delayed_activation", "pending_activation_ttl",
-        "default_display_currency", "active",
-    )
+    column_formatters = {"name": lambda v, c, m, n: _merchant_link(m)}
+    column_labels = {"name": _l("Name"), "public_key": _l("Public key"), "timezone": _l("Time zone"),
+                     "delayed_activation": _l("Delayed activation"), "active": _l("Active"),
+                     "created_at": _l("Created"), "default_display_currency": _l("Default display currency")}
+    form_columns = ("name", "timezone", "default_display_currency")
+    form_choices = {"timezone": _live(_tz_choices)}
 
     def on_model_change(self, form, model, is_created):
+        from wtforms.validators import ValidationError
+
+        from ..services.settings import SettingsError, check_timezone
+
+        try:
+            model.timezone = check_timezone(model.timezone)
+        except SettingsError as exc:
+            raise ValidationError(exc.errors["timezone"]) from None
         if is_created:
             model.public_key = new_public_key()
             model.api_key = new_api_key()
             model.postback_secret = new_postback_secret()
+            self._before = {}
+        else:
+            old = Merchant.get_by_id(model.id)
+            self._before = {k: getattr(old, k) for k in self.form_columns}
+
+    def after_model_change(self, form, model, is_created):
+        from ..services import audit, statistics
+
+        after = {k: getattr(model, k) for k in self.form_columns}
+        before = getattr(self, "_before", {})
+        if is_created:
+            audit.record(current_user.id, "merchant.create", model, merchant=model.id, summary={"after": after},
+                         ip=request.remote_addr)
+            return
+        changed = {k: v for k, v in after.items() if before.get(k) != v}
+        if changed:
+            if "timezone" in changed and hasattr(statistics, "rebuild_days"):
+                statistics.rebuild_days(model)
+            audit.record(current_user.id, "merchant.edit", model, merchant=model.id,
+                         summary={"before": {k: before.get(k) for k in changed}, "after": changed},
+                         ip=request.remote_addr)
+
+    def _set_active(self, ids, active):
+        from flask import flash
+
+        from ..services import merchants as service
+
+        n = sum(service.set_merchant_active(m, active, current_user.id, ip=request.remote_addr)
+                for m in Merchant.select().where(Merchant.id.in_(ids)))
+        flash(_("%(n)d merchants changed.", n=n), "success")
+
+    @action("disable", _l("Disable"), _l("Disable the selected merchants? Their plugin, API and users stop at once; "
+                                          "their data stays."))
+    def action_disable(self, ids):
+        self._set_active(ids, False)
+
+    @action("enable", _l("Enable"), _l("Enable the selected merchants again?"))
+    def action_enable(self, ids):
+        self._set_active(ids, True)
+
+
+class MerchantUserForm(FlaskForm):
+    merchant = SelectField(_l("Merchant"), coerce=int, validators=[DataRequired()])
+    login = StringField(_l("Login (e-mail)"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"))
+    language = SelectField(_l("Interface language"))
 
 
 class UserView(ScopedModelView):
-    """Users are created with ``backoffice create-user`` (operator management: settings issue)."""
+    """Users: operators add merchant accounts (owner or staff), disable or enable them and
+    hand out one-time password reset links (nothing is e-mailed). Operators themselves
+    are created with ``backoffice create-user``."""
 
     role_permissions = {"operator": {"edit", "details"}}
+    list_template = "admin/users_list.html"
     column_list = ("id", "login", "role", "merchant", "language", "active", "last_login_at", "locked_until")
     column_details_exclude_list = ("password_hash", "session_token", "totp_secret", "totp_last_step")
     column_searchable_list = ("login",)
     column_formatters = {"role": labels.formatter(labels.ROLE, "role")}
-    form_columns = ("language", "timezone", "active")
+    column_labels = {"login": _l("Login"), "role": _l("Role"), "merchant": _l("Merchant"),
+                     "language": _l("Language"), "active": _l("Active"), "last_login_at": _l("Last sign-in"),
+                     "locked_until": _l("Locked until"), "timezone": _l("Time zone")}
+    column_filters = (
+        FilterEqual(column=User.merchant, name=_l("Merchant"),
+                    options=_live(lambda: [(m.id, m.name) for m in Merchant.select().order_by(Merchant.name)])),
+        FilterEqual(column=User.role, name=_l("Role"), options=[(k, v) for k, v in labels.ROLE.items()]),
+        BooleanEqualFilter(column=User.active, name=_l("Active")),
+    )
+    form_columns = ("language",)
+    form_choices = {"language": [("en", "English"), ("ru", "Русский")]}
+
+    def on_model_change(self, form, model, is_created):
+        old = User.get_by_id(model.id)
+        self._before = {"language": old.language}
+
+    def after_model_change(self, form, model, is_created):
+        from ..services import audit
+
+        before = getattr(self, "_before", {})
+        if before.get("language") != model.language:
+            audit.record(current_user.id, "user.edit", model, merchant=model.merchant_id,
+                         summary={"before": before, "after": {"language": model.language}}, ip=request.remote_addr)
+
+    @expose("/add/", methods=("GET", "POST"))
+    def add_view(self):
+        from flask import flash
+
+        from ..security import generate_password
+        from ..services import merchants as service
+        from ..services.settings import SettingsError
+
+        form = MerchantUserForm()
+        form.merchant.choices = [(m.id, m.name) for m in Merchant.select().order_by(Merchant.name)]
+        form.role.choices = [(r, labels.ROLE[r]) for r in service.MERCHANT_ROLES]
+        form.language.choices = [("en", "English"), ("ru", "Русский")]
+        if request.method == "GET" and request.args.get("merchant", "").isdigit():
+            form.merchant.data = int(request.args["merchant"])
+        if form.validate_on_submit():
+            merchant = Merchant.get_or_none(Merchant.id == form.merchant.data)
+            try:
+                if merchant is None:
+                    raise SettingsError({"merchant": _("Choose a merchant.")})
+                # No password is chosen for anyone: the user sets it with the one-time link.
+                user = service.create_merchant_user(merchant, form.login.data, generate_password(32),
+                                                    form.role.data, current_user.id, language=form.language.data,
+                                                    ip=request.remote_addr)
+            except SettingsError as exc:
+                for name, message in exc.errors.items():
+                    field = getattr(form, name, None)
+                    if field is not None:
+                        field.errors = list(field.errors) + [message]
+                    else:
+                        flash(message, "error")
+            else:
+                token = service.issue_reset_token(user, current_user.id, ip=request.remote_addr)
+                return self._render_link(user, token, created=True)
+        return self.render("admin/users_create.html", form=form)
+
+    def _render_link(self, user, token, created=False):
+        from flask import url_for
+
+        from ..services.merchants import RESET_TTL
+
+        link = url_for("password_reset.reset_password", token=token, _external=True)
+        return self.render("admin/users_reset_link.html", user=user, link=link, created=created,
+                           hours=int(RESET_TTL.total_seconds() // 3600))
+
+    def _set_active(self, ids, active):
+        from flask import flash
+
+        from ..services import merchants as service
+        from ..services.settings import SettingsError
+
+        n = 0
+        for user in User.select().where(User.id.in_(ids)):
+            try:
+                n += service.set_user_active(user, active, current_user.id, ip=request.remote_addr)
+            except SettingsError as exc:
+                flash(exc.errors.get("active", str(exc)), "error")
+        flash(_("%(n)d users changed.", n=n), "success")
+
+    @action("disable", _l("Disable"), _l("Disable the selected users? Their sessions end at once."))
+    def action_disable(self, ids):
+        self._set_active(ids, False)
+
+    @action("enable", _l("Enable"), _l("Enable the selected users again?"))
+    def action_enable(self, ids):
+        self._set_active(ids, True)
+
+    @action("reset_password", _l("Reset password"),
+            _l("Make a one-time link that lets the user set a new password?"))
+    def action_reset_password(self, ids):
+        from flask import flash
+
+        from ..services import merchants as service
+
+        if len(ids) != 1:
+            flash(_("Choose exactly one user to reset the password of."), "error")
+            return None
+        user = User.get_by_id(ids[0])
+        token = service.issue_reset_token(user, current_user.id, ip=request.remote_addr)
+        return self._render_link(user, token)
 
 
-class WalletView(ScopedModelView):
+class WalletView(AuditedViewMixin, ScopedModelView):
     role_permissions = {"operator": {"create", "edit", "details", "export"}}
     column_list = ("id", "merchant", "payment_system", "identifier", "number", "active", "created_at")
     column_searchable_list = ("identifier", "number")
+    column_labels = COMMON_LABELS
     form_columns = ("merchant", "payment_system", "identifier", "number", "active")
 
 
-class PaymentSystemView(ScopedModelView):
+class PaymentSystemView(AuditedViewMixin, ScopedModelView):
     role_permissions = {"operator": {"create", "edit", "details"}}
     column_list = ("id", "code", "name", "currency", "active")
     form_columns = ("code", "name", "currency", "active", "withdrawal_fields")
     # The withdrawal field schema (issue 5): JSON checked against the standard field set.
     form_overrides = {"withdrawal_fields": WithdrawalSchemaField}
-    column_labels = {"withdrawal_fields": _l("Withdrawal fields")}
+    column_labels = COMMON_LABELS
 
 
-class ExchangeRateView(ScopedModelView):
+class ExchangeRateView(AuditedViewMixin, ScopedModelView):
     column_list = ("currency", "rate_to_usd", "effective_date")
     column_default_sort = ("effective_date", True)
+    column_labels = COMMON_LABELS
 
 
 class PendingActivationView(ScopedModelView):
     role_permissions = {"operator": {"details", "export"}}
     column_default_sort = ("id", True)
+    column_labels = COMMON_LABELS
+
+
+def _audit_summary(view, context, model, name):
+    import json
+
+    from markupsafe import Markup, escape
+
+    text = json.dumps(model.summary or {}, ensure_ascii=False, sort_keys=True)
+    return Markup('<code class="small text-break">%s</code>') % escape(text[:2000])
+
+
+def _audit_actor(view, context, model, name):
+    """Merchants see "Operator" for platform staff, not their logins."""
+    if model.user_id is None:
+        return ""
+    if model.user.role == "operator" and not is_operator():
+        return labels.ROLE["operator"]
+    return model.user.login
+
+
+def _audit_user_choices():
+    from .base import scope_query
+
+    query = scope_query(User.select(User.id, User.login), User).order_by(User.login).limit(1000)
+    return [(u.id, u.login) for u in query]
 
 
 class AuditLogView(ScopedModelView):
-    role_permissions = {"operator": {"details", "export"}}
+    """Who changed what, when. Operators see every entry; a merchant owner its own
+    merchant's entries (scoped by the base class). Dates in the viewer's zone."""
+
+    allowed_roles = ("operator", "merchant_owner")
+    role_permissions = {"operator": {"details", "export"}, "merchant_owner": {"details", "export"}}
+    export_types = ["csv"]
+    named_filter_urls = True
     column_default_sort = ("id", True)
-    column_list = ("created_at", "user", "merchant", "action", "object_type", "object_id", "ip")
+    column_list = ("created_at", "user", "merchant", "action", "object_type", "object_id", "summary", "ip")
+    column_labels = {"created_at": _l("Date"), "user": _l("User"), "merchant": _l("Merchant"),
+                     "action": _l("Action"), "object_type": _l("Object"), "object_id": _l("Object ID"),
+                     "summary": _l("Before / after"), "ip": _l("IP address")}
+    column_formatters = {"summary": _audit_summary, "user": _audit_actor}
+    column_formatters_export = {"user": _audit_actor,
+                                "summary": lambda v, c, m, n: json.dumps(m.summary or {}, ensure_ascii=False)}
+    column_filters = (
+        FilterEqual(column=AuditLog.user, name=_l("User"), options=_live(_audit_user_choices)),
+        FilterEqual(column=AuditLog.merchant, name=_l("Merchant"),
+                    options=_live(lambda: [(m.id, m.name) for m in Merchant.select().order_by(Merchant.name)
+                                           .limit(1000)] if is_operator() else [])),
+        FilterLike(column=AuditLog.action, name=_l("Action")),
+        LocalDateBetweenFilter(column=AuditLog.created_at, name=_l("Date")),
+    )
+
+    def get_query(self):
+        # Who and which merchant in the same query (no query per row).
+        from peewee import JOIN
+
+        from .base import scope_query
+
+        query = (AuditLog.select(AuditLog, User, Merchant)
+                 .join(User, JOIN.LEFT_OUTER, on=(AuditLog.user == User.id))
+                 .switch(AuditLog).join(Merchant, JOIN.LEFT_OUTER, on=(AuditLog.merchant == Merchant.id))
+                 .switch(AuditLog))
+        return scope_query(query, AuditLog)
+
+    def get_export_name(self, export_type="csv"):
+        return f"audit_log.{export_type}"
 
 
 class JobsView(SecureBaseView):
@@ -88,12 +356,12 @@ class JobsView(SecureBaseView):
         return self.render("admin/jobs.html", queues=queue_summary(current_app.config))
 
 
-class MerchantPaymentSystemView(ScopedModelView):
+class MerchantPaymentSystemView(AuditedViewMixin, ScopedModelView):
     """Per merchant and payment system: enabled in the plugin, minimum deposit, commission."""
 
     role_permissions = {"operator": {"create", "edit", "details"}}
     column_list = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
-    column_labels = {"min_deposit": _l("Minimum deposit"), "commission_percent": _l("Commission, %")}
+    column_labels = COMMON_LABELS
     form_columns = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
 
     def on_model_change(self, form, model, is_created):
@@ -119,6 +387,7 @@ class ConnectorTokenView(ScopedModelView):
     list_template = "admin/connector_tokens_list.html"
     column_list = ("id", "name", "payment_systems", "active", "created_at", "last_used_at")
     column_details_exclude_list = ("token_hash",)
+    column_labels = COMMON_LABELS
 
     @expose("/issue/", methods=("GET", "POST"))
     def issue_view(self):

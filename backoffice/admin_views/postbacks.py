@@ -13,7 +13,7 @@ import json
 from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.peewee.filters import DateTimeBetweenFilter, FilterEqual
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,6 +23,7 @@ from .. import labels
 from ..models import EVENT_TYPES, Merchant, Postback, PostbackAttempt
 from ..services import postbacks as service
 from .base import EVERYONE, ScopedModelView, current_role, is_operator
+from .timezones import LocalDateTimeBetweenFilter
 
 EVENT_TYPE_LABELS = {
     "deposit.completed": _l("Deposit completed"),
@@ -108,8 +109,8 @@ class PostbackView(ScopedModelView):
         FilterEqual(column=Postback.status, name=_l("Status"), options=labels.choices(labels.POSTBACK_STATUS)),
         FilterEqual(column=Postback.event_type, name=_l("Type"),
                     options=[(t, EVENT_TYPE_LABELS[t]) for t in EVENT_TYPES]),
-        DateTimeBetweenFilter(column=Postback.created_at, name=_l("Created")),
-        DateTimeBetweenFilter(column=Postback.sent_at, name=_l("Sent")),
+        LocalDateTimeBetweenFilter(column=Postback.created_at, name=_l("Created")),  # the viewer's zone
+        LocalDateTimeBetweenFilter(column=Postback.sent_at, name=_l("Sent")),
         FilterEqual(column=Postback.event_id, name=_l("Event ID")),
         FilterEqual(column=Postback.object_id, name=_l("Object ID")),
         FilterEqual(column=Postback.merchant, name=_l("Merchant ID")),  # scoped like the list

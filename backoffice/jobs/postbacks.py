@@ -286,8 +286,12 @@ def deliver(postback_id, delivery, attempts):
     postback = service.claim(postback_id, delivery, attempts, setting(config, "POSTBACK_LEASE_SECONDS"))
     if postback is None:
         return "skipped"  # sent, resent, not due, or another worker holds the lease
-    url, secret = (Merchant.select(Merchant.postback_url, Merchant.postback_secret)
-                   .where(Merchant.id == postback.merchant_id).tuples().get())
+    merchant = (Merchant.select(Merchant.postback_url, Merchant.postback_secret, Merchant.previous_postback_secret,
+                                Merchant.previous_postback_secret_until)
+                .where(Merchant.id == postback.merchant_id).get())
+    from ..services.settings import signing_secrets  # two secrets during a rotation's grace period
+
+    url, secret = merchant.postback_url, signing_secrets(merchant)
     body = postback.payload.encode("utf-8")
     if not url:
         result = HttpResult(error="no postback URL is set")

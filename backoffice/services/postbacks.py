@@ -128,12 +128,18 @@ def sign(secret, event_id, timestamp, body):
 
 
 def signature_headers(secret, event_id, body, timestamp=None):
-    """The three Standard Webhooks headers for one attempt (a fresh timestamp each time)."""
+    """The three Standard Webhooks headers for one attempt (a fresh timestamp each time).
+
+    ``secret`` may be a list of secrets (a rotation's grace period: the new and the
+    old one): each signs, space-separated (``v1,<new> v1,<old>``), as Standard
+    Webhooks allows, so a receiver with either secret verifies the postback.
+    """
     timestamp = int(time.time() if timestamp is None else timestamp)
+    keys = [secret] if isinstance(secret, str) else [k for k in secret if k]
     return {
         "webhook-id": event_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, event_id, timestamp, body),
+        "webhook-signature": " ".join(sign(key, event_id, timestamp, body) for key in keys),
     }
 
 

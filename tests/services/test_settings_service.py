@@ -1,0 +1,141 @@
+"""services.settings: secret rotation and signatures, origins, recovery codes, passwords."""
+import datetime
+import json
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+import factories
+from backoffice.models import AuditLog, Merchant, utcnow
+from backoffice.services import postbacks
+from backoffice.services import settings as service
+
+
+def verifies(secret, headers, body):
+    try:
+        Webhook(secret).verify(body, headers)
+        return True
+    except WebhookVerificationError:
+        return False
+
+
+def test_secret_rotation_signs_with_both_secrets_during_the_grace_period_only(ctx):
+    m = factories.merchant()
+    operator = factories.user("operator")
+    old = m.postback_secret
+    now = utcnow()
+    new = service.rotate_postback_secret(m, operator, now=now)
+    m = Merchant.get_by_id(m.id)
+    assert m.postback_secret == new != old and m.previous_postback_secret == old
+    body = json.dumps({"id": "evt_1", "type": "test", "data": {}})
+
+    during = postbacks.signature_headers(service.signing_secrets(m, now=now + datetime.timedelta(hours=23)),
+                                         "evt_1", body)
+    assert len(during["webhook-signature"].split(" ")) == 2
+    assert verifies(new, during, body) and verifies(old, during, body)
+
+    after = postbacks.signature_headers(service.signing_secrets(m, now=now + datetime.timedelta(hours=25)),
+                                        "evt_1", body)
+    assert len(after["webhook-signature"].split(" ")) == 1
+    assert verifies(new, after, body) and not verifies(old, after, body)
+    assert AuditLog.get(AuditLog.action == "merchant.rotate_postback_secret").merchant_id == m.id
+
+
+def test_delivery_job_sends_both_signatures_during_the_grace_period(ctx, monkeypatch):
+    """The RQ job signs with the merchant's current secrets (both, right after a rotation)."""
+    from backoffice.jobs import postbacks as job
+
+    m = factories.merchant(postback_url="http://127.0.0.1:9/hook")
+    old = m.postback_secret
+    new = service.rotate_postback_secret(m, None)
+    sent = {}
+
+    def fake_post(url, body, headers, **kwargs):
+        sent.update(headers=headers, body=body)
+        return job.HttpResult(status=200, duration_ms=1)
+
+    monkeypatch.setattr(job, "post", fake_post)
+    monkeypatch.setattr(job, "_enqueue", lambda *a, **k: None)
+    monkeypatch.setattr(job, "enqueue_on_commit", lambda *a, **k: None, raising=False)
+    pb = postbacks.send_test(m)
+    assert job.deliver(pb.id, pb.delivery, 0) == "sent"
+    assert verifies(new, sent["headers"], sent["body"]) and verifies(old, sent["headers"], sent["body"])
+
+    Merchant.update(previous_postback_secret_until=utcnow() - datetime.timedelta(seconds=1)).execute()
+    pb = postbacks.send_test(m)
+    assert job.deliver(pb.id, pb.delivery, 0) == "sent"
+    assert verifies(new, sent["headers"], sent["body"]) and not verifies(old, sent["headers"], sent["body"])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("https://shop.example.com", ["https://shop.example.com"]),
+    ("HTTPS://Shop.Example.com:443/\nhttp://localhost:8080", ["https://shop.example.com", "http://localhost:8080"]),
+    ("https://a.example, https://a.example", ["https://a.example"]),
+    ("http://127.0.0.1:3000", ["http://127.0.0.1:3000"]),
+    ("https://xn--80aaxitdbjk.xn--p1ai", ["https://xn--80aaxitdbjk.xn--p1ai"]),
+    ("", []),
+])
+def test_origins_are_normalised(ctx, text, expected):
+    assert service.parse_origins(text) == expected
+
+
+@pytest.mark.parametrize("text", ["shop.example.com", "ftp://shop.example.com", "https://shop.example.com/path",
+                                  "https://user:pw@shop.example.com", "https://*.example.com",
+                                  "https://shop.example.com?x=1", "javascript:alert(1)", "https://", "http://[::1]:3000",
+                                  "https://магазин.рф", "https://shop..example.com"])
+def test_bad_origins_are_refused(ctx, text):
+    with pytest.raises(service.SettingsError) as info:
+        service.parse_origins(text)
+    assert "allowed_origins" in info.value.errors
+
+
+def test_common_passwords_come_from_the_bundled_list(ctx):
+    assert "password123" in service.common_passwords() and len(service.common_passwords()) > 150
+    with pytest.raises(service.SettingsError):
+        service.check_not_common("QWERTYUIOP")
+    service.check_not_common("a brand new passphrase")
+
+
+def test_recovery_codes_work_once_and_are_stored_hashed(ctx):
+    user = factories.user("merchant_owner", factories.merchant())
+    codes = service.new_recovery_codes(user)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert service.use_recovery_code(user, codes[3])
+    assert not service.use_recovery_code(user, codes[3])
+    assert service.use_recovery_code(user, codes[4].replace("-", " ").upper())
+    assert not service.use_recovery_code(user, "zzzz-zzzz-zzzz-zzzz")
+    other = factories.user("merchant_owner", factories.merchant())
+    assert not service.use_recovery_code(other, codes[5])
+    assert service.remaining_recovery_codes(user) == 8
+    # New codes replace the old ones.
+    service.new_recovery_codes(user)
+    assert not service.use_recovery_code(user, codes[5])
+
+
+def test_update_system_ignores_operator_fields_for_merchants(ctx):
+    m = factories.merchant()
+    owner = factories.user("merchant_owner", m)
+    changes = service.update_system(m, {"delayed_activation": True, "pending_activation_ttl": 5,
+                                        "api_key": "sk_mine", "timezone": "Asia/Dhaka"}, owner.id)
+    assert changes == {"timezone": "Asia/Dhaka"}
+    fresh = Merchant.get_by_id(m.id)
+    assert fresh.delayed_activation is False and fresh.pending_activation_ttl == 30 and fresh.api_key == m.api_key
+
+
+def test_redirect_needs_a_url(ctx):
+    m = factories.merchant()
+    with pytest.raises(service.SettingsError) as info:
+        service.update_system(m, {"after_payment": "redirect", "after_payment_url": ""}, None)
+    assert "after_payment_url" in info.value.errors
+    assert Merchant.get_by_id(m.id).after_payment == "message"
+
+
+def test_redirect_url_must_be_on_an_allowed_origin(ctx):
+    m = factories.merchant()
+    changes = service.update_system(m, {"after_payment": "redirect", "after_payment_url": "https://shop.example.com/ok",
+                                        "allowed_origins": "https://shop.example.com"}, None)
+    assert changes["after_payment"] == "redirect"
+    with pytest.raises(service.SettingsError) as info:
+        service.update_system(m, {"after_payment_url": "https://other.example.com/ok"}, None)
+    assert "after_payment_url" in info.value.errors
+    assert Merchant.get_by_id(m.id).after_payment_url == "https://shop.example.com/ok"

@@ -1,0 +1,173 @@
+"""Languages (issue 7): complete catalogs, compiled files up to date, Russian pages.
+
+* every string our code and templates mark for translation is in the Russian and
+  English catalogs, and translated in the Russian one (``pybabel extract`` with
+  ``babel.cfg`` into a temporary file, compared with ``messages.po``);
+* the committed ``messages.mo`` files say what the ``.po`` files say;
+* key pages rendered for a Russian-speaking user contain none of our English strings;
+* the plugin page follows ``data-lang``, else ``Accept-Language``.
+"""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+from helpers import login
+
+import factories
+from backoffice import ROOT
+from backoffice.models import User
+
+TRANSLATIONS = os.path.join(ROOT, "backoffice", "translations")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+def po(lang):
+    with open(os.path.join(TRANSLATIONS, lang, "LC_MESSAGES", "messages.po"), "rb") as fh:
+        return read_po(fh, locale=lang)
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    pot = tmp_path_factory.mktemp("i18n") / "messages.pot"
+    pybabel = os.path.join(os.path.dirname(sys.executable), "pybabel")
+    subprocess.run([pybabel, "-q", "extract", "-F", os.path.join(ROOT, "babel.cfg"), "-k", "_l",
+                    "-k", "lazy_gettext", "-o", str(pot), ROOT], check=True, cwd=ROOT)
+    with open(pot, "rb") as fh:
+        return read_po(fh)
+
+
+def test_every_string_we_mark_is_in_both_catalogs_and_translated_to_russian(extracted):
+    wanted = {m.id for m in extracted if m.id}
+    assert len(wanted) > 300
+    ru, en = po("ru"), po("en")
+    missing = sorted(str(i) for i in wanted if i not in ru)
+    assert not missing, f"not in the Russian catalog (run the commands of README 'Languages'): {missing}"
+    assert not sorted(str(i) for i in wanted if i not in en)
+    # English is the source language: its catalog lists every msgid with an empty msgstr.
+    assert not [m.id for m in en if m.id and m.string], "the English catalog has translations"
+    untranslated = sorted(str(m.id) for m in ru if m.id and (not m.string or m.fuzzy))
+    assert not untranslated, f"untranslated or fuzzy in Russian: {untranslated}"
+
+
+def test_translations_keep_their_placeholders():
+    for message in po("ru"):
+        if message.id:
+            assert sorted(PLACEHOLDER.findall(message.id)) == sorted(PLACEHOLDER.findall(message.string)), message.id
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_compiled_catalogs_are_up_to_date(lang):
+    assert not po(lang).fuzzy, "a fuzzy header: pybabel compile would skip the catalog"
+    source = {m.id: m.string for m in po(lang) if m.id and m.string and not m.fuzzy}
+    with open(os.path.join(TRANSLATIONS, lang, "LC_MESSAGES", "messages.mo"), "rb") as fh:
+        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+    assert compiled == source, "messages.mo is stale: run pybabel compile -d backoffice/translations"
+
+
+# --- Russian pages -------------------------------------------------------------------
+
+def english_phrases():
+    """Our English strings that a Russian page must not show (phrases, not single words
+    such as "ID" or "API" that read the same in both)."""
+    out = set()
+    for message in po("ru"):
+        text = str(message.id) if message.id else ""
+        if " " in text and message.string != text and len(text) > 6:
+            for part in PLACEHOLDER.split(text):  # the fixed text around placeholders
+                part = part.strip(" :.,()\"")
+                if " " in part and len(part) > 8:
+                    out.add(part)
+    return out
+
+
+def visible_text(html):
+    html = re.sub(r"<script.*?</script>|<style.*?</style>", " ", html, flags=re.S)
+    html = re.sub(r"<[^>]+>", " ", html)
+    import html as htmllib
+
+    return " ".join(htmllib.unescape(html).split())
+
+
+@pytest.fixture
+def russian(conn):
+    ps = factories.payment_system("bkash", "BDT")
+    m = factories.merchant(name="Shop", timezone="Asia/Dhaka")
+    factories.merchant_payment_system(m, ps)
+    w = factories.wallet(m, ps)
+    factories.transaction(w)
+    factories.withdrawal(m, ps)
+    users = dict(owner=factories.user("merchant_owner", m, language="ru"),
+                 staff=factories.user("merchant_staff", m, language="ru"),
+                 operator=factories.user("operator", language="ru"))
+    return dict(m=m, **users)
+
+
+OWNER_PAGES = ["/admin/", "/admin/transactions/", "/admin/withdrawals/", "/admin/withdrawals/new/",
+               "/admin/settings/", "/admin/settings/system/", "/admin/audit_log/", "/admin/postbacks/",
+               "/admin/postbacks/docs/", "/admin/plugin-appearance/", "/admin/plugin-installation/"]
+OPERATOR_PAGES = ["/admin/merchants/", "/admin/users/", "/admin/users/add/", "/admin/connector_tokens/",
+                  "/admin/connector_tokens/issue/", "/admin/jobs/", "/admin/settings/system/", "/admin/wallets/",
+                  "/admin/payment_systems/", "/admin/exchange_rates/", "/admin/pending_activations/",
+                  "/admin/merchant_payment_systems/", "/admin/transactions/", "/admin/postbacks/",
+                  "/admin/audit_log/", "/admin/withdrawals/"]
+
+
+def auto_headings():
+    """The English headings Flask-Admin makes up for a column without a label."""
+    from backoffice.models import ALL_MODELS
+
+    return {name.replace("_", " ").title() for model in ALL_MODELS for name in model._meta.fields if "_" in name}
+
+
+def check_russian(client, url, phrases):
+    phrases = set(phrases) | auto_headings()
+    response = client.get(url)
+    assert response.status_code == 200, url
+    text = visible_text(response.get_data(as_text=True))
+    assert re.search("[а-яА-Я]", text), url
+    leftovers = sorted(p for p in phrases if p in text)
+    assert not leftovers, f"{url} shows English: {leftovers}"
+
+
+def test_russian_pages_show_no_english_strings_of_ours(client, russian):
+    phrases = english_phrases()
+    assert "Change password" in phrases
+    login(client, russian["owner"])
+    for url in OWNER_PAGES:
+        check_russian(client, url, phrases)
+
+
+def test_russian_operator_pages(client, russian):
+    phrases = english_phrases()
+    login(client, russian["operator"])
+    for url in OPERATOR_PAGES + [f"/admin/settings/system/?merchant={russian['m'].id}"]:
+        check_russian(client, url, phrases)
+
+
+def test_the_same_pages_in_english_do_show_the_english_strings(client, russian):
+    User.update(language="en").where(User.id == russian["owner"].id).execute()
+    login(client, russian["owner"])
+    text = visible_text(client.get("/admin/settings/").get_data(as_text=True))
+    assert "Change password" in text and "Сменить пароль" not in text
+
+
+def test_sign_in_page_follows_accept_language(client, conn):
+    page = client.get("/login", headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert 'lang="ru"' in page and "Войти" in page
+    page = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'lang="en"' in page and "Sign in" in page
+
+
+def test_plugin_page_follows_data_lang_then_accept_language(client, russian):
+    m = russian["m"]
+    url = f"/plugin/v1/page?merchant={m.public_key}&label=visitor"
+    page = client.get(url, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert '<html lang="ru">' in page
+    page = client.get(url + "&lang=en", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert '<html lang="en">' in page
+    page = client.get(url, headers={"Accept-Language": "de, en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="en">' in page
