@@ -20,28 +20,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-
-def recreate(url):
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-        return
-    from urllib.parse import urlparse
-
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-                             dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=%s", (name,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
 
 
 def main():
@@ -52,7 +31,7 @@ def main():
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
     args = parser.parse_args()
     if args.fresh:
-        recreate(args.database)
+        recreate_database(args.database)
 
     from backoffice import create_app
     from backoffice.bench_data import seed

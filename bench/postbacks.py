@@ -40,6 +40,8 @@ from urllib.parse import urlparse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
+
 
 def noop():
     """The ceiling's job: nothing at all."""
@@ -112,21 +114,6 @@ def receiver_get(port, path):
 
 
 # --- set-up --------------------------------------------------------------------------
-
-def recreate_database(url):
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-                             password=parsed.password, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
 
 def worker_env(args, worker_class):
     return dict(

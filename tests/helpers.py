@@ -1,10 +1,12 @@
 """Signing in through the real pages (password, then the TOTP code when needed)."""
 from conftest import csrf_from
 
+import threading
 import time
 
 import pyotp
 
+from backoffice.db import db
 from backoffice.models import User
 from factories import PASSWORD
 
@@ -36,3 +38,25 @@ def post_form(client, page_url, url, data):
     """POST ``data`` to ``url`` with the CSRF token of ``page_url``."""
     token = csrf_from(client.get(page_url))
     return client.post(url, data=dict(data, csrf_token=token))
+
+
+def run_threads(app, count, work):
+    """Run ``work(i)`` in ``count`` threads released together, each with its own connection."""
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def target(i):
+        try:
+            with app.app_context(), db.connection_context():
+                barrier.wait()
+                results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    return results

@@ -1,9 +1,7 @@
 """Shared set-up for the withdrawal tests (issue 5): demo payment systems, funded merchants."""
-import threading
 from decimal import Decimal
 
 import factories
-from backoffice.db import db
 from backoffice.demo import PAYMENT_SYSTEMS
 from backoffice.models import PaymentSystem, utcnow
 
@@ -34,25 +32,3 @@ def fund(merchant, ps, amount="1000.00", commission="25.00", wallet=None):
     wallet = wallet or factories.wallet(merchant, ps)
     return factories.transaction(wallet, amount=amount, commission=Decimal(commission), status="activated",
                                  postback_status="sent", label="payer", activated_at=utcnow())
-
-
-def run_threads(app, count, work):
-    """Run ``work(i)`` in ``count`` threads released together, each with its own connection."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def target(i):
-        try:
-            with app.app_context(), db.connection_context():
-                barrier.wait()
-                results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
-    return results

@@ -3,36 +3,14 @@
 Each thread has its own database connection (peewee keeps one per thread), like the
 web server's threads or processes. Run on PostgreSQL and on SQLite.
 """
-import threading
 from collections import Counter
 from decimal import Decimal
 
 import factories
-from backoffice.db import db
 from backoffice.models import Postback, Stockpiling, Transaction
 from backoffice.services.activation import activate
 from backoffice.services.ingest import Report, ingest
-
-
-def run_threads(app, count, work):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def target(i):
-        try:
-            with app.app_context(), db.connection_context():
-                barrier.wait(timeout=30)
-                results.append(work(i))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
+from helpers import run_threads
 
 
 def test_fifty_requests_for_one_number_activate_it_once(app, ctx):

@@ -5,7 +5,8 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from withdrawal_support import VALID_FIELDS, fund, run_threads, seed_payment_systems
+from helpers import run_threads
+from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
 from backoffice.demo import PAYMENT_SYSTEMS
