@@ -13,6 +13,8 @@ setup(
         "flask-admin[peewee]>=2.2,<3",
         "flask-login>=0.6.3,<0.7",
         "flask-wtf>=1.2,<2",
+        # 3.4 drops the (value, label) tuple choices that Flask-Admin 2.2 and our forms pass.
+        "wtforms>=3.1,<3.4",
         "flask-babel>=4.0,<5",
         "flask-limiter>=4.0,<5",
         "peewee>=4.5,<5",
