@@ -28,6 +28,7 @@ merchant's zone and of UTC (a few rows a day instead of 96 buckets); a view in a
 other zone adds the buckets up per local day.
 """
 import bisect
+import functools
 import datetime
 from collections import defaultdict
 from decimal import Decimal
@@ -82,21 +83,31 @@ class _Changes:
             table[key][1] += count
 
     def write(self):
-        fields = ("payment_system", "currency", "kind", "date_kind", "complete")
-        for model, rows, last, target in (
-            (StatBucket, self.buckets, ("bucket",), [StatBucket.bucket]),
-            (StatDay, self.days, ("timezone", "day"), [StatDay.timezone, StatDay.day]),
-        ):
+        """Two multi-row upserts in plain SQL (this runs on every activation, and
+        building the same statement with the query builder cost more than running it)."""
+        for table, rows, last in (("stat_bucket", self.buckets, ("bucket",)),
+                                  ("stat_day", self.days, ("timezone", "day"))):
             if not rows:
                 continue
-            values = [dict(zip(fields + last, key), merchant=self.merchant_id, amount=amount, count=count)
-                      for key, (amount, count) in rows.items()]
-            (model.insert_many(values)
-             .on_conflict(conflict_target=[model.merchant, model.kind, model.date_kind, model.payment_system,
-                                           model.currency, model.complete] + target,
-                          update={model.amount: model.amount + EXCLUDED.amount,
-                                  model.count: model.count + EXCLUDED.count})
-             .execute())
+            params = []
+            for key, (amount, count) in rows.items():
+                params.extend((self.merchant_id,) + key + (quantize(amount), count))
+            width = 1 + len(key) + 2
+            db.execute_sql(_upsert_sql(table, last, len(rows), width, db.obj.param), params)
+
+
+_COLUMNS = ('"merchant_id"', '"payment_system_id"', '"currency"', '"kind"', '"date_kind"', '"complete"')
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(table, last, rows, width, param):
+    columns = _COLUMNS + tuple(f'"{c}"' for c in last) + ('"amount"', '"count"')
+    values = ", ".join("(" + ", ".join([param] * width) + ")" for _ in range(rows))
+    conflict = ('"merchant_id"', '"kind"', '"date_kind"', '"payment_system_id"', '"currency"', '"complete"') + tuple(
+        f'"{c}"' for c in last)
+    return (f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES {values} '
+            f'ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET '
+            f'"amount" = "{table}"."amount" + EXCLUDED."amount", "count" = "{table}"."count" + EXCLUDED."count"')
 
 
 def record_activation(tx, complete, timezone):
