@@ -4,8 +4,9 @@ Jobs open their own database connection (``with_db``); the worker closes any
 connection before forking a work horse, so no connection is shared across processes.
 
 Besides the jobs, every worker runs the periodic jobs (``rq.cron``) in a background
-thread: today the postback outbox drain (``backoffice.jobs.postbacks.drain``, every
-``POSTBACK_DRAIN_INTERVAL`` seconds). Several workers each enqueue it; the drain
+thread: the postback outbox drain (``backoffice.jobs.postbacks.drain``, every
+``POSTBACK_DRAIN_INTERVAL`` seconds) and the expiry of pending activations
+(``backoffice.jobs.deposits``, every minute). Several workers each enqueue it; the drain
 itself takes a Redis lock, so concurrent sweeps do not pile up. A ``--burst`` worker
 runs one drain before it empties the queues.
 
