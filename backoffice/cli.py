@@ -43,6 +43,7 @@ def init_db_command():
 def create_user_command(login, role, merchant, language, password):
     """Create an operator or a merchant user."""
     from .models import Merchant
+    from .services import audit
     from .services.accounts import AccountError, create_user
 
     merchant_obj = None
@@ -57,7 +58,10 @@ def create_user_command(login, role, merchant, language, password):
             raise click.BadParameter(f"no merchant {merchant!r}", param_hint="--merchant")
     with db.connection_context():
         try:
-            user = create_user(login, password, role, merchant=merchant_obj, language=language)
+            with db.atomic():
+                user = create_user(login, password, role, merchant=merchant_obj, language=language)
+                audit.record(None, "user.create", user, merchant=user.merchant_id, ip="cli",
+                             summary={"login": user.login, "role": user.role})
         except AccountError as exc:
             raise click.BadParameter(exc.message, param_hint=f"--{exc.field.replace('_', '-')}") from None
     click.echo(f"Created {user.role} {user.login} (id {user.id}).")

@@ -26,6 +26,10 @@ def test_create_user_prompts_for_the_password(runner, conn):
     assert user.role == "operator" and user.totp_secret
     assert user.totp_secret in result.output  # shown once, to be added to an authenticator
     assert "a long password" not in user.password_hash
+    from backoffice.models import AuditLog
+
+    entry = AuditLog.get(AuditLog.action == "user.create")
+    assert entry.ip == "cli" and entry.summary == {"login": "ops@example.test", "role": "operator"}
 
 
 def test_create_user_names_the_faulty_field(runner, conn):

@@ -75,7 +75,8 @@ def enqueue_committed(postbacks):
 def resend_for_objects(object_type, ids):
     """The Resend postback action of the Transactions and Withdrawals screens: a new
     delivery of the newest postback of each (already scoped) object."""
-    resent = [service.resend(pb) for pb in service.latest_for_objects(object_type, ids)]
+    resent = [service.resend(pb, actor=current_user.id, ip=request.remote_addr)
+              for pb in service.latest_for_objects(object_type, ids)]
     enqueue_committed(resent)
     flash(_("%(n)d postback(s) will be sent again.", n=len(resent)), "success" if resent else "info")
 
@@ -128,7 +129,7 @@ class PostbackView(ScopedModelView):
         if current_role() not in RESEND_ROLES:
             abort(403)
         # ``ids`` are already narrowed to the user's scope by the base class.
-        resent = [service.resend(pk) for pk in ids]
+        resent = [service.resend(pk, actor=current_user.id, ip=request.remote_addr) for pk in ids]
         enqueue_committed(resent)
         flash(_("%(n)d postback(s) will be sent again.", n=len(resent)), "success")
 
@@ -138,7 +139,7 @@ class PostbackView(ScopedModelView):
         if current_role() not in RESEND_ROLES:
             abort(403)
         postback = self.get_one(request.form.get("id"))  # 404 outside the user's scope
-        fresh = service.resend(postback)
+        fresh = service.resend(postback, actor=current_user.id, ip=request.remote_addr)
         enqueue_committed([fresh])
         flash(_("Postback %(id)s will be sent again.", id=postback.event_id), "success")
         return redirect(self.get_url(".details_view", id=postback.id))

@@ -278,12 +278,15 @@ def record_attempt(postback, http_status=None, error=None, duration_ms=None, bod
     return status, delay
 
 
-def resend(postback, now=None):
+def resend(postback, now=None, actor=None, ip=""):
     """Start a new delivery of the same event (same id, same frozen payload).
 
     Attempts restart from 0, the postback is due now, and the objects it is about go
     back to "sending". Call inside the caller's transaction; enqueue after commit.
+    ``actor``: the user who asked (written to the audit log with the change).
     """
+    from . import audit
+
     now = now or utcnow()
     postback_id = getattr(postback, "id", postback)
     with db.atomic():
@@ -292,6 +295,9 @@ def resend(postback, now=None):
          .where(Postback.id == postback_id).execute())
         fresh = Postback.get_by_id(postback_id)
         set_object_status(fresh, "pending")
+        if actor is not None:
+            audit.record(actor, "postback.resend", fresh, merchant=fresh.merchant_id, ip=ip,
+                         summary={"event_id": fresh.event_id, "delivery": fresh.delivery})
     return fresh
 
 

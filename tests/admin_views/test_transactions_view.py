@@ -205,3 +205,13 @@ def test_merchant_cannot_resend_from_transactions(owner_client, data):
     post_form(owner_client, "/admin/transactions/", "/admin/transactions/action/",
               {"action": "resend_postback", "rowid": [tx.id]})
     assert Postback.get().delivery == before.delivery
+
+
+def test_a_resend_is_in_the_audit_log(operator_client, data):
+    tx = data["rows"]["plain"]
+    url = f"/admin/transactions/activate/?id={tx.id}"
+    post_form(operator_client, url, url, {"label": "bob"})
+    post_form(operator_client, "/admin/transactions/", "/admin/transactions/action/",
+              {"action": "resend_postback", "rowid": [tx.id]})
+    entry = AuditLog.get(AuditLog.action == "postback.resend")
+    assert entry.merchant_id == data["m"].id and entry.summary["delivery"] == 2
