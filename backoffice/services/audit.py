@@ -1,5 +1,5 @@
 """The audit log: who changed what, when (SPEC §3). Never secrets in the summary."""
-from ..models import AuditLog
+from ..models import AuditLog, Merchant
 
 SECRET_KEYS = {"password", "password_hash", "api_key", "postback_secret", "token", "token_hash", "totp_secret",
                "session_token"}
@@ -18,7 +18,8 @@ def _clean(summary):
 def record(actor, action, obj=None, merchant=None, summary=None, ip=""):
     """Write one entry; call it inside the database transaction of the change."""
     if merchant is None and obj is not None:
-        merchant = getattr(obj, "merchant_id", None)
+        # A merchant's own settings belong to that merchant's log too.
+        merchant = obj.id if isinstance(obj, Merchant) else getattr(obj, "merchant_id", None)
     merchant_id = getattr(merchant, "id", merchant)
     return AuditLog.create(
         user=getattr(actor, "id", actor),
