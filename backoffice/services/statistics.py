@@ -33,7 +33,7 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
-from peewee import EXCLUDED, SQL, Value, fn
+from peewee import SQL, Value, fn
 
 from ..db import db, is_postgres
 from ..i18n import zone
@@ -361,22 +361,21 @@ def _day_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
     return _filtered(query, StatDay, merchant_id, currency, completed_only).tuples()
 
 
-def _rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
-    """Daily sums when they exist for the viewer's zone (the merchant's own, or UTC for
-    everyone); otherwise the buckets, added up per local day."""
+def _row_source(merchant_id, tz):
+    """Daily sums when they are kept for the viewer's zone (the merchant's own, or UTC
+    for everyone); otherwise the buckets, added up per local day. Chosen once a request."""
     zones = {DAY_ZONE_FOR_EVERYONE}
     if merchant_id is not None:
         zones.add(Merchant.select(Merchant.timezone).where(Merchant.id == merchant_id).scalar())
-    source = _day_rows if tz.key in zones else _bucket_rows
-    return source(kind, merchant_id, date_kind, days, tz, currency, completed_only)
+    return _day_rows if tz.key in zones else _bucket_rows
 
 
 def _series(kind, merchant_id, days, tz, date_kind, currency, display_in, details, completed_only, rates,
-            missing):
+            missing, source):
     index = {d: i for i, d in enumerate(days)}
     per_ps = {}  # payment system id -> {"amount": [...], "count": [...], "currency"}
     display_rate_cache = {}
-    for local_day, ps_id, cur, amount, count in _rows(kind, merchant_id, date_kind, days, tz, currency,
+    for local_day, ps_id, cur, amount, count in source(kind, merchant_id, date_kind, days, tz, currency,
                                                       completed_only):
         local_day = _as_date(local_day)
         i = index.get(local_day)
@@ -436,7 +435,8 @@ def dashboard(merchant_id, date_from, date_to, tz, today, currency=None, display
     currencies = {r[0] for r in PaymentSystem.select(PaymentSystem.currency).distinct().tuples()} | {display_in}
     rates = Rates(currencies)
     missing = set()
-    args = (tz, group_by, currency, display_in, details, completed_stockpiling, rates, missing)
+    args = (tz, group_by, currency, display_in, details, completed_stockpiling, rates, missing,
+            _row_source(merchant_id, tz))
     deposits = _series("deposit", merchant_id, days, *args)
     withdrawals = _series("withdrawal", merchant_id, days, *args)
     today_block = _series("deposit", merchant_id, [today], *args)
