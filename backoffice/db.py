@@ -8,7 +8,7 @@ each script it applied, so running it twice changes nothing.
 import os
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, Node, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.migrations import Runner
 
@@ -103,3 +103,106 @@ def init_app(app):
     def _close_connection(exc):
         if g.pop("db_opened_here", False) and not db.is_closed():
             db.close()
+
+
+# --- compiled queries for the hot paths ------------------------------------------------
+#
+# peewee builds the SQL of a query anew on every execution, and for the statements
+# that run on every activation or postback delivery that costs about twice as much as
+# running them (0.27 ms to build, 0.13 ms to run the activation's claim on PostgreSQL).
+# ``CompiledQuery`` builds a query once per database with named ``Slot`` parameters,
+# keeps the SQL text, and binds new values on each call; the rows come back through
+# the query's own cursor wrapper, so they are the same model instances peewee returns.
+
+class _SlotValue:
+    __slots__ = ("name", "convert")
+
+    def __init__(self, name, convert):
+        self.name, self.convert = name, convert
+
+    def bind(self, values):
+        value = values[self.name]
+        return self.convert(value) if self.convert is not None and value is not None else value
+
+
+class Slot(Node):
+    """A named parameter of a :class:`CompiledQuery`.
+
+    Compared with a field (``Transaction.merchant == Slot("merchant")``) the value is
+    converted by that field like any peewee value; elsewhere (``update(label=Slot(…))``)
+    pass ``field=`` to convert it, or a value the driver takes as it is.
+    """
+
+    def __init__(self, name, field=None):
+        super().__init__()
+        self.name = name
+        self.field = field
+
+    def __sql__(self, ctx):
+        convert = self.field.db_value if self.field is not None else ctx.state.converter
+        ctx._values.append(_SlotValue(self.name, convert))
+        return ctx.literal(ctx.state.param or "?")
+
+
+class CompiledQuery:
+    """A peewee query whose SQL is built once (per database) and run with new values.
+
+    ``build`` returns the query, with :class:`Slot` where the values go::
+
+        CLAIM = CompiledQuery(lambda: Transaction.update(label=Slot("label"))
+                              .where(Transaction.id == Slot("id")).returning(Transaction))
+        rows = CLAIM.rows(label="v1", id=7)
+    """
+
+    def __init__(self, build):
+        self.build = build
+        self._compiled = {}
+
+    def _for(self, database):
+        entry = self._compiled.get(id(database))
+        if entry is None or entry[0] is not database:
+            query = self.build()
+            sql, params = database.get_sql_context().sql(query).query()
+            entry = self._compiled[id(database)] = (database, query, sql, params)
+        return entry
+
+    def _cursor(self, values):
+        database, query, sql, params = self._for(db.obj)
+        bound = [p.bind(values) if isinstance(p, _SlotValue) else p for p in params]
+        return database, query, database.execute_sql(sql, bound)
+
+    def rows(self, **values):
+        """The rows of a SELECT or of a write with RETURNING, as peewee would give them."""
+        _database, query, cursor = self._cursor(values)
+        return list(query._get_cursor_wrapper(cursor))
+
+    def first(self, **values):
+        found = self.rows(**values)
+        return found[0] if found else None
+
+    def count(self, **values):
+        """Run a write without RETURNING; the number of rows it changed."""
+        database, _query, cursor = self._cursor(values)
+        return database.rows_affected(cursor)
+
+
+class CompiledInsert(CompiledQuery):
+    """``Model.create`` with the INSERT built once: ``CompiledInsert(Postback).create(**fields)``.
+
+    The instance gets the model's defaults like ``Model.create`` gives it, and its id
+    from ``RETURNING``."""
+
+    def __init__(self, model):
+        self.model = model
+        self.fields = [f for f in model._meta.sorted_fields if f is not model._meta.primary_key]
+        primary_key = model._meta.primary_key
+        super().__init__(lambda: model.insert({f: Slot(f.name, f) for f in self.fields})
+                         .returning(primary_key).tuples())
+
+    def create(self, **values):
+        instance = self.model(**values)
+        data = instance.__data__  # raw values: a foreign key stays an id, nothing is fetched
+        row = self.first(**{f.name: data.get(f.name) for f in self.fields})
+        setattr(instance, self.model._meta.primary_key.name, row[0])
+        instance._dirty.clear()
+        return instance

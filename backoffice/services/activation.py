@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from peewee import Case, IntegrityError
 
-from ..db import db, write_transaction
+from ..db import CompiledInsert, CompiledQuery, Slot, db, write_transaction
 from ..models import (
     Merchant,
     MerchantPaymentSystem,
@@ -105,17 +105,20 @@ class MerchantDisabled(Exception):
     """The merchant is switched off: its plugin accepts no deposits."""
 
 
+_PLUGIN_SETTINGS = CompiledQuery(lambda: (
+    MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem, Merchant)
+    .join(PaymentSystem)
+    .switch(MerchantPaymentSystem)
+    .join(Merchant)
+    .where((Merchant.public_key == Slot("public_key")) & (PaymentSystem.code == Slot("code")))
+    .limit(1)
+))
+
+
 def settings_for_plugin(public_key, payment_system_code):
     """The merchant (by its public key) and its settings for a payment system, in one
     query on the hot path; the error cases cost a second query."""
-    row = (
-        MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem, Merchant)
-        .join(PaymentSystem)
-        .switch(MerchantPaymentSystem)
-        .join(Merchant)
-        .where((Merchant.public_key == public_key) & (PaymentSystem.code == payment_system_code))
-        .first()
-    )
+    row = _PLUGIN_SETTINGS.first(public_key=public_key, code=payment_system_code)
     merchant = row.merchant if row is not None else Merchant.get_or_none(Merchant.public_key == public_key)
     if merchant is None:
         raise ActivationError("merchant", _("Unknown merchant."))
@@ -137,12 +140,8 @@ def activate(merchant, payment_system_code, transaction_number, label, order_id=
     with write_transaction():
         # The common case in one statement: claim it if it is this merchant's,
         # incoming, normal and new. Only when that fails do we look at why.
-        tx = _claim(
-            (Transaction.payment_system == settings.payment_system_id)
-            & (Transaction.transaction_number == transaction_number)
-            & (Transaction.merchant == merchant.id),
-            settings, label, order_id, now,
-        )
+        tx = _claim(_CLAIM_NUMBER, settings, label, order_id, now, payment_system=settings.payment_system_id,
+                    number=transaction_number, merchant=merchant.id)
         if tx is not None:
             return _claimed(tx, merchant, settings, now)
         tx = Transaction.get_or_none(
@@ -154,19 +153,29 @@ def activate(merchant, payment_system_code, transaction_number, label, order_id=
         return activate_transaction(tx, merchant, settings, label, order_id, now)
 
 
-def _claim(where, settings, label, order_id, now):
-    """``UPDATE … WHERE status = 'new' … RETURNING``: the one place a transaction is
-    activated. Of any number of racing requests exactly one gets the row back."""
-    complete = Case(None, [(Transaction.amount >= settings.min_deposit, "pending")], "stockpiling")
-    rows = list(
-        Transaction.update(status="activated", label=label, order_id=order_id, activated_at=now,
-                           postback_status=complete)
+def _claim_query(where):
+    complete = Case(None, [(Transaction.amount >= Slot("min_deposit"), "pending")], "stockpiling")
+    return (
+        Transaction.update(status="activated", label=Slot("label"), order_id=Slot("order_id"),
+                           activated_at=Slot("now", Transaction.activated_at), postback_status=complete)
         .where(where & (Transaction.status == "new") & (Transaction.originality == "normal")
                & (Transaction.direction == "incoming"))
         .returning(Transaction)
-        .execute()
     )
-    return rows[0] if rows else None
+
+
+_CLAIM_NUMBER = CompiledQuery(lambda: _claim_query(
+    (Transaction.payment_system == Slot("payment_system"))
+    & (Transaction.transaction_number == Slot("number"))
+    & (Transaction.merchant == Slot("merchant"))
+))
+_CLAIM_ID = CompiledQuery(lambda: _claim_query(Transaction.id == Slot("id")))
+
+
+def _claim(query, settings, label, order_id, now, **where):
+    """``UPDATE … WHERE status = 'new' … RETURNING``: the one place a transaction is
+    activated. Of any number of racing requests exactly one gets the row back."""
+    return query.first(min_deposit=settings.min_deposit, label=label, order_id=order_id, now=now, **where)
 
 
 def activate_transaction(tx, merchant, settings, label, order_id, now):
@@ -179,7 +188,7 @@ def activate_transaction(tx, merchant, settings, label, order_id, now):
         return Outcome(REJECTED, reason="fraud")
     if tx.status != "new":
         return Outcome(ALREADY_ACTIVATED, transaction=tx)
-    claimed = _claim(Transaction.id == tx.id, settings, label, order_id, now)
+    claimed = _claim(_CLAIM_ID, settings, label, order_id, now, id=tx.id)
     if claimed is None:  # another request won the race (or an operator marked it fraud meanwhile)
         return Outcome(ALREADY_ACTIVATED, transaction=tx)
     return _claimed(claimed, merchant, settings, now)
@@ -211,21 +220,34 @@ def _complete_single(tx, merchant, settings, now):
     return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency, postback=event)
 
 
+_OPEN_STOCKPILING = CompiledQuery(lambda: Stockpiling.select().where(
+    (Stockpiling.merchant == Slot("merchant"))
+    & (Stockpiling.payment_system == Slot("payment_system"))
+    & (Stockpiling.label == Slot("label"))
+    & (Stockpiling.status == "in_progress")
+).limit(1))
+_NEW_STOCKPILING = CompiledInsert(Stockpiling)
+# Atomic increment on the open row; the row lock it takes serialises the visitor's
+# concurrent payments until this transaction ends. RETURNING gives the new total.
+_GROW_STOCKPILING = CompiledQuery(lambda: (
+    Stockpiling.update(accumulated_amount=Stockpiling.accumulated_amount + Slot("amount", Stockpiling.accumulated_amount))
+    .where((Stockpiling.id == Slot("id")) & (Stockpiling.status == "in_progress"))
+    .returning(Stockpiling)
+))
+_JOIN_STOCKPILING = CompiledQuery(lambda: Transaction.update(stockpiling=Slot("stockpiling")).where(
+    Transaction.id == Slot("id")))
+
+
 def _open_stockpiling(tx, merchant, settings, now):
     """The visitor's open stockpiling, created when there is none (race-safe)."""
-    key = (
-        (Stockpiling.merchant == merchant.id)
-        & (Stockpiling.payment_system == settings.payment_system_id)
-        & (Stockpiling.label == tx.label)
-        & (Stockpiling.status == "in_progress")
-    )
+    key = dict(merchant=merchant.id, payment_system=settings.payment_system_id, label=tx.label)
     for _attempt in range(3):
-        existing = Stockpiling.get_or_none(key)
+        existing = _OPEN_STOCKPILING.first(**key)
         if existing is not None:
             return existing
         try:
             with db.atomic():  # a savepoint: the partial UNIQUE index may refuse it
-                return Stockpiling.create(
+                return _NEW_STOCKPILING.create(
                     merchant=merchant.id, payment_system=settings.payment_system_id, label=tx.label,
                     currency=tx.currency, required_amount=settings.min_deposit, created_at=now,
                 )
@@ -236,18 +258,10 @@ def _open_stockpiling(tx, merchant, settings, now):
 
 def _stockpile(tx, merchant, settings, now):
     while True:
-        sp = _open_stockpiling(tx, merchant, settings, now)
-        # Atomic increment on the open row; the row lock it takes serialises the
-        # visitor's concurrent payments until this transaction ends.
-        grown = (
-            Stockpiling.update(accumulated_amount=Stockpiling.accumulated_amount + tx.amount)
-            .where((Stockpiling.id == sp.id) & (Stockpiling.status == "in_progress"))
-            .execute()
-        )
-        if grown == 1:
+        sp = _GROW_STOCKPILING.first(id=_open_stockpiling(tx, merchant, settings, now).id, amount=tx.amount)
+        if sp is not None:
             break  # otherwise it completed meanwhile: open a new one
-    sp = Stockpiling.get_by_id(sp.id)
-    Transaction.update(stockpiling=sp.id).where(Transaction.id == tx.id).execute()
+    _JOIN_STOCKPILING.count(stockpiling=sp.id, id=tx.id)
     tx.stockpiling_id = sp.id
     if sp.accumulated_amount < sp.required_amount:
         statistics.record_activation(tx, False, merchant.timezone)

@@ -32,7 +32,7 @@ import random
 import secrets
 import time
 
-from ..db import db
+from ..db import CompiledInsert, db
 from ..models import Postback, PostbackAttempt, Transaction, Withdrawal, utcnow
 from ..money import to_str
 
@@ -56,12 +56,15 @@ def iso(value):
     return value.isoformat(timespec="seconds") + "Z"
 
 
+_NEW_POSTBACK = CompiledInsert(Postback)
+
+
 def create_event(merchant, event_type, data, object_type=None, object_id=None, mark_objects=True):
     """Write an event to the outbox; the payload is frozen here and never rebuilt."""
     now = utcnow()
     event_id = new_event_id()
     payload = {"id": event_id, "type": event_type, "created_at": iso(now), "data": data}
-    postback = Postback.create(
+    postback = _NEW_POSTBACK.create(
         event_id=event_id,
         merchant=getattr(merchant, "id", merchant),
         event_type=event_type,
