@@ -86,6 +86,11 @@ def create_app(test_config=None):
 
         return redirect(url_for("admin.index"))
 
+    @app.route("/favicon.ico")
+    def favicon():
+        # Browsers ask for it on every site; a 404 here is a console error on every page.
+        return app.send_static_file("favicon.ico")
+
     @app.route("/healthz")
     def healthz():
         return {"status": "ok"}

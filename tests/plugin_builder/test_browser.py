@@ -10,13 +10,12 @@ owner drops a GIF prompt into the back office's modal (preview, then upload).
 
 Skipped when Chromium or the playwright package is missing, unless REQUIRE_BROWSER=1.
 """
-import http.server
 import os
-import threading
 from decimal import Decimal
 
 import pytest
-from werkzeug.serving import make_server
+from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
+from browser_support import ARTIFACTS, HOST_PAGE, drop_file, gif_bytes, shop_server
 
 import factories
 from backoffice import ROOT
@@ -24,82 +23,6 @@ from backoffice.models import Merchant, Transaction
 from backoffice.plugin_builder.signing import label_signature
 from backoffice.plugin_builder.snippet import snippet
 from backoffice.services.ingest import Report, ingest
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync"]
-
-
-def _unavailable(reason):
-    if os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false", "no"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        _unavailable(f"the playwright package is not installed: {exc}")
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"Chromium is not installed at {CHROMIUM}")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield instance
-        instance.close()
-
-
-class _Thread:
-    def __init__(self, server):
-        self.server = server
-        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
-@pytest.fixture
-def backoffice_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    running = _Thread(server)
-    yield f"http://127.0.0.1:{server.server_port}"
-    running.stop()
-
-
-def shop_server(pages):
-    """A plain HTTP server answering every path with ``pages["html"]``."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            body = pages["html"].encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    return _Thread(server), f"http://127.0.0.1:{server.server_address[1]}"
-
-
-HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body>
-<h1>My shop</h1>
-{snippet}
-<script>
-window.deposits = []; window.messages = [];
-document.addEventListener("backoffice:deposit", function (e) {{ window.deposits.push(e.detail); }});
-window.addEventListener("message", function (e) {{
-  if (e.origin === location.origin && e.data && e.data.type === "backoffice:deposit") window.messages.push(e.data);
-}});
-</script></body></html>"""
 
 
 @pytest.fixture
@@ -197,23 +120,12 @@ def test_stockpiling_then_redirect_to_the_pending_url(app, browser, backoffice_u
 
 
 def test_gif_prompt_drag_and_drop_into_the_modal(app, browser, backoffice_url, conn):
-    import base64
-    import io
-
-    from PIL import Image
-
     from backoffice.models import MerchantPaymentSystem
 
     ps = factories.payment_system("bkash", "BDT", name="bKash")
     merchant = factories.merchant(name="Shop")
     settings = factories.merchant_payment_system(merchant, ps)
     owner = factories.user("merchant_owner", merchant=merchant)
-    frames = [Image.new("P", (24, 24), i) for i in range(3)]
-    for frame in frames:
-        frame.putpalette([0, 0, 0, 220, 40, 40, 40, 160, 60])
-    out = io.BytesIO()
-    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=100)
-    gif64 = base64.b64encode(out.getvalue()).decode()
     context = browser.new_context(viewport={"width": 1000, "height": 800})
     try:
         page = context.new_page()
@@ -225,14 +137,7 @@ def test_gif_prompt_drag_and_drop_into_the_modal(app, browser, backoffice_url, c
         page.click(f"[data-target='#prompt-modal-{settings.id}']")
         modal = page.locator(f"#prompt-modal-{settings.id}")
         modal.locator("[data-dropzone]").wait_for(state="visible")
-        page.evaluate("""([selector, data]) => {
-            const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
-            const transfer = new DataTransfer();
-            transfer.items.add(new File([bytes], "how-to-pay.gif", {type: "image/gif"}));
-            const zone = document.querySelector(selector);
-            zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true, cancelable: true}));
-            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
-        }""", [f"#prompt-modal-{settings.id} [data-dropzone]", gif64])
+        drop_file(page, f"#prompt-modal-{settings.id} [data-dropzone]", gif_bytes(), "how-to-pay.gif", "image/gif")
         preview = modal.locator(".plugin-preview")
         preview.wait_for(state="visible")
         assert preview.get_attribute("src").startswith("data:image/gif;base64,")
