@@ -36,6 +36,8 @@ setup(
             "playwright>=1.50,<2",
             "standardwebhooks>=1.0,<2",
             "hypothesis>=6.100,<7",
+            # 4.x: schemathesis.openapi.from_wsgi / case.call_and_validate (3.x's API is gone).
+            "schemathesis>=4.32,<5",
         ],
     },
     entry_points={"console_scripts": ["backoffice=backoffice.cli:main"]},

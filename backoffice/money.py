@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999999999.99")  # what DecimalField(18, 2) can hold
-_PLAIN = re.compile(r"^-?\d{1,16}(\.\d{1,2})?$")
+# ASCII digits only: Python's \d also matches "٥٠٠", which Decimal() reads as 500.
+_PLAIN = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,2})?")
 
 
 class AmountError(ValueError):
@@ -26,7 +27,7 @@ def parse_amount(value, allow_zero=False, allow_negative=False):
         # JSON numbers arrive as floats; their repr is the shortest exact spelling.
         value = repr(value)
     text = str(value).strip()
-    if not _PLAIN.match(text):
+    if not _PLAIN.fullmatch(text):
         raise AmountError(_("must be a decimal number with at most 2 decimal places, such as \"500.00\""))
     try:
         amount = Decimal(text)

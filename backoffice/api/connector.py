@@ -39,7 +39,11 @@ def parse_time(body, field):
     if parsed.tzinfo is None:
         body.fail(field, _("must include a time zone offset (e.g. Z)"))
         return None
-    return parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        body.fail(field, _("must be an ISO-8601 date and time"))
+        return None
 
 
 def transaction_json(tx):
@@ -100,7 +104,7 @@ schema("ConnectorReport", {
         "payment_system": {"type": "string", "maxLength": 32, "example": "bkash"},
         "wallet_number": {"type": "string", "maxLength": 100},
         "transaction_number": {"type": "string", "maxLength": 100},
-        "amount": {"$ref": "#/components/schemas/Money"},
+        "amount": {"$ref": "#/components/schemas/MoneyInput"},
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
         "direction": {"type": "string", "enum": ["incoming", "outgoing"]},
         "counterparty": {"type": "string", "maxLength": 255},
@@ -130,6 +134,6 @@ document("/api/v1/ps/transactions", "post", {
     "responses": {
         "201": {"description": "Stored (and activated for a waiting visitor, if any)", "content": _ok},
         "200": {"description": "The same report again: nothing changed", "content": _ok},
-        **error_responses(400, 401, 403, 409, 422),
+        **error_responses(400, 401, 403, 409, 413, 422),
     },
 })

@@ -29,7 +29,17 @@ _SCHEMAS = {
             }
         },
     },
-    "Money": {"type": "string", "pattern": r"^\d{1,16}\.\d{2}$", "example": "500.00"},
+    "Money": {"type": "string", "pattern": r"^[0-9]{1,16}\.[0-9]{2}$", "example": "500.00"},
+    # What requests may send: a string of plain ASCII digits with at most 2 decimals (the
+    # preferred form), or a JSON number. Never negative, zero, NaN, infinite or in exponent
+    # notation; at most 9999999999999999.99. (Zero matches the pattern but is refused: 400.)
+    "MoneyInput": {
+        "description": "A positive amount with at most 2 decimal places: \"500.00\" (preferred) or 500.",
+        "oneOf": [
+            {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,2})?$", "example": "500.00"},
+            {"type": "number", "minimum": 0.01, "maximum": 9999999999999999},
+        ],
+    },
 }
 _SECURITY = {
     "connectorToken": {"type": "http", "scheme": "bearer", "description": "A connector token (operators issue them)."},
@@ -45,9 +55,29 @@ def schema(name, definition):
     _SCHEMAS[name] = definition
 
 
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed input: details name each faulty field (a dotted path)",
+    401: "No or an unknown bearer token",
+    403: "Not allowed (e.g. a disabled merchant)",
+    404: "Not found",
+    409: "Conflicts with what is stored (code conflict)",
+    413: "The request body is over the size limit",
+    422: "Well-formed but refused by the current state",
+    429: "Too many requests: rate limited, try later",
+}
+
+
 def error_responses(*statuses):
-    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    return {str(s): dict(ref, description="Error") for s in statuses}
+    """The Error-schema responses for ``statuses`` (a 401 states its ``WWW-Authenticate`` header)."""
+    out = {}
+    for status in statuses:
+        response = {"description": _ERROR_DESCRIPTIONS.get(status, "Error"),
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                                                        "description": "Bearer"}}
+        out[str(status)] = response
+    return out
 
 
 def build():
@@ -62,3 +92,11 @@ def build():
 @bp.route("/openapi.json")
 def openapi_document():
     return jsonify(build())
+
+
+document("/api/v1/openapi.json", "get", {
+    "summary": "This document",
+    "security": [],
+    "responses": {"200": {"description": "The OpenAPI document", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["openapi", "paths"]}}}}},
+})

@@ -1,4 +1,5 @@
 """Reading a JSON request body field by field, collecting every fault with its path."""
+import datetime
 import re
 
 from flask import request
@@ -56,6 +57,10 @@ class Body:
         value = self._raw(field, required)
         if value is None:
             return None
+        if isinstance(value, str) and value != value.strip():
+            # Forms forgive stray spaces; a machine client sends the amount exactly.
+            self.fail(field, _("must be a decimal number with at most 2 decimal places, such as \"500.00\""))
+            return None
         try:
             return parse_amount(value)
         except AmountError as exc:
@@ -70,6 +75,70 @@ class Body:
             self.fail(field, _("must be an object"))
             return None
         return value
+
+    def done(self):
+        if self.errors:
+            raise ApiError(400, "invalid_request", _("The request has invalid fields."), details=self.errors)
+        return self
+
+
+class Params:
+    """Query-string parameters, checked like ``Body``: ``Params(known).string("label")``…
+    ``done()`` raises one 400 naming every faulty (or unknown) parameter."""
+
+    def __init__(self, known):
+        self.args = request.args
+        self.errors = []
+        for name in sorted(set(self.args) - set(known)):
+            self.fail(name, _("is not a known field"))
+
+    def fail(self, field, message):
+        self.errors.append({"field": field, "message": str(message)})
+
+    def _raw(self, field):
+        value = self.args.get(field)
+        return None if value is None or value == "" else value
+
+    def string(self, field, max_length=255, choices=None):
+        value = self._raw(field)
+        if value is None:
+            return None
+        if len(value) > max_length:
+            self.fail(field, _("must be at most %(n)d characters", n=max_length))
+            return None
+        if any(ord(c) < 32 for c in value):
+            self.fail(field, _("must not contain control characters"))
+            return None
+        if choices is not None and value not in choices:
+            self.fail(field, _("must be one of: %(choices)s", choices=", ".join(choices)))
+            return None
+        return value
+
+    def integer(self, field, minimum, maximum):
+        value = self._raw(field)
+        if value is None:
+            return None
+        if not re.fullmatch(r"[0-9]{1,19}", value) or not minimum <= int(value) <= maximum:
+            self.fail(field, _("must be a whole number from %(min)d to %(max)d", min=minimum, max=maximum))
+            return None
+        return int(value)
+
+    def date(self, field):
+        """A calendar date ``YYYY-MM-DD`` (years 1900 to 9998: whole days convert to UTC safely)."""
+        value = self._raw(field)
+        if value is None:
+            return None
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+                raise ValueError(value)
+            parsed = datetime.date.fromisoformat(value)
+        except ValueError:
+            self.fail(field, _("must be a date (YYYY-MM-DD)"))
+            return None
+        if not 1900 <= parsed.year <= 9998:
+            self.fail(field, _("must be a date from 1900 to 9998"))
+            return None
+        return parsed
 
     def done(self):
         if self.errors:

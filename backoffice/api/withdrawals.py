@@ -94,13 +94,13 @@ schema("WithdrawalRequest", {
         "withdrawal_id": {"type": "string", "pattern": r"^[A-Za-z0-9._:\-]{1,100}$",
                           "description": "Your own ID of the request: the idempotency key."},
         "payment_system": {"type": "string", "example": "bkash"},
-        "amount": {"$ref": "#/components/schemas/Money"},
+        "amount": {"$ref": "#/components/schemas/MoneyInput"},
         "currency": {"type": "string", "description": "The payment system's currency.", "example": "BDT"},
         "label": {"type": "string", "maxLength": 255},
         "fields": {"type": "object", "additionalProperties": {"type": "string"},
                    "description": "The payment system's withdrawal fields (its schema says which are required "
                                   "and their formats); faults are reported as fields.<name>."},
-        "comment": {"type": "string"},
+        "comment": {"type": "string", "maxLength": service.COMMENT_MAX_LENGTH},
     },
 })
 _ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Withdrawal"}}}}
@@ -112,7 +112,7 @@ document("/api/v1/withdrawals", "post", {
     "responses": {
         "201": dict(_ref, description="Created."),
         "200": dict(_ref, description="The same withdrawal_id and body again: the stored request."),
-        **error_responses(400, 401, 403),
+        **error_responses(400, 401, 403, 413),
         "409": dict(error_responses(409)["409"],
                     description="The withdrawal_id exists with a different body (code conflict)."),
         "422": dict(error_responses(422)["422"],

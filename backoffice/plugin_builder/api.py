@@ -98,11 +98,12 @@ schema("ActivationResult", {
 })
 document("/plugin/api/activate", "post", {
     "summary": "Activate a transaction number for a site visitor",
+    "security": [],
     "requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/ActivationRequest"}}}},
     "responses": {
         "200": {"description": "The outcome", "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/ActivationResult"}}}},
-        **error_responses(400, 403, 429),
+        **error_responses(400, 403, 413, 429),
     },
 })

@@ -68,6 +68,7 @@ schema("PluginConfig", {
 })
 document("/plugin/api/config", "get", {
     "summary": "The plugin's configuration for a merchant",
+    "security": [],
     "parameters": [
         {"name": "merchant", "in": "query", "required": True, "schema": {"type": "string"},
          "description": "The merchant's public key"},

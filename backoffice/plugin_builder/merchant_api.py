@@ -86,7 +86,7 @@ document("/api/v1/plugin/theme", "put", {
         "200": {"description": "Stored and live", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"url": {"type": "string", "format": "uri"}}}}}},
         "422": _TOO_BIG,
-        **error_responses(401, 403),
+        **error_responses(401, 403, 413),
     },
 })
 document("/api/v1/plugin/prompts/{payment_system}", "put", {
@@ -98,6 +98,6 @@ document("/api/v1/plugin/prompts/{payment_system}", "put", {
         "200": {"description": "Stored", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"url": {"type": "string", "format": "uri"}}}}}},
         "422": _TOO_BIG,
-        **error_responses(401, 403, 404),
+        **error_responses(401, 403, 404, 413),
     },
 })
