@@ -1,7 +1,7 @@
 """Postback delivery throughput and deposit→receiver latency, beside RQ's own ceiling.
 
     .venv/bin/python bench/postbacks.py [--postbacks 3000] [--workers 1,2,4]
-        [--classes fork,simple] [--latency-samples 200]
+        [--classes fork,simple] [--modes backlog,jobs] [--latency-samples 200]
         [--database postgresql://postgres@127.0.0.1:5432/bench_postbacks]
         [--redis redis://127.0.0.1:6379/5]
 
@@ -11,9 +11,12 @@ starts a local receiver (a separate process: a threaded ``http.server`` answerin
 204 and noting when each ``webhook-id`` arrived).
 
 * Throughput, for each worker class and 1, 2, 4 worker processes: N postbacks are
-  written to the outbox and enqueued, then the workers (``run_worker``, exactly what
+  written to the outbox in one burst, then the workers (``run_worker``, exactly what
   ``backoffice worker`` runs, cron drain included) are started; deliveries/s is
-  counted from the receiver's first hit to its last.
+  counted from the receiver's first hit to its last. Two modes: ``backlog`` is the
+  product's own path (the commit hooks enqueue a job per postback while the queue is
+  short, the drain sends the rest in batch jobs); ``jobs`` enqueues one RQ job per
+  postback for the whole burst (what every delivery cost before batches).
 * The ceiling: the same number of no-op RQ jobs through the same worker class and
   process count, on the same Redis.
 * Latency: one idle, waiting worker; a deposit (transaction + outbox row in one
@@ -124,7 +127,7 @@ def worker_env(args, worker_class):
         BACKOFFICE_WORKER_CLASS=worker_class,
         BACKOFFICE_INSTANCE_PATH=args.instance,
         SECRET_KEY="bench",
-        PYTHONPATH=ROOT,
+        PYTHONPATH=os.pathsep.join((ROOT, os.path.join(ROOT, "bench"))),  # the no-op job imports bench.postbacks
     )
 
 
@@ -188,7 +191,7 @@ def fresh_outbox(conn):
     conn.flushdb()
 
 
-def throughput(args, app, conn, merchant, port, n_workers, worker_class, log):
+def throughput(args, app, conn, merchant, port, n_workers, worker_class, log, mode):
     from backoffice.db import db
     from backoffice.jobs.postbacks import enqueue_after_commit
     from backoffice.services.postbacks import create_event
@@ -196,9 +199,12 @@ def throughput(args, app, conn, merchant, port, n_workers, worker_class, log):
     fresh_outbox(conn)
     receiver_get(port, "/reset")
     with db.atomic():
+        # The real path: each event's commit hook enqueues a job while the queue is
+        # short, and leaves the rest of a backlog to the drain's batches.
         events = [create_event(merchant, "test", {"n": i}) for i in range(args.postbacks)]
-    for pb in events:
-        enqueue_after_commit(pb, app.config)
+    if mode == "jobs":  # one RQ job per postback, the whole backlog included
+        for pb in events:
+            enqueue_after_commit(pb, app.config)
     procs = start_workers(args, n_workers, worker_class, log)
     try:
         ok = wait_count(port, args.postbacks, timeout=max(120, args.postbacks / 20))
@@ -281,6 +287,9 @@ def main():
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--latency-gap", type=float, default=0.1,
                         help="seconds between deposits (longer than a delivery: the worker is idle for each)")
+    parser.add_argument("--modes", default="backlog,jobs",
+                        help="backlog: the product's own path (jobs while the queue is short, the drain's "
+                             "batches for the rest); jobs: one RQ job per postback")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/bench_postbacks")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
@@ -314,11 +323,12 @@ def main():
         wallet = Wallet.create(merchant=merchant, payment_system=ps, identifier="w1", number="01700000001")
         for worker_class in args.classes.split(","):
             for n in ([] if args.skip_throughput else (int(x) for x in args.workers.split(","))):
-                rate = throughput(args, app, conn, merchant, port, n, worker_class, log)
+                rates = {mode: throughput(args, app, conn, merchant, port, n, worker_class, log, mode)
+                         for mode in args.modes.split(",")}
                 ceil = ceiling(args, conn, n, worker_class, log)
-                results["throughput"].append((worker_class, n, rate, ceil))
-                print(f"{worker_class:6} x{n}: {rate:7.0f} deliveries/s   RQ no-op ceiling {ceil:7.0f} jobs/s",
-                      flush=True)
+                results["throughput"].append((worker_class, n, rates, ceil))
+                shown = "   ".join(f"{mode} {rate:5.0f}/s" for mode, rate in rates.items())
+                print(f"{worker_class:6} x{n}: deliveries {shown}   RQ no-op ceiling {ceil:5.0f} jobs/s", flush=True)
             lat = latency(args, app, conn, merchant, wallet, port, worker_class, log)
             results["latency"][worker_class] = lat
             print(f"{worker_class:6} deposit->receiver over {lat['n']} deposits, one idle worker: "

@@ -6,7 +6,10 @@
   retry is enqueued at once; later retries are left to the drain.
 * :func:`drain` — the periodic sweep (registered by ``backoffice worker`` with
   ``rq.cron``): every postback that is due, not leased, and has no live job is
-  enqueued. A lost job, a killed worker or a flushed Redis loses nothing.
+  enqueued. A lost job, a killed worker or a flushed Redis loses nothing. A backlog
+  goes out in batches (:func:`deliver_batch`, one job for up to 25 postbacks of one
+  merchant, reserved with one UPDATE), since RQ's own cost per job is about what a
+  delivery costs.
 * :func:`enqueue_after_commit` — the fast path callers use once their transaction
   has committed::
 
@@ -16,6 +19,9 @@
       enqueue_after_commit(pb)
 
   It never raises for a Redis failure (the drain will send the postback anyway).
+  ``enqueue_on_commit`` (what ``create_event`` uses) steps aside while the queue
+  holds a backlog (``POSTBACK_FAST_PATH_MAX_QUEUED`` jobs): the drain then sends
+  the new postbacks in batches, within ``POSTBACK_DRAIN_INTERVAL`` seconds.
 
 Job ids are deterministic (``postback-<id>-<delivery>-<attempts>``), so the drain can
 tell whether an attempt already has a live job.
@@ -23,7 +29,10 @@ tell whether an attempt already has a live job.
 Settings (``app.config``), with their defaults:
 ``POSTBACK_TIMEOUT`` 10 (seconds, the whole request), ``POSTBACK_BACKOFF`` (SPEC
 schedule), ``POSTBACK_JITTER`` 0.1, ``POSTBACK_LEASE_SECONDS`` 60,
-``POSTBACK_DRAIN_INTERVAL`` 5, ``POSTBACK_DRAIN_BATCH`` 500, ``POSTBACK_MAX_RESPONSE_BYTES``
+``POSTBACK_DRAIN_INTERVAL`` 5, ``POSTBACK_DRAIN_BATCH`` 500 (rows per round),
+``POSTBACK_DRAIN_ROUNDS`` 20, ``POSTBACK_BATCH_MIN`` 20 (due postbacks without a job
+from which the drain batches), ``POSTBACK_BATCH_SIZE`` 25,
+``POSTBACK_FAST_PATH_MAX_QUEUED`` 200, ``POSTBACK_MAX_RESPONSE_BYTES``
 1024, ``POSTBACK_ALLOWED_PORTS`` (80, 443, 8080, 8443), ``ALLOW_PRIVATE_POSTBACKS``.
 """
 import http.client
@@ -39,7 +48,7 @@ from flask import current_app, has_app_context
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from ..db import db
+from ..db import CompiledQuery, Slot, db
 from ..models import Merchant, Postback, utcnow
 from ..services import netguard
 from ..services import postbacks as service
@@ -49,6 +58,7 @@ from .worker import with_db
 log = logging.getLogger(__name__)
 
 QUEUE = "postbacks"
+QUEUE_KEY = Queue.redis_queue_namespace_prefix + QUEUE
 USER_AGENT = "Backoffice-Postbacks/1.0"
 DRAIN_LOCK_KEY = "backoffice:postbacks:drain-lock"
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
@@ -60,6 +70,10 @@ DEFAULTS = {
     "POSTBACK_LEASE_SECONDS": 60,
     "POSTBACK_DRAIN_INTERVAL": 5,
     "POSTBACK_DRAIN_BATCH": 500,
+    "POSTBACK_DRAIN_ROUNDS": 20,
+    "POSTBACK_BATCH_MIN": 20,
+    "POSTBACK_BATCH_SIZE": 25,
+    "POSTBACK_FAST_PATH_MAX_QUEUED": 200,
     "POSTBACK_MAX_RESPONSE_BYTES": service.EXCERPT_BYTES,
     "POSTBACK_ALLOWED_PORTS": tuple(sorted(netguard.DEFAULT_ALLOWED_PORTS)),
     "ALLOW_PRIVATE_POSTBACKS": False,
@@ -270,7 +284,10 @@ def enqueue_on_commit(postback):
 
     def _fast_path():
         try:
-            _enqueue(redis_connection(config), *ident, config)
+            conn = redis_connection(config)
+            if conn.llen(QUEUE_KEY) >= int(setting(config, "POSTBACK_FAST_PATH_MAX_QUEUED")):
+                return  # a backlog: the drain sends it in a batch, cheaper than a job each
+            _enqueue(conn, *ident, config)
         except Exception:  # noqa: BLE001 - the outbox row is the durable record
             log.warning("could not enqueue postback %s; the drain will send it", ident[0], exc_info=True)
 
@@ -286,9 +303,36 @@ def deliver(postback_id, delivery, attempts):
     postback = service.claim(postback_id, delivery, attempts, setting(config, "POSTBACK_LEASE_SECONDS"))
     if postback is None:
         return "skipped"  # sent, resent, not due, or another worker holds the lease
-    merchant = (Merchant.select(Merchant.postback_url, Merchant.postback_secret, Merchant.previous_postback_secret,
-                                Merchant.previous_postback_secret_until)
-                .where(Merchant.id == postback.merchant_id).get())
+    return _send(postback, config)
+
+
+@with_db
+def deliver_batch(items, reservation):
+    """The next attempt of each postback of a batch the drain reserved (an RQ job).
+
+    ``items``: ``(id, delivery, attempts)`` rows of one merchant; ``reservation``: the
+    lease the drain gave them. Each is claimed on that reservation and sent in turn,
+    exactly as :func:`deliver` sends one. Returns ``{status: count}``.
+    """
+    config = _config()
+    lease_seconds = setting(config, "POSTBACK_LEASE_SECONDS")
+    outcome = {}
+    for postback_id, delivery, attempts in items:
+        postback = service.claim(postback_id, delivery, attempts, lease_seconds, reservation=reservation)
+        status = "skipped" if postback is None else _send(postback, config)
+        outcome[status] = outcome.get(status, 0) + 1
+    return outcome
+
+
+_MERCHANT = CompiledQuery(lambda: Merchant.select(
+    Merchant.postback_url, Merchant.postback_secret, Merchant.previous_postback_secret,
+    Merchant.previous_postback_secret_until,
+).where(Merchant.id == Slot("id")).limit(1))
+
+
+def _send(postback, config):
+    """Send a claimed postback, log the attempt, move it on; the new status."""
+    merchant = _MERCHANT.first(id=postback.merchant_id)
     from ..services.settings import signing_secrets  # two secrets during a rotation's grace period
 
     url, secret = merchant.postback_url, signing_secrets(merchant)
@@ -337,9 +381,10 @@ def drain(limit=None):
 
 
 def due_postbacks(now, limit):
-    """Pending postbacks whose next attempt is due and that no worker holds."""
+    """Pending postbacks whose next attempt is due and that no worker holds, as
+    ``(id, delivery, attempts, merchant_id)``."""
     return list(
-        Postback.select(Postback.id, Postback.delivery, Postback.attempts)
+        Postback.select(Postback.id, Postback.delivery, Postback.attempts, Postback.merchant)
         .where(
             (Postback.status == "pending")
             & (Postback.next_attempt_at <= now)
@@ -351,16 +396,13 @@ def due_postbacks(now, limit):
     )
 
 
-def _drain(conn, config, limit, lease_seconds):
+def _without_live_job(conn, rows, lease_seconds):
+    """The rows whose attempt has no queued or recently started job."""
     import datetime
 
-    now = utcnow()
-    rows = due_postbacks(now, limit)
-    if not rows:
-        return 0
-    jobs = Job.fetch_many([job_id_for(*row) for row in rows], connection=conn)
+    jobs = Job.fetch_many([job_id_for(*row[:3]) for row in rows], connection=conn)
     aware_now = datetime.datetime.now(datetime.timezone.utc)
-    enqueued = 0
+    free = []
     for row, job in zip(rows, jobs):
         if job is not None:
             status = job.get_status(refresh=False)
@@ -371,11 +413,55 @@ def _drain(conn, config, limit, lease_seconds):
             ):
                 continue  # running, about to claim
             job.delete()  # ended without moving the row on, or its worker died
-        _enqueue(conn, *row, config)
-        enqueued += 1
+        free.append(row)
+    return free
+
+
+def _drain(conn, config, limit, lease_seconds):
+    """Enqueue what is due: one job per postback when few are, batches when many are.
+
+    A backlog (``POSTBACK_BATCH_MIN`` or more postbacks due without a job: after a
+    burst, a Redis restart, a receiver that was down) goes out in batch jobs of up to
+    ``POSTBACK_BATCH_SIZE`` postbacks of one merchant each (a slow merchant only
+    slows its own postbacks), which costs RQ one job per batch instead of one per
+    postback. Rounds repeat while they reserve whole pages of ``limit`` rows.
+    """
+    batch_min = int(setting(config, "POSTBACK_BATCH_MIN"))
+    batch_size = int(setting(config, "POSTBACK_BATCH_SIZE"))
+    enqueued = 0
+    for _round in range(int(setting(config, "POSTBACK_DRAIN_ROUNDS"))):
+        now = utcnow()
+        rows = due_postbacks(now, limit)
+        free = _without_live_job(conn, rows, lease_seconds) if rows else []
+        if len(free) < batch_min:
+            for row in free:
+                _enqueue(conn, *row[:3], config)
+            enqueued += len(free)
+            break
+        by_merchant = {}
+        for row in free:
+            by_merchant.setdefault(row[3], []).append(row[0])
+        for ids in by_merchant.values():
+            for start in range(0, len(ids), batch_size):
+                reservation, items = service.reserve(ids[start:start + batch_size], lease_seconds, now=now)
+                if items:
+                    _enqueue_batch(conn, items, reservation, config)
+                    enqueued += len(items)
+        if len(rows) < limit:
+            break
     if enqueued:
         log.info("postback drain enqueued %d postback(s)", enqueued)
     return enqueued
+
+
+def _enqueue_batch(conn, items, reservation, config):
+    timeout = float(setting(config, "POSTBACK_TIMEOUT"))
+    return Queue(QUEUE, connection=conn).enqueue(
+        deliver_batch, items, reservation,
+        job_timeout=int(len(items) * (timeout + 5)) + 30,
+        result_ttl=0, failure_ttl=24 * 3600,
+        description=f"postbacks {items[0][0]}…{items[-1][0]} ({len(items)})",
+    )
 
 
 def register_cron(scheduler, config):

@@ -32,7 +32,7 @@ import random
 import secrets
 import time
 
-from ..db import CompiledInsert, db
+from ..db import CompiledInsert, CompiledQuery, Slot, db
 from ..models import Postback, PostbackAttempt, Transaction, Withdrawal, utcnow
 from ..money import to_str
 
@@ -168,47 +168,105 @@ TRANSACTION_STATUS_FOR = {"pending": "pending", "sent": "sent", "error": "error"
 WITHDRAWAL_STATUS_FOR = {"pending": "pending", "sent": "received", "error": "error"}
 
 
+_OBJECT_STATUS = {
+    "transaction": CompiledQuery(lambda: Transaction.update(postback_status=Slot("status"))
+                                 .where(Transaction.id == Slot("id"))),
+    "stockpiling": CompiledQuery(lambda: Transaction.update(postback_status=Slot("status"))
+                                 .where(Transaction.stockpiling == Slot("id"))),
+    "withdrawal": CompiledQuery(lambda: Withdrawal.update(postback_status=Slot("status"))
+                                .where(Withdrawal.id == Slot("id"))),
+}
+
+
 def set_object_status(postback, status):
     """Make the transactions / withdrawal of an event follow its delivery state."""
-    if postback.object_id is None:
+    query = _OBJECT_STATUS.get(postback.object_type)
+    if postback.object_id is None or query is None:
         return 0
-    if postback.object_type == "transaction":
-        return (Transaction.update(postback_status=TRANSACTION_STATUS_FOR[status])
-                .where(Transaction.id == postback.object_id).execute())
-    if postback.object_type == "stockpiling":
-        return (Transaction.update(postback_status=TRANSACTION_STATUS_FOR[status])
-                .where(Transaction.stockpiling == postback.object_id).execute())
-    if postback.object_type == "withdrawal":
-        return (Withdrawal.update(postback_status=WITHDRAWAL_STATUS_FOR[status])
-                .where(Withdrawal.id == postback.object_id).execute())
-    return 0
+    mapping = WITHDRAWAL_STATUS_FOR if postback.object_type == "withdrawal" else TRANSACTION_STATUS_FOR
+    return query.count(status=mapping[status], id=postback.object_id)
 
 
-def claim(postback_id, delivery, attempts, lease_seconds, now=None):
+def _claim_query():
+    now = Slot("now", Postback.next_attempt_at)
+    query = Postback.update(locked_until=Slot("lease", Postback.locked_until)).where(
+        (Postback.id == Slot("id"))
+        & (Postback.status == "pending")
+        & (Postback.delivery == Slot("delivery"))
+        & (Postback.attempts == Slot("attempts"))
+        & (Postback.next_attempt_at <= now)
+        & (Postback.locked_until.is_null() | (Postback.locked_until < now))
+    )
+    return query.returning(*Postback._meta.sorted_fields) if db.obj.returning_clause else query
+
+
+_CLAIM = CompiledQuery(_claim_query)
+
+
+def _claim_reserved_query():
+    query = Postback.update(locked_until=Slot("lease", Postback.locked_until)).where(
+        (Postback.id == Slot("id"))
+        & (Postback.status == "pending")
+        & (Postback.delivery == Slot("delivery"))
+        & (Postback.attempts == Slot("attempts"))
+        & (Postback.locked_until == Slot("reservation", Postback.locked_until))
+    )
+    return query.returning(*Postback._meta.sorted_fields) if db.obj.returning_clause else query
+
+
+_CLAIM_RESERVED = CompiledQuery(_claim_reserved_query)
+
+
+def reserve(postback_ids, lease_seconds, now=None):
+    """The drain's hold on a batch of due postbacks that one job will deliver.
+
+    One UPDATE gives every row of ``postback_ids`` that is still pending, due and not
+    leased the same lease (the reservation); returns ``(reservation, rows)``, the rows
+    as ``(id, delivery, attempts)``. The job then claims each row *on that
+    reservation* (:func:`claim` with ``reservation=``). If the job is lost, the
+    reservation simply runs out and a later drain finds the rows again.
+    """
+    now = now or utcnow()
+    # A value no worker's lease will hold: those end at their claim's now + lease_seconds
+    # exactly; this one a random number of microseconds later.
+    reservation = now + datetime.timedelta(seconds=lease_seconds, microseconds=random.randint(1, 999))
+    ids = [int(i) for i in postback_ids]
+    if not ids:
+        return reservation, []
+    (Postback.update(locked_until=reservation)
+     .where(Postback.id.in_(ids) & (Postback.status == "pending") & (Postback.next_attempt_at <= now)
+            & (Postback.locked_until.is_null() | (Postback.locked_until < now)))
+     .execute())
+    rows = (Postback.select(Postback.id, Postback.delivery, Postback.attempts)
+            .where(Postback.id.in_(ids) & (Postback.locked_until == reservation))
+            .order_by(Postback.next_attempt_at, Postback.id).tuples())
+    return reservation, list(rows)
+
+
+def claim(postback_id, delivery, attempts, lease_seconds, now=None, reservation=None):
     """Take the lease on the next attempt of a postback; the row, or None if not ours.
 
     One conditional UPDATE (safe on SQLite and PostgreSQL alike): it succeeds only
     while the row is pending, due, still at this delivery and attempt count, and
     nobody else holds a live lease. A second worker running the same job (a
     duplicate enqueue, the drain racing the fast path) finds nothing to claim.
+
+    ``reservation``: the row is one of a batch the drain reserved (:func:`reserve`);
+    it is claimed only while it still holds that reservation.
     """
     now = now or utcnow()
     lease = now + datetime.timedelta(seconds=lease_seconds)
-    query = Postback.update(locked_until=lease).where(
-        (Postback.id == postback_id)
-        & (Postback.status == "pending")
-        & (Postback.delivery == delivery)
-        & (Postback.attempts == attempts)
-        & (Postback.next_attempt_at <= now)
-        & (Postback.locked_until.is_null() | (Postback.locked_until < now))
-    )
+    values = dict(id=postback_id, delivery=delivery, attempts=attempts, lease=lease)
+    if reservation is None:
+        query, values["now"] = _CLAIM, now
+    else:  # a row the drain reserved for a batch job: ours only while it still holds it
+        query, values["reservation"] = _CLAIM_RESERVED, reservation
     if db.obj.returning_clause:  # PostgreSQL: claim and read in one round trip
-        rows = list(query.returning(*Postback._meta.sorted_fields).execute())
-        if len(rows) != 1:
+        postback = query.first(**values)
+        if postback is None:
             return None
-        postback = rows[0]
     else:
-        if query.execute() != 1:
+        if query.count(**values) != 1:
             return None
         postback = Postback.get_by_id(postback_id)
     postback.lease = lease
@@ -247,31 +305,15 @@ def record_attempt(postback, http_status=None, error=None, duration_ms=None, bod
     else:
         delay = next_delay(attempts, schedule, jitter)
         status = "error" if delay is None else "pending"
-    values = {
-        Postback.attempts: attempts,
-        Postback.status: status,
-        Postback.last_http_status: http_status,
-        Postback.last_error: _short(error) if not ok else None,
-        Postback.locked_until: None,
-    }
-    if ok:
-        values[Postback.sent_at] = now
-    if status == "pending":
-        values[Postback.next_attempt_at] = now + datetime.timedelta(seconds=delay)
     with db.atomic():
-        PostbackAttempt.create(
+        _NEW_ATTEMPT.create(
             postback=postback.id, delivery=postback.delivery, attempted_at=now, http_status=http_status,
             duration_ms=duration_ms, response_excerpt=excerpt(body), error=_short(error),
         )
-        updated = (
-            Postback.update(values)
-            .where(
-                (Postback.id == postback.id)
-                & (Postback.delivery == postback.delivery)
-                & (Postback.attempts == postback.attempts)
-                & (Postback.locked_until == postback.lease)
-            )
-            .execute()
+        updated = _MOVE_ON[status].count(
+            attempts=attempts, http_status=http_status, error=_short(error) if not ok else None, now=now,
+            next_attempt_at=now + datetime.timedelta(seconds=delay) if status == "pending" else None,
+            id=postback.id, delivery=postback.delivery, previous_attempts=postback.attempts, lease=postback.lease,
         )
         if updated != 1:
             return "lost", None
@@ -279,6 +321,31 @@ def record_attempt(postback, http_status=None, error=None, duration_ms=None, bod
             set_object_status(postback, status)
     postback.attempts, postback.status = attempts, status
     return status, delay
+
+
+def _move_on_query(status):
+    """The compare-and-set that ends an attempt (on the lease the claim took)."""
+    values = {
+        Postback.attempts: Slot("attempts"),
+        Postback.status: status,
+        Postback.last_http_status: Slot("http_status"),
+        Postback.last_error: Slot("error"),
+        Postback.locked_until: None,
+    }
+    if status == "sent":
+        values[Postback.sent_at] = Slot("now", Postback.sent_at)
+    if status == "pending":
+        values[Postback.next_attempt_at] = Slot("next_attempt_at", Postback.next_attempt_at)
+    return Postback.update(values).where(
+        (Postback.id == Slot("id"))
+        & (Postback.delivery == Slot("delivery"))
+        & (Postback.attempts == Slot("previous_attempts"))
+        & (Postback.locked_until == Slot("lease"))
+    )
+
+
+_NEW_ATTEMPT = CompiledInsert(PostbackAttempt)
+_MOVE_ON = {status: CompiledQuery(lambda status=status: _move_on_query(status)) for status in ("sent", "pending", "error")}
 
 
 def resend(postback, now=None, actor=None, ip=""):

@@ -356,6 +356,80 @@ def test_a_commit_without_enqueue_is_delivered_by_the_drain(app, world, receiver
     assert reload(pb).status == "sent" and len(receiver.requests) == 1
 
 
+def _test_events(merchant, n):
+    with db.atomic():
+        return [service.create_event(merchant, "test", {"n": i}) for i in range(n)]
+
+
+def _queued_jobs(conn):
+    from rq import Queue
+
+    return Queue(jobs.QUEUE, connection=conn).get_jobs()
+
+
+def test_a_backlog_goes_out_in_batches_of_one_merchant_each(app, world, receiver, rq):
+    app.config.update(POSTBACK_BATCH_MIN=5, POSTBACK_BATCH_SIZE=4)
+    merchant, _ = world
+    other = factories.merchant(postback_url=receiver.url)
+    events = _test_events(merchant, 6) + _test_events(other, 3)
+    rq.connection.flushdb()  # the fast path's jobs are lost: a backlog without jobs
+    with app.app_context():
+        assert jobs.drain() == 9
+        assert jobs.drain() == 0  # reserved for the batch jobs: not enqueued again
+    batches = _queued_jobs(rq.connection)
+    assert sorted(len(job.args[0]) for job in batches) == [2, 3, 4]  # 6 → 4 + 2, and 3
+    by_id = {pb.id: pb.merchant_id for pb in events}
+    for job in batches:
+        assert job.func_name.endswith("deliver_batch")
+        assert len({by_id[item[0]] for item in job.args[0]}) == 1  # one merchant a batch
+    assert all(reload(pb).locked_until is not None for pb in events)
+    rq.work()
+    assert sorted(r["headers"]["webhook-id"] for r in receiver.requests) == sorted(pb.event_id for pb in events)
+    for pb in events:
+        assert reload(pb).status == "sent" and len(attempts(pb)) == 1
+
+
+def test_a_lost_batch_is_sent_once_its_reservation_runs_out(app, world, receiver, rq):
+    app.config.update(POSTBACK_BATCH_MIN=2, POSTBACK_LEASE_SECONDS=1)
+    merchant, _ = world
+    events = _test_events(merchant, 3)
+    rq.connection.flushdb()
+    with app.app_context():
+        assert jobs.drain() == 3
+        rq.connection.flushdb()  # the batch job is lost with Redis
+        assert jobs.drain() == 0  # the reservation still holds
+        time.sleep(1.1)
+        assert jobs.drain() == 3
+    rq.work()
+    assert sorted(r["headers"]["webhook-id"] for r in receiver.requests) == sorted(pb.event_id for pb in events)
+
+
+def test_a_batch_skips_a_postback_resent_meanwhile(app, world, receiver, rq):
+    app.config.update(POSTBACK_BATCH_MIN=2)
+    merchant, _ = world
+    first, second, third = _test_events(merchant, 3)
+    rq.connection.flushdb()
+    with app.app_context():
+        assert jobs.drain() == 3
+    fresh = service.resend(first)  # an operator's resend takes the row out of the batch
+    jobs.enqueue_after_commit(fresh)
+    rq.work()
+    assert sorted(r["headers"]["webhook-id"] for r in receiver.requests) == sorted(
+        pb.event_id for pb in (first, second, third))
+    assert [(a.delivery, a.http_status) for a in attempts(first)] == [(2, 200)]
+
+
+def test_the_fast_path_steps_aside_for_a_backlog(app, world, receiver, rq):
+    app.config.update(POSTBACK_FAST_PATH_MAX_QUEUED=2)
+    merchant, _ = world
+    events = [_test_events(merchant, 1)[0] for _ in range(4)]  # four commits
+    assert len(_queued_jobs(rq.connection)) == 2
+    with app.app_context():
+        assert jobs.drain() == 2  # the two the fast path left to it
+    rq.work()
+    assert sorted(r["headers"]["webhook-id"] for r in receiver.requests) == sorted(pb.event_id for pb in events)
+
+
 def test_enqueue_inside_a_transaction_is_refused(app, world):
     merchant, wallet = world
     with pytest.raises(RuntimeError):
@@ -390,7 +464,7 @@ def test_a_refused_target_is_a_failed_attempt_without_a_connection(app, world, r
 
 
 def worker_process(app, **extra):
-    """A real ``backoffice worker`` (fork worker, cron drain) in its own process group."""
+    """A real ``backoffice worker`` (cron drain included) in its own process group."""
     config = {k: app.config[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "INSTANCE_PATH")}
     config.update(ALLOW_PRIVATE_POSTBACKS=True, RATELIMIT_STORAGE_URI="memory://", **extra)
     code = (
@@ -416,8 +490,9 @@ def stop(proc, sig=signal.SIGTERM):
         proc.wait()
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing(app, world, receiver, rq):
-    lease = {"POSTBACK_LEASE_SECONDS": 2, "POSTBACK_DRAIN_INTERVAL": 1}
+@pytest.mark.parametrize("worker_class", ["simple", "fork"])
+def test_a_worker_killed_mid_delivery_loses_nothing(app, world, receiver, rq, worker_class):
+    lease = {"POSTBACK_LEASE_SECONDS": 2, "POSTBACK_DRAIN_INTERVAL": 1, "WORKER_CLASS": worker_class}
     app.config.update(lease)
     receiver.script = [{"stall": True}, {"status": 200}]
     merchant, wallet = world
@@ -428,7 +503,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(app, world, receiver, rq):
         assert receiver.arrived.wait(30), first.stderr.read1().decode() if first.poll() is not None else "no request"
         assert reload(pb).locked_until is not None  # the killed worker held the lease
     finally:
-        stop(first, signal.SIGKILL)  # the worker and its work horse, mid-delivery
+        stop(first, signal.SIGKILL)  # the worker (and a fork worker's work horse), mid-delivery
     assert first.returncode == -signal.SIGKILL
     assert reload(pb).status == "pending" and attempts(pb) == []
 
