@@ -5,7 +5,9 @@ Schema changes are versioned scripts in ``backoffice/migrations`` run by peewee'
 migrations). ``apply_migrations`` is what ``backoffice init-db`` calls; it records
 each script it applied, so running it twice changes nothing.
 """
+import itertools
 import os
+import weakref
 from urllib.parse import urlparse
 
 from peewee import DatabaseProxy, Node, PostgresqlDatabase, SqliteDatabase
@@ -150,6 +152,18 @@ class Slot(Node):
         return ctx.literal(ctx.state.param or "?")
 
 
+_PREPARED = weakref.WeakKeyDictionary()  # a PostgreSQL connection -> the statements prepared on it
+_names = itertools.count(1)
+
+
+def _numbered_parameters(sql):
+    """``%s`` placeholders as ``$1, $2, …`` (PREPARE's); None when the SQL has another ``%``."""
+    parts = sql.split("%s")
+    if any("%" in part for part in parts):
+        return None
+    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, 1))
+
+
 class CompiledQuery:
     """A peewee query whose SQL is built once (per database) and run with new values.
 
@@ -158,10 +172,15 @@ class CompiledQuery:
         CLAIM = CompiledQuery(lambda: Transaction.update(label=Slot("label"))
                               .where(Transaction.id == Slot("id")).returning(Transaction))
         rows = CLAIM.rows(label="v1", id=7)
+
+    On PostgreSQL the statement is also prepared on each connection the first time
+    it runs there (``PREPARE`` / ``EXECUTE``): the server parses and plans it once
+    per connection instead of on every call.
     """
 
     def __init__(self, build):
         self.build = build
+        self.name = f"backoffice_q{next(_names)}"
         self._compiled = {}
 
     def _for(self, database):
@@ -169,13 +188,29 @@ class CompiledQuery:
         if entry is None or entry[0] is not database:
             query = self.build()
             sql, params = database.get_sql_context().sql(query).query()
-            entry = self._compiled[id(database)] = (database, query, sql, params)
+            prepared = None
+            if isinstance(database, PostgresqlDatabase):
+                numbered = _numbered_parameters(sql)
+                if numbered is not None:
+                    arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
+                    prepared = (f"PREPARE {self.name} AS {numbered}", f"EXECUTE {self.name}{arguments}")
+            entry = self._compiled[id(database)] = (database, query, sql, params, prepared)
         return entry
 
     def _cursor(self, values):
-        database, query, sql, params = self._for(db.obj)
+        database, query, sql, params, prepared = self._for(db.obj)
         bound = [p.bind(values) if isinstance(p, _SlotValue) else p for p in params]
-        return database, query, database.execute_sql(sql, bound)
+        if prepared is None:
+            return database, query, database.execute_sql(sql, bound)
+        connection = database.connection()
+        names = _PREPARED.get(connection)
+        if names is None:
+            names = _PREPARED[connection] = set()
+        if self.name not in names:
+            # Not undone by a rollback: a prepared statement lives as long as the session.
+            database.cursor().execute(prepared[0])
+            names.add(self.name)
+        return database, query, database.execute_sql(prepared[1], bound)
 
     def rows(self, **values):
         """The rows of a SELECT or of a write with RETURNING, as peewee would give them."""

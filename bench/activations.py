@@ -110,6 +110,7 @@ def main():
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn's: gthread or sync")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=8731)
     args = parser.parse_args()
@@ -125,7 +126,7 @@ def main():
     env = dict(os.environ, DATABASE_URL=args.database, REDIS_URL=args.redis, BACKOFFICE_INSTANCE_PATH=instance,
                SECRET_KEY="bench-only", BACKOFFICE_PLUGIN_LIMIT_PER_ADDRESS="1000000 per minute")
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    server = subprocess.Popen([gunicorn, "-w", str(args.workers), "--threads", str(args.threads), "-k", "gthread",
+    server = subprocess.Popen([gunicorn, "-w", str(args.workers), "--threads", str(args.threads), "-k", args.worker_class,
                                "-b", f"127.0.0.1:{args.port}", "--log-level", "warning", "wsgi:app"],
                               cwd=ROOT, env=env)
     try:

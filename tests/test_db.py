@@ -3,7 +3,7 @@ import datetime
 from decimal import Decimal
 
 import factories
-from backoffice.db import CompiledInsert, CompiledQuery, Slot, db
+from backoffice.db import CompiledInsert, CompiledQuery, Slot, _numbered_parameters, db, is_postgres
 from backoffice.models import Postback, Transaction
 
 BY_NUMBER = CompiledQuery(lambda: Transaction.select().where(
@@ -62,7 +62,36 @@ def test_insert_fills_defaults_and_returns_the_id(conn):
 
 def test_each_database_gets_its_own_sql(conn):
     BY_NUMBER.rows(merchant=1, number="x", at_least=Decimal(0))
-    database, _query, sql, _params = BY_NUMBER._compiled[id(db.obj)]
+    database, _query, sql, _params, _prepared = BY_NUMBER._compiled[id(db.obj)]
     assert database is db.obj
     # The placeholders are this database's own (``%s`` on PostgreSQL, ``?`` on SQLite).
     assert (db.obj.param or "?") in sql
+
+
+def test_on_postgresql_each_connection_prepares_a_statement_once(conn):
+    if not is_postgres():
+        assert BY_NUMBER._for(db.obj)[4] is None  # SQLite runs the SQL text (it caches statements itself)
+        return
+    m = factories.merchant()
+    tx = factories.transaction(factories.wallet(m), amount="10.00", transaction_number="P1")
+
+    def prepared():
+        return {name for (name,) in db.execute_sql("SELECT name FROM pg_prepared_statements").fetchall()}
+
+    assert BY_NUMBER.first(merchant=m.id, number="P1", at_least=Decimal(0)).id == tx.id
+    assert BY_NUMBER.name in prepared()
+    # A rollback does not take it away (a prepared statement lives as long as the session).
+    with db.atomic() as transaction:
+        assert RELABEL.count(label="x", at=None, id=tx.id) == 1
+        transaction.rollback()
+    assert RELABEL.name in prepared()
+    assert Transaction.get_by_id(tx.id).label != "x"
+    assert RELABEL.count(label="y", at=None, id=tx.id) == 1
+    assert Transaction.get_by_id(tx.id).label == "y"
+
+
+def test_placeholders_are_numbered_for_prepare():
+    assert _numbered_parameters('SELECT "a" FROM "t" WHERE "b" = %s AND "c" IN (%s, %s)') == (
+        'SELECT "a" FROM "t" WHERE "b" = $1 AND "c" IN ($2, $3)')
+    assert _numbered_parameters("SELECT 1") == "SELECT 1"
+    assert _numbered_parameters("SELECT '100%' WHERE a = %s") is None  # another %: run unprepared
