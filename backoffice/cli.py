@@ -105,10 +105,11 @@ def _default_base_url():
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @with_appcontext
 def worker_command(burst):
-    """Run an RQ worker (with the scheduler) on the back office's queues."""
-    from .jobs.worker import run_worker
+    """Run an RQ worker (with the scheduler) on the back office's queues; it starts
+    again by itself when Redis goes away and comes back."""
+    from .jobs.worker import run_worker_until_stopped
 
-    run_worker(current_app._get_current_object(), burst=burst)
+    run_worker_until_stopped(current_app._get_current_object(), burst=burst)
 
 
 @click.command("run")

@@ -164,3 +164,34 @@ def run_worker(app, burst=False, worker_class=None, with_cron=True):
         finally:
             if cron is not None:
                 cron.stop()
+
+
+RESTART_DELAYS = (1, 2, 5, 10, 30)  # seconds, after each failure in a row
+
+
+def run_worker_until_stopped(app, burst=False, worker_class=None, delays=RESTART_DELAYS):
+    """:func:`run_worker`, started again whenever Redis goes away under it.
+
+    RQ gives up when Redis does not answer in the middle of its bookkeeping (a
+    restart, a failover); a worker that simply ended there would leave the
+    postbacks to nobody until someone restarts it by hand. Nothing is lost
+    meanwhile (the database is the record; the drain finds what is due), so the
+    worker waits a moment and starts again. ``backoffice worker`` runs this.
+    """
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    failures = 0
+    while True:
+        started = time.monotonic()
+        try:
+            return run_worker(app, burst=burst, worker_class=worker_class)
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError):
+            if time.monotonic() - started > 60:
+                failures = 0  # it ran well for a while: start the back-off over
+            delay = delays[min(failures, len(delays) - 1)]
+            failures += 1
+            log.warning("worker: Redis does not answer; starting again in %s s", delay, exc_info=True)
+            time.sleep(delay)

