@@ -1,7 +1,8 @@
 """Activation throughput and latency against a running server on PostgreSQL.
 
-    .venv/bin/python bench/activations.py [--transactions 40000] [--duration 20]
-        [--workers 4] [--connections 16] [--database postgresql://postgres@127.0.0.1:5432/bench_activations]
+    .venv/bin/python bench/activations.py [--transactions 60000] [--duration 20]
+        [--workers 4] [--threads 1] [--worker-class sync] [--connections 6]
+        [--database postgresql://postgres@127.0.0.1:5432/bench_activations]
 
 It creates (or empties) the benchmark database, migrates it, seeds one merchant with
 a wallet and N reported transactions, starts gunicorn on 127.0.0.1 (the WSGI app in
@@ -109,9 +110,10 @@ def main():
     parser.add_argument("--transactions", type=int, default=60000)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn's: gthread or sync")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", default="sync",
+                        help="gunicorn's: sync (the README's deployment) or gthread")
+    parser.add_argument("--connections", type=int, default=6)
     parser.add_argument("--port", type=int, default=8731)
     args = parser.parse_args()
     if not shutil.which("wrk"):

@@ -210,13 +210,13 @@ def activate_for_label(tx, label, order_id=None, now=None):
 
 
 def _complete_single(tx, merchant, settings, now):
-    statistics.record_activation(tx, True, merchant.timezone)
     data = postbacks.deposit_completed_data(
         merchant, settings.payment_system, tx.label, tx.order_id, tx.currency, [tx]
     )
     # The claim set its postback_status to "pending" already (one statement fewer).
     event = postbacks.create_event(merchant, "deposit.completed", data, object_type="transaction", object_id=tx.id,
                                    mark_objects=False)
+    statistics.record_activation(tx, True, merchant.timezone)  # last: it locks the merchant's hottest row
     return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency, postback=event)
 
 
@@ -274,13 +274,13 @@ def _stockpile(tx, merchant, settings, now):
     members = list(Transaction.select().where(Transaction.stockpiling == sp.id).order_by(Transaction.activated_at,
                                                                                            Transaction.id))
     first = members[0]
-    statistics.record_activation(tx, True, merchant.timezone)
-    statistics.record_stockpiling_completed(members, now, tx, merchant.timezone)
     data = postbacks.deposit_completed_data(
         merchant, settings.payment_system, sp.label, tx.order_id or first.order_id, sp.currency, members, sp
     )
     event = postbacks.create_event(merchant, "deposit.completed", data, object_type="stockpiling", object_id=sp.id,
                                    mark_objects=False)  # set with stockpiling_end_at above
+    statistics.record_activation(tx, True, merchant.timezone)  # last: they lock the merchant's hottest rows
+    statistics.record_stockpiling_completed(members, now, tx, merchant.timezone)
     tx.stockpiling_end_at, tx.postback_status = now, "pending"
     return Outcome(ACTIVATED, transaction=tx, amount=sp.accumulated_amount, currency=sp.currency, postback=event)
 

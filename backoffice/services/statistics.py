@@ -84,16 +84,30 @@ class _Changes:
 
     def write(self):
         """Two multi-row upserts in plain SQL (this runs on every activation, and
-        building the same statement with the query builder cost more than running it)."""
+        building the same statement with the query builder cost more than running it);
+        on PostgreSQL in one statement (the first as a data-modifying ``WITH``).
+
+        Rows go in key order, so two transactions lock the rows they share in the same
+        order and cannot deadlock on them. Callers write their rollups last in their
+        transaction: the current bucket is the hottest row of all (every activation of
+        the merchant updates it) and stays locked until the commit.
+        """
+        statements, params = [], []
         for table, rows, last in (("stat_bucket", self.buckets, ("bucket",)),
                                   ("stat_day", self.days, ("timezone", "day"))):
             if not rows:
                 continue
-            params = []
-            for key, (amount, count) in rows.items():
-                params.extend((self.merchant_id,) + key + (quantize(amount), count))
+            values = []
+            for key, (amount, count) in sorted(rows.items()):
+                values.extend((self.merchant_id,) + key + (quantize(amount), count))
             width = 1 + len(key) + 2
-            db.execute_sql(_upsert_sql(table, last, len(rows), width, db.obj.param), params)
+            statements.append(_upsert_sql(table, last, len(rows), width, db.obj.param))
+            params.append(values)
+        if len(statements) == 2 and is_postgres():
+            db.execute_sql(f"WITH bucket_rows AS ({statements[0]}) {statements[1]}", params[0] + params[1])
+            return
+        for sql, values in zip(statements, params):
+            db.execute_sql(sql, values)
 
 
 _COLUMNS = ('"merchant_id"', '"payment_system_id"', '"currency"', '"kind"', '"date_kind"', '"complete"')
