@@ -57,8 +57,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
 from harness import (  # noqa: E402
-    ROOT, WITHDRAWAL_FIELDS, Procs, RedisServer, Stats, WebServer, Workers, app_env, exit_on_signals,
-    init_app_in_process, run_fixed_rate, seed_world, start_receiver_with_secrets, write_instance_config,
+    WITHDRAWAL_FIELDS, Procs, RedisServer, Stats, exit_on_signals, init_app_in_process, run_fixed_rate, seed_world,
+    start_stack, write_instance_config,
 )
 
 BENCH_CONFIG = {
@@ -542,19 +542,8 @@ def main():
     redis.start()
     app = init_app_in_process(args.database, redis.url, instance)
     world = seed_world(app, MERCHANTS)
-    receiver = start_receiver_with_secrets([(m["id"], m["postback_secret"]) for m in world["merchants"]],
-                                           fail_every=args.receiver_fail_every, delay=args.receiver_delay)
-    from backoffice.db import db
-    from backoffice.models import Merchant
-
-    with app.app_context(), db.connection_context():
-        for m in world["merchants"]:
-            Merchant.update(postback_url=receiver.url_for(m["id"])).where(Merchant.id == m["id"]).execute()
-    env = app_env(args.database, redis.url, instance, worker_class=args.worker_class)
-    web = WebServer(procs, args.web_port, env, args.web_workers, args.web_threads, log=log)
-    web.start()
-    workers = Workers(procs, args.workers, env, log=log)
-    workers.start()
+    receiver, web, workers = start_stack(app, procs, world, args, redis.url, instance, log,
+                                         fail_every=args.receiver_fail_every, delay=args.receiver_delay)
 
     stats = Stats()
     traffic = Traffic(world, stats, rng)

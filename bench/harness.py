@@ -686,3 +686,23 @@ def format_table(stats, elapsed, names=None, warmup=0.0):
         lines.append(f"{name:22} {len(values):8d} {len(values) / span:7.1f} {percentile(values, 50):8.1f} "
                      f"{percentile(values, 90):8.1f} {percentile(values, 99):8.1f} {values[-1]:8.1f}  {outcomes}")
     return lines
+
+
+def start_stack(app, procs, world, args, redis_url, instance, log, **receiver_options):
+    """The receiver (each merchant's postback URL pointed at it), gunicorn and the
+    workers, as ``args`` (database, web_port, web_workers, web_threads, workers,
+    worker_class) say; returns ``(receiver, web, workers)``."""
+    from backoffice.db import db
+    from backoffice.models import Merchant
+
+    receiver = start_receiver_with_secrets([(m["id"], m["postback_secret"]) for m in world["merchants"]],
+                                           **receiver_options)
+    with app.app_context(), db.connection_context():
+        for m in world["merchants"]:
+            Merchant.update(postback_url=receiver.url_for(m["id"])).where(Merchant.id == m["id"]).execute()
+    env = app_env(args.database, redis_url, instance, worker_class=args.worker_class)
+    web = WebServer(procs, args.web_port, env, args.web_workers, args.web_threads, log=log)
+    web.start()
+    workers = Workers(procs, args.workers, env, log=log)
+    workers.start()
+    return receiver, web, workers

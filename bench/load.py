@@ -42,10 +42,8 @@ import itertools
 import logging
 import os
 import random
-import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from decimal import Decimal
@@ -54,9 +52,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
 from harness import (  # noqa: E402
-    WITHDRAWAL_FIELDS, Client, Procs, RedisServer, WebServer, Workers, app_env, exit_on_signals, format_table,
-    init_app_in_process, percentile, run_fixed_rate, seed_world, start_receiver_with_secrets,
-    write_instance_config,
+    WITHDRAWAL_FIELDS, Client, Procs, RedisServer, exit_on_signals, format_table, init_app_in_process, percentile,
+    run_fixed_rate, seed_world, start_stack, write_instance_config,
 )
 
 BENCH_CONFIG = {"PLUGIN_CONFIG_LIMIT": "1000000 per minute"}
@@ -322,15 +319,7 @@ def main():
         bench1_api_key = Merchant.get_by_id(bench1_id).api_key
     activations = int(args.duration * 60 + 1000)  # enough for any --rates activate= up to 60/s
     world = add_load_merchant(app, lambda mid: "http://127.0.0.1:1/unset", activations, "1000000000.00")
-    receiver = start_receiver_with_secrets([(m["id"], m["postback_secret"]) for m in world["merchants"]])
-    with app.app_context(), db.connection_context():
-        for m in world["merchants"]:
-            Merchant.update(postback_url=receiver.url_for(m["id"])).where(Merchant.id == m["id"]).execute()
-    env = app_env(args.database, redis.url, instance, worker_class=args.worker_class)
-    web = WebServer(procs, args.web_port, env, args.web_workers, args.web_threads, log=log)
-    web.start()
-    workers = Workers(procs, args.workers, env, log=log)
-    workers.start()
+    receiver, web, workers = start_stack(app, procs, world, args, redis.url, instance, log)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"{started}: {total} transactions in the database; gunicorn {args.web_workers}x{args.web_threads} "
           f"(gthread), {args.workers} {args.worker_class} workers", flush=True)

@@ -216,3 +216,16 @@ def sign_in(page, base_url, user, password, screens=None):
         page.wait_for_load_state()
     assert page.url.startswith(base_url + "/admin"), f"not signed in: {page.url}"
     assert page.locator("[data-testid=current-user]").inner_text() == user.login
+
+
+def drop_gif_prompt(page, settings_id):
+    """Open the GIF prompt modal of a merchant payment system's row, drop a GIF into it
+    and wait for the preview; the modal (its submit button saves the picture)."""
+    page.click(f"[data-target='#prompt-modal-{settings_id}']")
+    modal = page.locator(f"#prompt-modal-{settings_id}")
+    modal.locator("[data-dropzone]").wait_for(state="visible")
+    drop_file(page, f"#prompt-modal-{settings_id} [data-dropzone]", gif_bytes(), "how-to-pay.gif", "image/gif")
+    preview = modal.locator(".plugin-preview")
+    preview.wait_for(state="visible")
+    assert preview.get_attribute("src").startswith("data:image/gif;base64,")
+    return modal

@@ -9,7 +9,32 @@ from ..money import AmountError, parse_amount
 from . import ApiError
 
 
-class Body:
+class _Fields:
+    """What a JSON body and a query string check alike: faults collected per field."""
+
+    errors: list
+
+    def fail(self, field, message):
+        self.errors.append({"field": field, "message": str(message)})
+
+    def _text(self, field, value, max_length, choices=None, pattern=None):
+        """``value`` (a string) if it passes; else the fault is noted and None returned."""
+        if len(value) > max_length:
+            self.fail(field, _("must be at most %(n)d characters", n=max_length))
+            return None
+        if any(ord(c) < 32 for c in value):
+            self.fail(field, _("must not contain control characters"))
+            return None
+        if choices is not None and value not in choices:
+            self.fail(field, _("must be one of: %(choices)s", choices=", ".join(choices)))
+            return None
+        if pattern is not None and not re.fullmatch(pattern, value):
+            self.fail(field, _("has an invalid format"))
+            return None
+        return value
+
+
+class Body(_Fields):
     """``Body().string("label")``… then ``done()`` raises one 400 with every fault."""
 
     def __init__(self, data=None):
@@ -19,9 +44,6 @@ class Body:
             raise ApiError(400, "invalid_json", _("The request body must be a JSON object."))
         self.data = data
         self.errors = []
-
-    def fail(self, field, message):
-        self.errors.append({"field": field, "message": str(message)})
 
     def _raw(self, field, required):
         value = self.data.get(field)
@@ -38,20 +60,7 @@ class Body:
         if not isinstance(value, str):
             self.fail(field, _("must be a string"))
             return None
-        value = value.strip()
-        if len(value) > max_length:
-            self.fail(field, _("must be at most %(n)d characters", n=max_length))
-            return None
-        if any(ord(c) < 32 for c in value):
-            self.fail(field, _("must not contain control characters"))
-            return None
-        if choices is not None and value not in choices:
-            self.fail(field, _("must be one of: %(choices)s", choices=", ".join(choices)))
-            return None
-        if pattern is not None and not re.fullmatch(pattern, value):
-            self.fail(field, _("has an invalid format"))
-            return None
-        return value
+        return self._text(field, value.strip(), max_length, choices, pattern)
 
     def amount(self, field, required=True):
         value = self._raw(field, required)
@@ -82,7 +91,7 @@ class Body:
         return self
 
 
-class Params:
+class Params(_Fields):
     """Query-string parameters, checked like ``Body``: ``Params(known).string("label")``…
     ``done()`` raises one 400 naming every faulty (or unknown) parameter."""
 
@@ -92,27 +101,13 @@ class Params:
         for name in sorted(set(self.args) - set(known)):
             self.fail(name, _("is not a known field"))
 
-    def fail(self, field, message):
-        self.errors.append({"field": field, "message": str(message)})
-
     def _raw(self, field):
         value = self.args.get(field)
         return None if value is None or value == "" else value
 
     def string(self, field, max_length=255, choices=None):
         value = self._raw(field)
-        if value is None:
-            return None
-        if len(value) > max_length:
-            self.fail(field, _("must be at most %(n)d characters", n=max_length))
-            return None
-        if any(ord(c) < 32 for c in value):
-            self.fail(field, _("must not contain control characters"))
-            return None
-        if choices is not None and value not in choices:
-            self.fail(field, _("must be one of: %(choices)s", choices=", ".join(choices)))
-            return None
-        return value
+        return None if value is None else self._text(field, value, max_length, choices)
 
     def integer(self, field, minimum, maximum):
         value = self._raw(field)

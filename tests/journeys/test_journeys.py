@@ -19,15 +19,14 @@ watched: a console error, an uncaught exception, a failed request or an HTTP ans
 """
 import csv
 import datetime
-import http.server
 import json
-import threading
 import urllib.request
 from decimal import Decimal
 
 import pytest
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
-from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, drop_file, gif_bytes, shop_server, sign_in
+from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, drop_gif_prompt, shop_server, sign_in
+from http_receiver import Receiver, run_queued_jobs
 from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
@@ -71,35 +70,6 @@ def journey(browser, request):
         context.close()
 
 
-class Receiver:
-    """The merchant's postback endpoint: records every POST, answers 200."""
-
-    def __init__(self):
-        self.requests = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/postbacks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -110,18 +80,11 @@ def receiver():
 @pytest.fixture
 def run_jobs(app):
     """Empty the test Redis; then ``run_jobs()`` runs every queued job (a burst SimpleWorker)."""
-    from rq import SimpleWorker
-
-    from backoffice.jobs import queues, redis_connection
+    from backoffice.jobs import redis_connection
 
     connection = redis_connection(app.config)
     connection.flushdb()
-
-    def run():
-        with app.app_context():
-            SimpleWorker(queues(app.config), connection=connection).work(burst=True)
-
-    yield run
+    yield lambda: run_queued_jobs(app)
     connection.flushdb()
 
 
@@ -252,13 +215,7 @@ def test_merchant_owner_filters_exports_and_sets_up_the_plugin(app, conn, journe
     page.click("nav >> text=Plugin appearance")
     page.wait_for_selector("[data-testid=prompt-row-bkash]")
     screens.shot(page, "plugin-appearance")
-    page.click(f"[data-target='#prompt-modal-{settings.id}']")
-    modal = page.locator(f"#prompt-modal-{settings.id}")
-    modal.locator("[data-dropzone]").wait_for(state="visible")
-    drop_file(page, f"#prompt-modal-{settings.id} [data-dropzone]", gif_bytes(), "how-to-pay.gif", "image/gif")
-    preview = modal.locator(".plugin-preview")
-    preview.wait_for(state="visible")
-    assert preview.get_attribute("src").startswith("data:image/gif;base64,")
+    modal = drop_gif_prompt(page, settings.id)
     assert page.evaluate(f"document.getElementById('prompt-file-{settings.id}').files[0].name") == "how-to-pay.gif"
     page.wait_for_timeout(300)  # the modal's fade-in, for the picture
     screens.shot(page, "gif-dropped")
@@ -392,8 +349,8 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
 
     # The job delivers it to the merchant's server.
     run_jobs()
-    assert [r["body"]["id"] for r in receiver.requests] == [postback.event_id]
-    assert receiver.requests[0]["body"]["type"] == "withdrawal.approved"
+    assert [json.loads(r["body"])["id"] for r in receiver.requests] == [postback.event_id]
+    assert json.loads(receiver.requests[0]["body"])["type"] == "withdrawal.approved"
     assert receiver.requests[0]["headers"]["webhook-id"] == postback.event_id
     assert Postback.get_by_id(postback.id).status == "sent"
     assert Withdrawal.get_by_id(withdrawal.id).postback_status == "received"
@@ -414,7 +371,7 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
     assert (resent.delivery, resent.status, resent.attempts) == (2, "pending", 0)
     assert AuditLog.select().where(AuditLog.action == "postback.resend").count() == 1
     run_jobs()
-    assert [r["body"]["id"] for r in receiver.requests] == [postback.event_id, postback.event_id]
+    assert [json.loads(r["body"])["id"] for r in receiver.requests] == [postback.event_id, postback.event_id]
     assert receiver.requests[1]["body"] == receiver.requests[0]["body"]  # the frozen payload
     attempts = list(PostbackAttempt.select().where(PostbackAttempt.postback == postback.id)
                     .order_by(PostbackAttempt.id))

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
-from browser_support import ARTIFACTS, HOST_PAGE, drop_file, gif_bytes, shop_server
+from browser_support import ARTIFACTS, HOST_PAGE, drop_gif_prompt, shop_server
 
 import factories
 from backoffice import ROOT
@@ -134,13 +134,7 @@ def test_gif_prompt_drag_and_drop_into_the_modal(app, browser, backoffice_url, c
         page.fill("input[name=password]", factories.PASSWORD)
         page.click("button[type=submit]")
         page.goto(backoffice_url + "/admin/plugin-appearance/")
-        page.click(f"[data-target='#prompt-modal-{settings.id}']")
-        modal = page.locator(f"#prompt-modal-{settings.id}")
-        modal.locator("[data-dropzone]").wait_for(state="visible")
-        drop_file(page, f"#prompt-modal-{settings.id} [data-dropzone]", gif_bytes(), "how-to-pay.gif", "image/gif")
-        preview = modal.locator(".plugin-preview")
-        preview.wait_for(state="visible")
-        assert preview.get_attribute("src").startswith("data:image/gif;base64,")
+        modal = drop_gif_prompt(page, settings.id)
         modal.locator("button[type=submit]").click()
         page.wait_for_selector("img[src^='/plugin/v1/prompts/']", timeout=10000)
         name = MerchantPaymentSystem.get_by_id(settings.id).gif_prompt
