@@ -12,10 +12,10 @@ from decimal import Decimal
 
 from peewee import fn
 
-from ..models import Transaction, Withdrawal
+from ..models import COMPLETED_DEPOSIT_POSTBACK_STATUSES, Transaction, Withdrawal
 from ..money import quantize
 
-COMPLETED_POSTBACK_STATUSES = ("pending", "sent", "error")
+COMPLETED_POSTBACK_STATUSES = COMPLETED_DEPOSIT_POSTBACK_STATUSES  # the partial index of models.Transaction
 RESERVING_WITHDRAWAL_STATUSES = ("new", "approved")
 ZERO = Decimal("0.00")
 
