@@ -521,8 +521,8 @@ def main():
     parser.add_argument("--receiver-delay", type=float, default=0.05,
                         help="seconds the receiver waits before answering (deliveries in flight when workers die)")
     parser.add_argument("--limiter-fallback", action="store_true",
-                        help="RATELIMIT_IN_MEMORY_FALLBACK_ENABLED in the bench's config.py: the rate limits fall "
-                             "back to memory while Redis is away (without it the plugin API answers 500 then)")
+                        help="RATELIMIT_IN_MEMORY_FALLBACK_ENABLED in the bench's config.py (the app's default "
+                             "since 2026-11-28; before, the plugin API answered 500 while Redis was away)")
     parser.add_argument("--drain-timeout", type=int, default=240)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

@@ -3,6 +3,8 @@ import http.server
 import threading
 import time
 
+import pytest
+
 
 class Receiver:
     """A threaded HTTP server on 127.0.0.1 that records every request it gets.
@@ -77,3 +79,11 @@ def run_queued_jobs(app):
 
     with app.app_context():
         return SimpleWorker(queues(app.config), connection=redis_connection(app.config)).work(burst=True)
+
+
+@pytest.fixture
+def receiver():
+    """A :class:`Receiver` for the test (import the fixture into the test module)."""
+    r = Receiver()
+    yield r
+    r.close()

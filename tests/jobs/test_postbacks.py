@@ -11,18 +11,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 import factories
-from http_receiver import Receiver, run_queued_jobs
+from http_receiver import receiver  # noqa: F401 - a fixture
+from http_receiver import run_queued_jobs
 from backoffice.db import db
 from backoffice.jobs import postbacks as jobs
 from backoffice.models import Postback, PostbackAttempt, Transaction, Withdrawal, utcnow
 from backoffice.services import postbacks as service
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from decimal import Decimal
 import pytest
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
 from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, drop_gif_prompt, shop_server, sign_in
-from http_receiver import Receiver, run_queued_jobs
+from http_receiver import receiver  # noqa: F401 - a fixture
+from http_receiver import run_queued_jobs
 from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
@@ -68,13 +69,6 @@ def journey(browser, request):
     yield open_
     for context in contexts:
         context.close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
