@@ -128,8 +128,23 @@ class PageWatch:
         page.on("console", lambda msg: self.events.append(
             f"console {msg.type}: {msg.text} ({msg.location.get('url') or page.url})") if msg.type == "error" else None)
         page.on("pageerror", lambda exc: self.events.append(f"uncaught exception: {exc} ({page.url})"))
-        page.on("requestfailed", lambda req: self.events.append(
-            f"request failed: {req.method} {req.url}: {req.failure}"))
+        # A page left before it finished loading has its last requests cancelled
+        # (net::ERR_ABORTED): not a broken screen. Any other failure is.
+        navigations, started = [0], {}
+
+        def on_request(req):
+            if req.is_navigation_request() and req.frame == page.main_frame:
+                navigations[0] += 1
+            started[req] = navigations[0]
+
+        def on_failed(req):
+            left_meanwhile = started.pop(req, navigations[0]) < navigations[0]
+            if not (left_meanwhile and "ERR_ABORTED" in (req.failure or "")):
+                self.events.append(f"request failed: {req.method} {req.url}: {req.failure}")
+
+        page.on("request", on_request)
+        page.on("requestfinished", lambda req: started.pop(req, None))
+        page.on("requestfailed", on_failed)
         page.on("response", lambda res: self.events.append(f"HTTP {res.status}: {res.request.method} {res.url}")
                 if res.status >= 400 else None)
 

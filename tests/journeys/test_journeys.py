@@ -535,3 +535,29 @@ def test_the_watch_reports_a_broken_screen(browser):
     finally:
         context.close()
         server.stop()
+
+
+def test_the_watch_forgives_what_a_page_left_behind_cancels(browser):
+    """Leaving a page before it finished loading cancels its last requests
+    (net::ERR_ABORTED): not a broken screen."""
+    import socket
+
+    hanging = socket.socket()  # accepts connections (the kernel's backlog), never answers
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(8)
+    picture = f"http://127.0.0.1:{hanging.getsockname()[1]}/slow.png"
+    server, url = shop_server({"html": f'<!doctype html><html><head><meta charset="utf-8"><title>Slow</title>'
+                                       f'</head><body><img src="{picture}" alt=""></body></html>'})
+    context = browser.new_context()
+    try:
+        watch = PageWatch(context)
+        page = context.new_page()
+        with page.expect_request(picture):
+            page.goto(url + "/first", wait_until="domcontentloaded")
+        page.goto(url + "/second", wait_until="domcontentloaded")  # the picture is still loading
+        page.wait_for_timeout(300)
+        assert watch.problems() == []
+    finally:
+        context.close()
+        server.stop()
+        hanging.close()
