@@ -17,6 +17,7 @@ import http.server
 import io
 import os
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
@@ -117,8 +118,11 @@ class PageWatch:
     the test causes on purpose; the reason is the written justification.
     """
 
+    ABORT_GRACE = 2.0  # seconds between an abort and the navigation that explains it
+
     def __init__(self, context):
         self.events = []
+        self.unexplained_aborts = []  # per page: (navigation count, monotonic time, message)
         self.allowed = []
         context.on("page", self.watch)
         for page in context.pages:
@@ -129,19 +133,29 @@ class PageWatch:
             f"console {msg.type}: {msg.text} ({msg.location.get('url') or page.url})") if msg.type == "error" else None)
         page.on("pageerror", lambda exc: self.events.append(f"uncaught exception: {exc} ({page.url})"))
         # A page left before it finished loading has its last requests cancelled
-        # (net::ERR_ABORTED): not a broken screen. Any other failure is.
-        navigations, started = [0], {}
+        # (net::ERR_ABORTED): not a broken screen. Any other failure is, and so is an
+        # abort no navigation explains. Chromium may report the cancelled requests just
+        # before the navigation that cancelled them (a link or form in the page), so an
+        # abort waits, briefly, for a main-frame navigation started after its request.
+        navigations, started, aborted = [0], {}, []
 
         def on_request(req):
             if req.is_navigation_request() and req.frame == page.main_frame:
                 navigations[0] += 1
+                now = time.monotonic()
+                aborted[:] = [(n, at, message) for n, at, message in aborted
+                              if not (n < navigations[0] and now - at < self.ABORT_GRACE)]
             started[req] = navigations[0]
 
         def on_failed(req):
-            left_meanwhile = started.pop(req, navigations[0]) < navigations[0]
-            if not (left_meanwhile and "ERR_ABORTED" in (req.failure or "")):
-                self.events.append(f"request failed: {req.method} {req.url}: {req.failure}")
+            message = f"request failed: {req.method} {req.url}: {req.failure}"
+            began = started.pop(req, navigations[0])
+            if "ERR_ABORTED" not in (req.failure or ""):
+                self.events.append(message)
+            elif began == navigations[0]:  # no navigation since it started: yet
+                aborted.append((began, time.monotonic(), message))
 
+        self.unexplained_aborts.append(aborted)
         page.on("request", on_request)
         page.on("requestfinished", lambda req: started.pop(req, None))
         page.on("requestfailed", on_failed)
@@ -153,7 +167,8 @@ class PageWatch:
         self.allowed.append((predicate, reason))
 
     def problems(self):
-        return [e for e in self.events if not any(pred(e) for pred, _reason in self.allowed)]
+        aborts = [message for page_aborts in self.unexplained_aborts for _n, _at, message in page_aborts]
+        return [e for e in self.events + aborts if not any(pred(e) for pred, _reason in self.allowed)]
 
     def assert_clean(self):
         problems = self.problems()
@@ -233,9 +248,33 @@ def sign_in(page, base_url, user, password, screens=None):
     assert page.locator("[data-testid=current-user]").inner_text() == user.login
 
 
+def open_menu(page, *path):
+    """Click through the top navigation, e.g. open_menu(page, "Payments", "Transactions").
+
+    The menus are Bootstrap dropdowns: a click before the page's scripts have run opens
+    nothing (the table is in the DOM before the scripts at the end of the body load), so
+    wait for the page's load event first."""
+    page.wait_for_load_state("load")
+    *menus, item = path
+    for name in menus:
+        page.click(f"nav >> text={name}")
+    with page.expect_navigation():  # and its load event: the next screen's scripts have run
+        page.click(f"nav >> text={item}")
+
+
+def add_filter(page, name):
+    """Add a filter from the list's "Add Filter" dropdown (after the scripts have run)."""
+    page.wait_for_load_state("load")
+    page.click("text=Add Filter")
+    item = page.locator(".field-filters").get_by_text(name, exact=True)
+    item.wait_for(state="visible")
+    item.click()
+
+
 def drop_gif_prompt(page, settings_id):
     """Open the GIF prompt modal of a merchant payment system's row, drop a GIF into it
     and wait for the preview; the modal (its submit button saves the picture)."""
+    page.wait_for_load_state("load")  # Bootstrap's modal toggle is bound by then
     page.click(f"[data-target='#prompt-modal-{settings_id}']")
     modal = page.locator(f"#prompt-modal-{settings_id}")
     modal.locator("[data-dropzone]").wait_for(state="visible")

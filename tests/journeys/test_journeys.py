@@ -25,7 +25,9 @@ from decimal import Decimal
 
 import pytest
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
-from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, drop_gif_prompt, shop_server, sign_in
+from browser_support import (
+    HOST_PAGE, PageWatch, Screens, add_filter, backend_of, drop_gif_prompt, open_menu, shop_server, sign_in,
+)
 from http_receiver import receiver  # noqa: F401 - a fixture
 from http_receiver import run_queued_jobs
 from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
@@ -167,15 +169,12 @@ def test_merchant_owner_filters_exports_and_sets_up_the_plugin(app, conn, journe
     screens.shot(page, "dashboard")
 
     # Transactions: filter by label and by creation date with the filter bar and calendar.
-    page.click("nav >> text=Payments")
-    page.click("nav >> text=Transactions")
+    open_menu(page, "Payments", "Transactions")
     page.wait_for_selector("table.model-list")
     assert set(list_column(page, "Transaction number")) == set(rows)
-    page.click("text=Add Filter")
-    page.click(".field-filters >> text=Label")
+    add_filter(page, "Label")
     page.fill("#filter_form input[name$=_label_equals]", "alice")
-    page.click("text=Add Filter")
-    page.click(".field-filters >> text=Creation date")
+    add_filter(page, "Creation date")
     page.click("#filter_form input[name$=_creation_date_between]")
     picker = page.locator(".daterangepicker:visible")
     picker.locator("input[name=daterangepicker_start]").fill("2026-01-01")
@@ -205,8 +204,7 @@ def test_merchant_owner_filters_exports_and_sets_up_the_plugin(app, conn, journe
         ("TRX-IN-1", "alice", "600.00"), ("TRX-IN-2", "alice", "750.00")]
 
     # Plugin appearance: drop a GIF prompt into the modal.
-    page.click("nav >> text=Settings")
-    page.click("nav >> text=Plugin appearance")
+    open_menu(page, "Settings", "Plugin appearance")
     page.wait_for_selector("[data-testid=prompt-row-bkash]")
     screens.shot(page, "plugin-appearance")
     modal = drop_gif_prompt(page, settings.id)
@@ -250,8 +248,7 @@ def test_merchant_owner_filters_exports_and_sets_up_the_plugin(app, conn, journe
     plugin.close()
 
     # Plugin installation: the Copy button puts the snippet on the clipboard.
-    page.click("nav >> text=Settings")
-    page.click("nav >> text=Plugin installation")
+    open_menu(page, "Settings", "Plugin installation")
     shown_snippet = page.inner_text("[data-testid=snippet]")
     assert shown_snippet == snippet(stored, backoffice_url + "/")
     assert f'data-merchant="{merchant.public_key}"' in shown_snippet
@@ -280,8 +277,7 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
     # The merchant owner asks for a withdrawal on UPI.
     page, watch, screens = journey("withdrawal-owner")
     sign_in(page, backoffice_url, owner, factories.PASSWORD)
-    page.click("nav >> text=Payments")
-    page.click("nav >> text=Withdrawals")
+    open_menu(page, "Payments", "Withdrawals")
     assert "975.00 INR" in page.inner_text("[data-testid=balances]")
     screens.shot(page, "withdrawals")
     page.click("[data-testid=add-withdrawal]")
@@ -353,7 +349,7 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
     op_screens.shot(op_page, "approved")
 
     # The operator resends the postback from its details page: a new delivery, same event.
-    op_page.click("nav >> text=Postbacks")
+    open_menu(op_page, "Postbacks")
     assert list_column(op_page, "Event ID") == [postback.event_id]
     with op_page.expect_navigation():
         op_page.click("table.model-list a[title='View Record']")
@@ -555,6 +551,40 @@ def test_the_watch_forgives_what_a_page_left_behind_cancels(browser):
         with page.expect_request(picture):
             page.goto(url + "/first", wait_until="domcontentloaded")
         page.goto(url + "/second", wait_until="domcontentloaded")  # the picture is still loading
+        page.wait_for_timeout(300)
+        assert watch.problems() == []
+        # A request cancelled with no navigation to explain it is reported.
+        page.evaluate("""() => { const c = new AbortController();
+            fetch(arguments_picture, {signal: c.signal}).catch(() => {}); setTimeout(() => c.abort(), 100); }"""
+                      .replace("arguments_picture", repr(picture)))
+        page.wait_for_timeout(400)
+        assert [p for p in watch.problems() if picture in p] == [f"request failed: GET {picture}: net::ERR_ABORTED"]
+    finally:
+        context.close()
+        server.stop()
+        hanging.close()
+
+
+def test_the_watch_forgives_a_script_cancelled_by_a_form_of_the_page(browser):
+    """A form sent while the page still waits for a script: Chromium reports the
+    cancelled script before the navigation that cancelled it. Still not a broken screen."""
+    import socket
+
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(8)
+    script = f"http://127.0.0.1:{hanging.getsockname()[1]}/slow.js"  # holds the page's parsing
+    server, url = shop_server({"html": f'<!doctype html><html><head><meta charset="utf-8"><title>Slow</title>'
+                                       f'</head><body><form action="/next"><button id="away">Next</button></form>'
+                                       f'<script src="{script}"></script></body></html>'})
+    context = browser.new_context()
+    try:
+        watch = PageWatch(context)
+        page = context.new_page()
+        with page.expect_request(script):
+            page.goto(url + "/first", wait_until="commit")
+        with page.expect_request(script):  # the next page asks for it again
+            page.click("#away")
         page.wait_for_timeout(300)
         assert watch.problems() == []
     finally:
