@@ -5,8 +5,21 @@
 import os
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Request bodies read JSON numbers with a fraction or an exponent as ``Decimal``,
+    never float: 9999999999999999.99 stays exact, and an amount written 1E2 is refused
+    (as the API's documentation says) instead of arriving as the float 100.0."""
+
+    def loads(self, s, **kwargs):
+        from .money import json_number
+
+        kwargs.setdefault("parse_float", json_number)
+        return super().loads(s, **kwargs)
 
 
 def create_app(test_config=None):
@@ -21,6 +34,7 @@ def create_app(test_config=None):
         template_folder=os.path.join(ROOT, "templates"),
         static_folder=os.path.join(ROOT, "static"),
     )
+    app.json = JSONProvider(app)
 
     from . import config
 

@@ -19,15 +19,27 @@ class AmountError(ValueError):
     pass
 
 
+class ExponentNumber(Decimal):
+    """A JSON number written with an exponent (``1E2``, ``5.5e1``): its exact value,
+    and the fact, which ``parse_amount`` refuses (5.5e1 would read as a plain 55)."""
+
+
+def json_number(text):
+    """How request JSON reads a number with a fraction or an exponent: Decimal, exactly
+    as written, never float (the app's JSON provider passes it as ``parse_float``)."""
+    return ExponentNumber(text) if "e" in text or "E" in text else Decimal(text)
+
+
 def parse_amount(value, allow_zero=False, allow_negative=False):
     """A money amount from a JSON string/number or form text, as a 2-place Decimal."""
     if isinstance(value, bool) or value is None:
         raise AmountError(_("must be a decimal number such as \"500.00\""))
     if isinstance(value, float):
-        # JSON numbers arrive as floats; their repr is the shortest exact spelling.
+        # Request JSON reads numbers as Decimal (json_number); a float can only come from
+        # Python code, and its repr is the shortest exact spelling.
         value = repr(value)
     text = str(value).strip()
-    if not _PLAIN.fullmatch(text):
+    if isinstance(value, ExponentNumber) or not _PLAIN.fullmatch(text):
         raise AmountError(_("must be a decimal number with at most 2 decimal places, such as \"500.00\""))
     try:
         amount = Decimal(text)

@@ -370,6 +370,7 @@ MONEY_CASES = [(repr(v), json.dumps(v)) for v in
                 "0x10", "5e2", "\u0661\u0662\u0663.\u0664\u0665", 0.001, -0.01, 10**17]]
 MONEY_CASES += [("1e400 (JSON number)", "1e400"), ("-1e400 (JSON number)", "-1e400"), ("NaN (JSON literal)", "NaN"),
                 ("Infinity (JSON literal)", "Infinity"), ("-1E2 (JSON number)", "-1E2"),
+                ("1E2 (JSON number)", "1E2"), ("5.5e1 (JSON number)", "5.5e1"), ("1e-2 (JSON number)", "1e-2"),
                 ("20 decimals (JSON number)", "0.00000000000000000001")]
 
 
@@ -405,6 +406,13 @@ def test_malformed_money_is_refused_and_nothing_is_written(app, client, seeded, 
     # The same request with a good amount goes through: each refusal above was the amount's.
     good = client.post(endpoint, json=data, headers=headers)
     assert good.status_code == 201, good.get_json()
+
+
+def test_a_json_number_amount_is_read_exactly(app):
+    """JSON numbers become Decimal, not float: 18 significant digits survive."""
+    parsed = app.json.loads('{"amount": 9999999999999999.99, "small": 0.1, "count": 3}')
+    assert parsed == {"amount": Decimal("9999999999999999.99"), "small": Decimal("0.1"), "count": 3}
+    assert type(parsed["amount"]) is Decimal
 
 
 # -- the rest of the contract the fuzzer cannot reach on its own -----------------------
