@@ -57,6 +57,9 @@ def from_environment(instance_path):
         "PLUGIN_LIMIT_PER_ADDRESS": os.environ.get("BACKOFFICE_PLUGIN_LIMIT_PER_ADDRESS", "30 per 10 minutes"),
         "PLUGIN_LIMIT_PER_LABEL": os.environ.get("BACKOFFICE_PLUGIN_LIMIT_PER_LABEL", "20 per 10 minutes"),
         "PLUGIN_LIMIT_PER_NUMBER": os.environ.get("BACKOFFICE_PLUGIN_LIMIT_PER_NUMBER", "10 per 10 minutes"),
+        # The plugin page asking after a delayed activation (every 15 s while it waits).
+        "PLUGIN_LIMIT_PENDING": os.environ.get("BACKOFFICE_PLUGIN_LIMIT_PENDING", "120 per 10 minutes"),
+        "PLUGIN_PENDING_POLL_SECONDS": 15,
         # Sessions: Secure cookies everywhere but local development over plain http.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

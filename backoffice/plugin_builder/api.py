@@ -1,4 +1,5 @@
-"""Plugin API: ``POST /plugin/api/activate`` (SPEC §6).
+"""Plugin API: ``POST /plugin/api/activate`` (SPEC §6), and ``POST /plugin/api/pending``,
+which the plugin page asks while a delayed activation waits for its report.
 
 Rate limited on failed attempts per address, per (merchant, label) and per
 (payment system, transaction number): a transaction number is a secret anyone could
@@ -13,7 +14,14 @@ from ..api import ApiError
 from ..api.openapi import document, error_responses, schema
 from ..api.validation import Body
 from ..extensions import limiter
-from ..services.activation import BINDING, ActivationError, MerchantDisabled, activate, settings_for_plugin
+from ..services.activation import (
+    BINDING,
+    ActivationError,
+    MerchantDisabled,
+    activate,
+    pending_state,
+    settings_for_plugin,
+)
 from . import bp
 from .signing import signature_ok
 
@@ -48,6 +56,22 @@ def _limit(name):
 @limiter.limit(_limit("PLUGIN_LIMIT_PER_LABEL"), key_func=_label_key, deduct_when=_counts)
 @limiter.limit(_limit("PLUGIN_LIMIT_PER_NUMBER"), key_func=_number_key, deduct_when=_counts)
 def activate_endpoint():
+    settings, number, label, order_id = _visitor_request()
+    outcome = activate(settings.merchant, settings.payment_system.code, number, label, order_id, settings=settings)
+    return jsonify(outcome.as_json())
+
+
+@bp.route("/api/pending", methods=["POST"])
+@limiter.limit(_limit("PLUGIN_LIMIT_PENDING"), key_func=get_remote_address)
+def pending_endpoint():
+    """What became of this visitor's delayed activation. Read only: it answers only the
+    label that waits for the number (signed, when the merchant signs labels)."""
+    settings, number, label, _order_id = _visitor_request()
+    return jsonify(pending_state(settings.merchant, settings, number, label).as_json())
+
+
+def _visitor_request():
+    """The body both plugin calls share, checked: (settings, number, label, order_id)."""
     body = Body()
     public_key = body.string("merchant", max_length=64)
     code = body.string("payment_system", max_length=32)
@@ -65,9 +89,7 @@ def activate_endpoint():
     merchant = settings.merchant
     if (merchant.require_signed_labels or signature) and not signature_ok(merchant.api_key, label, order_id, signature):
         raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
-    outcome = activate(merchant, code, number, label, order_id, settings=settings)
-    return jsonify(outcome.as_json())
-
+    return settings, number, label, order_id
 
 schema("ActivationRequest", {
     "type": "object",
@@ -104,6 +126,36 @@ document("/plugin/api/activate", "post", {
     "responses": {
         "200": {"description": "The outcome", "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/ActivationResult"}}}},
+        **error_responses(400, 403, 413, 429),
+    },
+})
+schema("PendingState", {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["pending", "activated", "stockpiling", "expired", "rejected",
+                                              "not_found"]},
+        "amount": {"$ref": "#/components/schemas/Money"},
+        "currency": {"type": "string"},
+        "accumulated": {"$ref": "#/components/schemas/Money"},
+        "required": {"$ref": "#/components/schemas/Money"},
+        "remaining": {"$ref": "#/components/schemas/Money"},
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+})
+document("/plugin/api/pending", "post", {
+    "summary": "What became of a visitor's delayed activation",
+    "description": "Asked by the plugin page while an activation answered `pending` waits for the payment "
+                   "system's report; the same body as the activation. `pending` while it waits; then the "
+                   "deposit as it stands (`activated` with its amount, or `stockpiling`); `rejected` when "
+                   "the reported payment could not be credited; `expired` when no report came in time; "
+                   "`not_found` when this label never waited for that number. Changes nothing.",
+    "security": [],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ActivationRequest"}}}},
+    "responses": {
+        "200": {"description": "The state", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/PendingState"}}}},
         **error_responses(400, 403, 413, 429),
     },
 })

@@ -33,6 +33,8 @@ MESSAGES = {
                    "arrives; you can close this window.",
         "not_found": "We could not find a payment with this transaction number. Check the number and try again.",
         "already_activated": "This transaction number has already been used.",
+        "expired": "This payment did not arrive in time. If you have paid, contact support with the "
+                   "transaction number.",
         "rejected": "This payment cannot be accepted. Please contact support.",
         "bad_signature": "This payment form is not set up correctly. Please contact the site's support.",
         "too_many": "Too many attempts. Please wait a few minutes and try again.",
@@ -66,6 +68,8 @@ MESSAGES = {
                    "окно можно закрыть.",
         "not_found": "Платёж с таким номером транзакции не найден. Проверьте номер и попробуйте снова.",
         "already_activated": "Этот номер транзакции уже использован.",
+        "expired": "Этот платёж не поступил вовремя. Если вы оплатили, обратитесь в поддержку и сообщите "
+                   "номер транзакции.",
         "rejected": "Этот платёж не может быть принят. Обратитесь в поддержку.",
         "bad_signature": "Форма оплаты настроена неверно. Обратитесь в поддержку сайта.",
         "too_many": "Слишком много попыток. Подождите несколько минут и попробуйте снова.",
@@ -79,7 +83,8 @@ MESSAGES = {
 
 # The keys the page's script needs (outcomes and interaction feedback).
 SCRIPT_KEYS = ("copied", "copy_failed", "checking", "empty_number", "choose_first", "activated", "stockpiling",
-               "pending", "not_found", "already_activated", "rejected", "bad_signature", "too_many", "error")
+               "pending", "not_found", "already_activated", "expired", "rejected", "bad_signature", "too_many",
+               "error")
 
 
 def pick_language(requested, accept_languages=None):

@@ -95,6 +95,8 @@ def page():
         "redirects": redirects,
         "binding": list(BINDING),
         "messages": words.script_messages(),
+        # While a delayed activation waits, the page asks /plugin/api/pending this often.
+        "poll_ms": int(current_app.config["PLUGIN_PENDING_POLL_SECONDS"] * 1000),
     }
     return _page(dict(base, options=options, problem=None if options else words("no_systems"),
                       prompt_url=lambda name: prompt_url(name, external=False),

@@ -42,6 +42,7 @@ PENDING = "pending"
 NOT_FOUND = "not_found"
 ALREADY_ACTIVATED = "already_activated"
 REJECTED = "rejected"
+EXPIRED = "expired"  # only from pending_state: the report did not arrive in time
 OUTCOMES = (ACTIVATED, STOCKPILING, PENDING, NOT_FOUND, ALREADY_ACTIVATED, REJECTED)
 BINDING = (ACTIVATED, STOCKPILING)  # the outcomes that bind the money to the label
 
@@ -306,6 +307,53 @@ def _not_reported(merchant, settings, transaction_number, label, order_id, now):
         label=label, order_id=order_id, created_at=now, expires_at=expires_at,
     )
     return Outcome(PENDING, expires_at=expires_at)
+
+
+def pending_state(merchant, settings, transaction_number, label, now=None):
+    """What became of a visitor's delayed activation (the plugin page asks while it
+    waits): ``pending`` while it waits, then the deposit as it stands (``activated``
+    with its amount, or ``stockpiling`` with the total so far), ``rejected`` when the
+    reported payment could not be credited (marked fraud), ``expired`` when no report
+    came in time, ``not_found`` when this visitor never waited for that number.
+
+    Read only; it answers only the label that waits, so it tells nobody else anything."""
+    now = now or utcnow()
+    waiting = (
+        PendingActivation.select()
+        .where(
+            (PendingActivation.merchant == merchant.id)
+            & (PendingActivation.payment_system == settings.payment_system_id)
+            & (PendingActivation.transaction_number == transaction_number)
+            & (PendingActivation.label == label)
+        )
+        .order_by(PendingActivation.created_at.desc(), PendingActivation.id.desc())
+        .first()
+    )
+    if waiting is None:
+        return Outcome(NOT_FOUND)
+    if waiting.status == "waiting":
+        return Outcome(PENDING, expires_at=waiting.expires_at) if waiting.expires_at > now else Outcome(EXPIRED)
+    if waiting.status == "expired":
+        return Outcome(EXPIRED)
+    tx = Transaction.get_or_none(
+        (Transaction.payment_system == settings.payment_system_id)
+        & (Transaction.transaction_number == transaction_number)
+        & (Transaction.merchant == merchant.id)
+    )
+    if tx is None or tx.status != "activated" or tx.label != label:
+        return Outcome(REJECTED)
+    return deposit_state(tx)
+
+
+def deposit_state(tx):
+    """The deposit an activated transaction belongs to, as it stands now."""
+    if tx.stockpiling_id is None:
+        return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency)
+    sp = Stockpiling.get_by_id(tx.stockpiling_id)
+    if sp.status == "completed":
+        return Outcome(ACTIVATED, transaction=tx, amount=sp.accumulated_amount, currency=sp.currency)
+    return Outcome(STOCKPILING, transaction=tx, accumulated=sp.accumulated_amount, required=sp.required_amount,
+                   currency=sp.currency)
 
 
 def activate_waiting(tx, now=None):

@@ -1,6 +1,8 @@
 /* The plugin page's script: choose a payment system, copy the wallet number, send
    the transaction number to /plugin/api/activate, say the outcome in plain words and
-   tell the host page (through the loader) what happened. No dependencies. */
+   tell the host page (through the loader) what happened. While a delayed activation
+   waits for its report ("pending"), ask /plugin/api/pending now and then and say the
+   deposit's outcome when it comes. No dependencies. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("bo-settings").textContent);
@@ -61,8 +63,40 @@
     });
   }
   var outcomeKind = {activated: "ok", stockpiling: "info", pending: "info", not_found: "warn",
-                     already_activated: "warn", rejected: "error"};
-  function finish(body) {
+                     already_activated: "warn", expired: "warn", rejected: "error"};
+  function ask(path, body) {
+    return fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
+                        body: JSON.stringify(body), credentials: "omit"})
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (j) { return {code: r.status, body: j}; });
+      });
+  }
+  // The delayed activation being watched: {until, timer}. The server says when it has
+  // expired (the visitor's clock may be wrong); "until" only bounds a page left open.
+  var waiting = null;
+  var WATCH_AT_MOST = 6 * 3600 * 1000;
+  function stopWaiting() {
+    if (waiting) clearTimeout(waiting.timer);
+    waiting = null;
+  }
+  function watch(request) {
+    stopWaiting();
+    var w = waiting = {until: Date.now() + WATCH_AT_MOST, timer: null};
+    function later() {
+      if (waiting === w && Date.now() <= w.until) w.timer = setTimeout(check, cfg.poll_ms);
+    }
+    function check() {
+      ask("/plugin/api/pending", request).then(function (r) {
+        if (waiting !== w) return;
+        var status = r.code === 200 ? r.body.status : null;
+        if (!status || status === "pending") { later(); return; }
+        stopWaiting();
+        if (status !== "not_found") finish(r.body, request);
+      }, later);
+    }
+    later();
+  }
+  function finish(body, request) {
     var status = body.status;
     say(fill(msg[status] || msg.error, body), outcomeKind[status] || "error");
     var out = {type: "backoffice:deposit", status: status, amount: body.amount || body.accumulated || null,
@@ -70,12 +104,13 @@
     if (cfg.after === "redirect") {
       var where = status === "activated" ? "success" :
         (status === "pending" || status === "stockpiling") ? "pending" :
-        (status === "rejected" || status === "already_activated") ? "fail" : null;
+        (status === "rejected" || status === "already_activated" || status === "expired") ? "fail" : null;
       if (where && cfg.redirects[where]) out.redirect = cfg.redirects[where];
     } else if (cfg.after === "close" && status === "activated") {
       out.close = true;
     }
     post(out);
+    if (status === "pending" && !out.redirect) watch(request);
   }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -84,18 +119,15 @@
     var value = number.value.trim();
     if (!value) { number.setAttribute("aria-invalid", "true"); say(msg.empty_number, "warn"); number.focus(); return; }
     number.removeAttribute("aria-invalid");
+    stopWaiting();
     submit.disabled = true;
     say(msg.checking, "info");
     var body = {merchant: cfg.merchant, payment_system: code, transaction_number: value, label: cfg.label};
     if (cfg.order_id) body.order_id = cfg.order_id;
     if (cfg.signature) body.signature = cfg.signature;
-    fetch("/plugin/api/activate", {method: "POST", headers: {"Content-Type": "application/json"},
-                                   body: JSON.stringify(body), credentials: "omit"})
+    ask("/plugin/api/activate", body)
       .then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (j) { return {code: r.status, body: j}; });
-      })
-      .then(function (r) {
-        if (r.code === 200 && r.body.status) finish(r.body);
+        if (r.code === 200 && r.body.status) finish(r.body, body);
         else if (r.code === 429) say(msg.too_many, "error");
         else if (r.code === 403 && r.body.error && r.body.error.code === "bad_signature") say(msg.bad_signature, "error");
         else say(msg.error, "error");

@@ -84,6 +84,7 @@ OPERATIONS = [
     ("PUT", "/api/v1/plugin/prompts/{payment_system}"),
     ("GET", "/plugin/api/config"),
     ("POST", "/plugin/api/activate"),
+    ("POST", "/plugin/api/pending"),
     ("GET", "/api/v1/openapi.json"),
 ]
 FUZZ_SETTINGS = dict(derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck),
@@ -248,7 +249,7 @@ def realistic_cases(operation, seeded):
                 "fields": st.one_of(junk_value, st.dictionaries(
                     st.sampled_from(["recipient_wallet", "recipient_name", "email", "bank_name", "x"]), junk_value)),
                 "currency": st.sampled_from(["USD", "INR", "BDT"]), "payment_system": st.sampled_from(["nope", "upi"])}
-    elif name == "POST /plugin/api/activate":
+    elif name in ("POST /plugin/api/activate", "POST /plugin/api/pending"):  # the same body
         def sign(d):
             if d.get("merchant") == signed.public_key and isinstance(d.get("label"), str):
                 order_id = d.get("order_id") if isinstance(d.get("order_id"), str) else None
@@ -299,6 +300,7 @@ def realistic_gets(operation, seeded):
 
 
 REALISTIC = [("POST", "/api/v1/ps/transactions"), ("POST", "/api/v1/withdrawals"), ("POST", "/plugin/api/activate"),
+             ("POST", "/plugin/api/pending"),
              ("GET", "/api/v1/withdrawals/{withdrawal_id}"), ("GET", "/api/v1/transactions"),
              ("GET", "/plugin/api/config")]
 
@@ -449,11 +451,13 @@ def test_nul_in_the_path_or_query_is_refused_before_the_database(app, client, se
 
 def test_rate_limited_plugin_answers_are_documented_429s(app, client, seeded):
     schema = load_schema(app)
-    app.config.update(PLUGIN_LIMIT_PER_ADDRESS="2 per minute", PLUGIN_CONFIG_LIMIT="2 per minute")
+    app.config.update(PLUGIN_LIMIT_PER_ADDRESS="2 per minute", PLUGIN_CONFIG_LIMIT="2 per minute",
+                      PLUGIN_LIMIT_PENDING="2 per minute")
     body = {"merchant": seeded["m"].public_key, "payment_system": "bkash", "transaction_number": "FZUNKNOWN",
             "label": "u-1"}
     for path, method, call in (
             ("/plugin/api/activate", "POST", lambda: client.post("/plugin/api/activate", json=body)),
+            ("/plugin/api/pending", "POST", lambda: client.post("/plugin/api/pending", json=body)),
             ("/plugin/api/config", "GET", lambda: client.get("/plugin/api/config?merchant=nope"))):
         statuses = [call().status_code for _ in range(3)]
         response = call()
@@ -467,7 +471,7 @@ def test_an_oversized_body_is_a_documented_413(app, client, seeded):
     schema = load_schema(app)
     big = b'{"amount": "' + b"9" * (3 * 1024 * 1024) + b'"}'  # over MAX_CONTENT_LENGTH (2 MiB)
     before = database_counts()
-    for path in ("/api/v1/ps/transactions", "/api/v1/withdrawals", "/plugin/api/activate"):
+    for path in ("/api/v1/ps/transactions", "/api/v1/withdrawals", "/plugin/api/activate", "/plugin/api/pending"):
         operation = schema[path]["POST"]
         response = client.post(path, data=big, content_type="application/json", headers=auth_for(operation, seeded))
         assert response.status_code == 413, path

@@ -467,6 +467,7 @@ def test_visitor_pays_before_the_report_and_the_deposit_activates_later(
     pages["html"] = HOST_PAGE.format(snippet=snippet(merchant, backoffice_url, label=label, order_id=order_id,
                                                      lang="en"))
 
+    app.config["PLUGIN_PENDING_POLL_SECONDS"] = 0.3  # the page asks after its deposit this often
     page, watch, screens = journey("visitor-delayed", viewport={"width": 420, "height": 900})
     page.goto(shop_url + "/checkout")
     frame = plugin_frame(page)
@@ -492,10 +493,16 @@ def test_visitor_pays_before_the_report_and_the_deposit_activates_later(
     assert (postback.event_type, postback.object_type, postback.object_id) == ("deposit.completed", "transaction",
                                                                                tx.id)
     assert json.loads(postback.payload)["data"]["order_id"] == order_id
-    # The same number typed again is not counted twice.
-    again = pay(page, frame, "TRX-LATE-1", 1)
-    assert again["status"] == "already_activated"
+    # The page, still open, learns it by itself and tells the host page.
+    page.wait_for_function("window.deposits.length > 1", timeout=5000)
+    assert page.evaluate("window.deposits")[-1] == {"status": "activated",
+                                                    "amount": "700.00", "currency": "BDT", "order_id": order_id}
+    assert frame.locator("[data-testid=result]").inner_text() == (
+        "Payment received: 700.00 BDT has been credited to your account.")
     screens.shot(page, "activated-meanwhile")
+    # The same number typed again is not counted twice.
+    again = pay(page, frame, "TRX-LATE-1", 2)
+    assert again["status"] == "already_activated"
     assert Postback.select().count() == 1
     watch.assert_clean()
 
