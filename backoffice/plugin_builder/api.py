@@ -103,18 +103,22 @@ schema("ActivationRequest", {
         "signature": {"type": "string", "description": "hex HMAC-SHA256 of label|order_id with the API key"},
     },
 })
+# What both answers may say of a deposit (activation.Outcome.as_json).
+_DEPOSIT_FIELDS = {
+    "amount": {"$ref": "#/components/schemas/Money"},
+    "currency": {"type": "string"},
+    "accumulated": {"$ref": "#/components/schemas/Money"},
+    "required": {"$ref": "#/components/schemas/Money"},
+    "remaining": {"$ref": "#/components/schemas/Money"},
+    "expires_at": {"type": "string", "format": "date-time"},
+}
 schema("ActivationResult", {
     "type": "object",
     "required": ["status"],
     "properties": {
         "status": {"type": "string", "enum": ["activated", "stockpiling", "pending", "not_found",
                                               "already_activated", "rejected"]},
-        "amount": {"$ref": "#/components/schemas/Money"},
-        "currency": {"type": "string"},
-        "accumulated": {"$ref": "#/components/schemas/Money"},
-        "required": {"$ref": "#/components/schemas/Money"},
-        "remaining": {"$ref": "#/components/schemas/Money"},
-        "expires_at": {"type": "string", "format": "date-time"},
+        **_DEPOSIT_FIELDS,
         "reason": {"type": "string", "enum": ["fraud", "other_merchant", "outgoing"]},
     },
 })
@@ -135,12 +139,7 @@ schema("PendingState", {
     "properties": {
         "status": {"type": "string", "enum": ["pending", "activated", "stockpiling", "expired", "rejected",
                                               "not_found"]},
-        "amount": {"$ref": "#/components/schemas/Money"},
-        "currency": {"type": "string"},
-        "accumulated": {"$ref": "#/components/schemas/Money"},
-        "required": {"$ref": "#/components/schemas/Money"},
-        "remaining": {"$ref": "#/components/schemas/Money"},
-        "expires_at": {"type": "string", "format": "date-time"},
+        **_DEPOSIT_FIELDS,
     },
 })
 document("/plugin/api/pending", "post", {

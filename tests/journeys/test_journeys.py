@@ -507,7 +507,38 @@ def test_visitor_pays_before_the_report_and_the_deposit_activates_later(
     watch.assert_clean()
 
 
-def test_the_watch_reports_a_broken_screen(browser):
+@pytest.fixture
+def hanging_url():
+    """The base URL of a port that accepts connections (the kernel's backlog) and never answers."""
+    import socket
+
+    with socket.socket() as hanging:
+        hanging.bind(("127.0.0.1", 0))
+        hanging.listen(8)
+        yield f"http://127.0.0.1:{hanging.getsockname()[1]}"
+
+
+@pytest.fixture
+def watched_site(browser):
+    """``open(html, missing=())`` → (page, watch, url): a context watched from its first
+    page, on a server that answers every path with ``html`` (404 for ``missing``); all
+    closed after."""
+    opened = []
+
+    def open_(html, missing=()):
+        server, url = shop_server({"html": html, "missing": list(missing)})
+        context = browser.new_context()
+        opened.append((server, context))
+        watch = PageWatch(context)
+        return context.new_page(), watch, url
+
+    yield open_
+    for server, context in opened:
+        context.close()
+        server.stop()
+
+
+def test_the_watch_reports_a_broken_screen(watched_site):
     """The guard itself: a script error, a console error, a missing file and a request
     that never gets an answer are caught."""
     import socket
@@ -515,86 +546,51 @@ def test_the_watch_reports_a_broken_screen(browser):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    pages = {"missing": ["/missing.css"], "html": """<!doctype html><html><head><meta charset="utf-8">
+    page, watch, url = watched_site(f"""<!doctype html><html><head><meta charset="utf-8">
         <title>Broken</title><link rel="stylesheet" href="/missing.css">
         <link rel="stylesheet" href="http://127.0.0.1:{closed}/nothing.css"></head><body>
-        <script>console.error("boom"); undefinedFunction();</script></body></html>""".replace("{closed}", str(closed))}
-    server, url = shop_server(pages)
-    context = browser.new_context()
-    try:
-        watch = PageWatch(context)
-        page = context.new_page()
-        page.goto(url + "/broken")
-        page.wait_for_load_state("load")
-        problems = watch.problems()
-        assert any("console error: boom" in p for p in problems), problems
-        assert any(p.startswith("uncaught exception:") and "undefinedFunction" in p for p in problems), problems
-        assert any(p == f"HTTP 404: GET {url}/missing.css" for p in problems), problems
-        assert any(p.startswith(f"request failed: GET http://127.0.0.1:{closed}/nothing.css") for p in problems)
-        with pytest.raises(AssertionError):
-            watch.assert_clean()
-        watch.expect(lambda e: True, "everything above was caused on purpose")
+        <script>console.error("boom"); undefinedFunction();</script></body></html>""", missing=["/missing.css"])
+    page.goto(url + "/broken")
+    page.wait_for_load_state("load")
+    problems = watch.problems()
+    assert any("console error: boom" in p for p in problems), problems
+    assert any(p.startswith("uncaught exception:") and "undefinedFunction" in p for p in problems), problems
+    assert any(p == f"HTTP 404: GET {url}/missing.css" for p in problems), problems
+    assert any(p.startswith(f"request failed: GET http://127.0.0.1:{closed}/nothing.css") for p in problems)
+    with pytest.raises(AssertionError):
         watch.assert_clean()
-    finally:
-        context.close()
-        server.stop()
+    watch.expect(lambda e: True, "everything above was caused on purpose")
+    watch.assert_clean()
 
 
-def test_the_watch_forgives_what_a_page_left_behind_cancels(browser):
+def test_the_watch_forgives_what_a_page_left_behind_cancels(watched_site, hanging_url):
     """Leaving a page before it finished loading cancels its last requests
     (net::ERR_ABORTED): not a broken screen."""
-    import socket
-
-    hanging = socket.socket()  # accepts connections (the kernel's backlog), never answers
-    hanging.bind(("127.0.0.1", 0))
-    hanging.listen(8)
-    picture = f"http://127.0.0.1:{hanging.getsockname()[1]}/slow.png"
-    server, url = shop_server({"html": f'<!doctype html><html><head><meta charset="utf-8"><title>Slow</title>'
-                                       f'</head><body><img src="{picture}" alt=""></body></html>'})
-    context = browser.new_context()
-    try:
-        watch = PageWatch(context)
-        page = context.new_page()
-        with page.expect_request(picture):
-            page.goto(url + "/first", wait_until="domcontentloaded")
-        page.goto(url + "/second", wait_until="domcontentloaded")  # the picture is still loading
-        page.wait_for_timeout(300)
-        assert watch.problems() == []
-        # A request cancelled with no navigation to explain it is reported.
-        page.evaluate("""() => { const c = new AbortController();
-            fetch(arguments_picture, {signal: c.signal}).catch(() => {}); setTimeout(() => c.abort(), 100); }"""
-                      .replace("arguments_picture", repr(picture)))
-        page.wait_for_timeout(400)
-        assert [p for p in watch.problems() if picture in p] == [f"request failed: GET {picture}: net::ERR_ABORTED"]
-    finally:
-        context.close()
-        server.stop()
-        hanging.close()
+    picture = hanging_url + "/slow.png"
+    page, watch, url = watched_site(f'<!doctype html><html><head><meta charset="utf-8"><title>Slow</title>'
+                                 f'</head><body><img src="{picture}" alt=""></body></html>')
+    with page.expect_request(picture):
+        page.goto(url + "/first", wait_until="domcontentloaded")
+    page.goto(url + "/second", wait_until="domcontentloaded")  # the picture is still loading
+    page.wait_for_timeout(300)
+    assert watch.problems() == []
+    # A request cancelled with no navigation to explain it is reported.
+    page.evaluate("""(picture) => { const c = new AbortController();
+        fetch(picture, {signal: c.signal}).catch(() => {}); setTimeout(() => c.abort(), 100); }""", picture)
+    page.wait_for_timeout(400)
+    assert [p for p in watch.problems() if picture in p] == [f"request failed: GET {picture}: net::ERR_ABORTED"]
 
 
-def test_the_watch_forgives_a_script_cancelled_by_a_form_of_the_page(browser):
+def test_the_watch_forgives_a_script_cancelled_by_a_form_of_the_page(watched_site, hanging_url):
     """A form sent while the page still waits for a script: Chromium reports the
     cancelled script before the navigation that cancelled it. Still not a broken screen."""
-    import socket
-
-    hanging = socket.socket()
-    hanging.bind(("127.0.0.1", 0))
-    hanging.listen(8)
-    script = f"http://127.0.0.1:{hanging.getsockname()[1]}/slow.js"  # holds the page's parsing
-    server, url = shop_server({"html": f'<!doctype html><html><head><meta charset="utf-8"><title>Slow</title>'
-                                       f'</head><body><form action="/next"><button id="away">Next</button></form>'
-                                       f'<script src="{script}"></script></body></html>'})
-    context = browser.new_context()
-    try:
-        watch = PageWatch(context)
-        page = context.new_page()
-        with page.expect_request(script):
-            page.goto(url + "/first", wait_until="commit")
-        with page.expect_request(script):  # the next page asks for it again
-            page.click("#away")
-        page.wait_for_timeout(300)
-        assert watch.problems() == []
-    finally:
-        context.close()
-        server.stop()
-        hanging.close()
+    script = hanging_url + "/slow.js"  # holds the page's parsing
+    page, watch, url = watched_site(f'<!doctype html><html><head><meta charset="utf-8"><title>Slow</title>'
+                                 f'</head><body><form action="/next"><button id="away">Next</button></form>'
+                                 f'<script src="{script}"></script></body></html>')
+    with page.expect_request(script):
+        page.goto(url + "/first", wait_until="commit")
+    with page.expect_request(script):  # the next page asks for it again
+        page.click("#away")
+    page.wait_for_timeout(300)
+    assert watch.problems() == []
