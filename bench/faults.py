@@ -43,12 +43,10 @@ app's own.
 import argparse
 import collections
 import json
-import logging
 import os
 import random
 import signal
 import sys
-import tempfile
 import threading
 import time
 from decimal import Decimal
@@ -57,8 +55,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
 from harness import (  # noqa: E402
-    WITHDRAWAL_FIELDS, Procs, RedisServer, Stats, exit_on_signals, init_app_in_process, run_fixed_rate, seed_world,
-    start_stack, write_instance_config,
+    WITHDRAWAL_FIELDS, Procs, RedisServer, Stats, begin_run, init_app_in_process, run_fixed_rate, seed_world,
+    start_stack,
 )
 
 BENCH_CONFIG = {
@@ -526,17 +524,10 @@ def main():
     parser.add_argument("--drain-timeout", type=int, default=240)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    if not args.database.startswith("postgresql://"):
-        raise SystemExit("--database must be a PostgreSQL URL")
-    exit_on_signals()
+    instance, log = begin_run(args.database, "bench-faults-", dict(BENCH_CONFIG, **(
+        {"RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True} if args.limiter_fallback else {})))
     rng = random.Random(args.seed)
     procs = Procs()
-    instance = tempfile.mkdtemp(prefix="bench-faults-")
-    log = open(os.path.join(instance, "processes.log"), "w")
-    print(f"instance folder (config.py, logs): {instance}", flush=True)
-    logging.basicConfig(filename=os.path.join(instance, "bench.log"), level=logging.WARNING)
-    write_instance_config(instance, dict(BENCH_CONFIG, **(
-        {"RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True} if args.limiter_fallback else {})))
     recreate_database(args.database)
     redis = RedisServer(procs, args.redis_port, os.path.join(instance, "redis"))
     redis.start()

@@ -10,7 +10,8 @@
 * :class:`WebServer` — gunicorn on ``wsgi:app``; :class:`Workers` — ``backoffice worker``
   processes (SIGKILL and restart them);
 * :func:`write_instance_config` — the instance folder's ``config.py`` (the app's own
-  settings knobs, e.g. a short postback back-off);
+  settings knobs, e.g. a short postback back-off); :func:`begin_run` — the start every
+  stack bench shares (signals, a fresh instance folder with its config and logs);
 * :func:`seed_world` — payment systems, merchants (postback URL on the receiver),
   wallets, a connector token, an operator and owners;
 * :class:`Client` — a keep-alive ``http.client`` connection with cookies and the
@@ -24,6 +25,7 @@ import http.client
 import http.cookies
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import queue
@@ -31,6 +33,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -318,6 +321,21 @@ def write_instance_config(instance, settings):
         fh.write("# Written by bench/harness.py for a benchmark run.\n")
         for key, value in settings.items():
             fh.write(f"{key} = {value!r}\n")
+
+
+def begin_run(database, prefix, settings):
+    """What faults.py and load.py do first: refuse a database that is not PostgreSQL,
+    turn SIGTERM/SIGHUP into a clean exit, and make a temporary instance folder with
+    ``config.py`` (``settings``), ``processes.log`` (returned, open) and ``bench.log``."""
+    if not database.startswith("postgresql://"):
+        raise SystemExit("--database must be a PostgreSQL URL")
+    exit_on_signals()
+    instance = tempfile.mkdtemp(prefix=prefix)
+    log = open(os.path.join(instance, "processes.log"), "w")
+    print(f"instance folder (config.py, logs): {instance}", flush=True)
+    logging.basicConfig(filename=os.path.join(instance, "bench.log"), level=logging.WARNING)
+    write_instance_config(instance, settings)
+    return instance, log
 
 
 class WebServer:

@@ -43,7 +43,6 @@ import logging
 import os
 import random
 import sys
-import tempfile
 import time
 import urllib.parse
 from decimal import Decimal
@@ -52,8 +51,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
 from harness import (  # noqa: E402
-    WITHDRAWAL_FIELDS, Client, Procs, RedisServer, exit_on_signals, format_table, init_app_in_process, percentile,
-    run_fixed_rate, seed_world, start_stack, write_instance_config,
+    WITHDRAWAL_FIELDS, Client, Procs, RedisServer, begin_run, format_table, init_app_in_process, percentile,
+    run_fixed_rate, seed_world, start_stack,
 )
 
 BENCH_CONFIG = {"PLUGIN_CONFIG_LIMIT": "1000000 per minute"}
@@ -297,15 +296,8 @@ def main():
     parser.add_argument("--redis-port", type=int, default=6392)
     parser.add_argument("--web-port", type=int, default=8742)
     args = parser.parse_args()
-    if not args.database.startswith("postgresql://"):
-        raise SystemExit("--database must be a PostgreSQL URL")
-    exit_on_signals()
+    instance, log = begin_run(args.database, "bench-load-", BENCH_CONFIG)
     procs = Procs()
-    instance = tempfile.mkdtemp(prefix="bench-load-")
-    log = open(os.path.join(instance, "processes.log"), "w")
-    logging.basicConfig(filename=os.path.join(instance, "bench.log"), level=logging.WARNING)
-    print(f"instance folder (config.py, logs): {instance}", flush=True)
-    write_instance_config(instance, BENCH_CONFIG)
     if args.fresh:
         recreate_database(args.database)
     redis = RedisServer(procs, args.redis_port, os.path.join(instance, "redis"))
