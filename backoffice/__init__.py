@@ -52,6 +52,12 @@ def create_app(test_config=None):
             redis_url = "redis+" + redis_url
         app.config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
 
+    if app.config.get("PROXY_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
     from . import db
 
     db.init_app(app)

@@ -48,6 +48,12 @@ def from_environment(instance_path):
         "LOGIN_LOCKOUT_SECONDS": env_int("BACKOFFICE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
         "LOGIN_RATE_LIMIT": os.environ.get("BACKOFFICE_LOGIN_RATE_LIMIT", "20 per 5 minutes"),
         "RATELIMIT_ENABLED": env_bool("BACKOFFICE_RATELIMIT_ENABLED", True),
+        # How many reverse proxies (TLS terminator, load balancer) stand in front of the
+        # web processes and append to X-Forwarded-For / set X-Forwarded-Proto. 0 (the
+        # default) trusts neither header: anyone could write them. Behind one proxy that
+        # is left at 0, every visitor shares the proxy's address, and so the per-address
+        # limits of the plugin API and the sign-in, and the audit log's IP.
+        "PROXY_HOPS": env_int("BACKOFFICE_PROXY_HOPS", 0),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,
         # Redis away: count in each process's memory until it is back, rather than
         # answer 500 to every deposit and sign-in (bench/faults.py: 358 failed

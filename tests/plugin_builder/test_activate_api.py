@@ -124,3 +124,26 @@ def test_with_redis_away_the_limits_count_in_memory_instead_of_failing(app_confi
                           env=dict(os.environ, TEST_APP_CONFIG=json.dumps(config)), timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["activated", 200, 200, 429]
+
+
+def test_behind_a_proxy_each_visitor_has_its_own_address_limit(app_config, shop):
+    """PROXY_HOPS=1: the address the proxy appended to X-Forwarded-For is the
+    visitor's; the default (0) ignores the header, which anyone could write."""
+    app_config.update(PLUGIN_LIMIT_PER_ADDRESS="2 per minute")
+
+    def failures(client, forwarded_for):
+        return [client.post("/plugin/api/activate", environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                            headers={"X-Forwarded-For": forwarded_for},
+                            json={"merchant": shop["a"].public_key, "payment_system": "bkash",
+                                  "transaction_number": f"NOPE-{forwarded_for}-{i}", "label": forwarded_for}
+                            ).status_code for i in range(3)]
+
+    behind_proxy = create_app(dict(app_config, PROXY_HOPS=1)).test_client()
+    assert failures(behind_proxy, "203.0.113.5") == [200, 200, 429]
+    assert failures(behind_proxy, "203.0.113.6") == [200, 200, 429]  # another visitor, its own budget
+    # A forged first hop does not buy a fresh budget: the proxy's own entry counts.
+    assert failures(behind_proxy, "198.51.100.1, 203.0.113.5") == [429, 429, 429]
+
+    direct = create_app(dict(app_config, PROXY_HOPS=0)).test_client()
+    assert failures(direct, "203.0.113.7") == [200, 200, 429]
+    assert failures(direct, "203.0.113.8") == [429, 429, 429]  # the header is ignored: one address
