@@ -7,6 +7,8 @@ import os
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
+from .money import json_number
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -16,8 +18,6 @@ class JSONProvider(DefaultJSONProvider):
     (as the API's documentation says) instead of arriving as the float 100.0."""
 
     def loads(self, s, **kwargs):
-        from .money import json_number
-
         kwargs.setdefault("parse_float", json_number)
         return super().loads(s, **kwargs)
 

@@ -55,8 +55,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
 from harness import (  # noqa: E402
-    WITHDRAWAL_FIELDS, Procs, RedisServer, Stats, begin_run, init_app_in_process, run_fixed_rate, seed_world,
-    start_stack,
+    WITHDRAWAL_FIELDS, Procs, RedisServer, Stats, begin_run, init_app_in_process, run_fixed_rate, run_main,
+    seed_world, start_stack,
 )
 
 BENCH_CONFIG = {
@@ -601,8 +601,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted: every process this bench started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

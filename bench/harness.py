@@ -323,6 +323,16 @@ def write_instance_config(instance, settings):
             fh.write(f"{key} = {value!r}\n")
 
 
+def run_main(main):
+    """A bench's ``if __name__ == "__main__"``: Ctrl-C ends it with a word and 130
+    (Procs has stopped every process it started by then)."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted: every process this bench started was stopped", file=sys.stderr)
+        sys.exit(130)
+
+
 def begin_run(database, prefix, settings):
     """What faults.py and load.py do first: refuse a database that is not PostgreSQL,
     turn SIGTERM/SIGHUP into a clean exit, and make a temporary instance folder with

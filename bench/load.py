@@ -52,7 +52,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
 from harness import (  # noqa: E402
     WITHDRAWAL_FIELDS, Client, Procs, RedisServer, begin_run, format_table, init_app_in_process, percentile,
-    run_fixed_rate, seed_world, start_stack,
+    run_fixed_rate, run_main, seed_world, start_stack,
 )
 
 BENCH_CONFIG = {"PLUGIN_CONFIG_LIMIT": "1000000 per minute"}
@@ -349,8 +349,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted: every process this bench started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -67,7 +67,7 @@ def pending_endpoint():
     """What became of this visitor's delayed activation. Read only: it answers only the
     label that waits for the number (signed, when the merchant signs labels)."""
     settings, number, label, _order_id = _visitor_request()
-    return jsonify(pending_state(settings.merchant, settings, number, label).as_json())
+    return jsonify(pending_state(settings, number, label).as_json())
 
 
 def _visitor_request():

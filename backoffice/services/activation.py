@@ -309,7 +309,7 @@ def _not_reported(merchant, settings, transaction_number, label, order_id, now):
     return Outcome(PENDING, expires_at=expires_at)
 
 
-def pending_state(merchant, settings, transaction_number, label, now=None):
+def pending_state(settings, transaction_number, label, now=None):
     """What became of a visitor's delayed activation (the plugin page asks while it
     waits): ``pending`` while it waits, then the deposit as it stands (``activated``
     with its amount, or ``stockpiling`` with the total so far), ``rejected`` when the
@@ -321,7 +321,7 @@ def pending_state(merchant, settings, transaction_number, label, now=None):
     waiting = (
         PendingActivation.select()
         .where(
-            (PendingActivation.merchant == merchant.id)
+            (PendingActivation.merchant == settings.merchant_id)
             & (PendingActivation.payment_system == settings.payment_system_id)
             & (PendingActivation.transaction_number == transaction_number)
             & (PendingActivation.label == label)
@@ -338,7 +338,7 @@ def pending_state(merchant, settings, transaction_number, label, now=None):
     tx = Transaction.get_or_none(
         (Transaction.payment_system == settings.payment_system_id)
         & (Transaction.transaction_number == transaction_number)
-        & (Transaction.merchant == merchant.id)
+        & (Transaction.merchant == settings.merchant_id)
     )
     if tx is None or tx.status != "activated" or tx.label != label:
         return Outcome(REJECTED)
