@@ -95,21 +95,32 @@ def totp_uri(secret, login, issuer="Backoffice"):
     return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=issuer)
 
 
-def totp_now(secret):
-    return pyotp.TOTP(secret).now()
+def totp_time():
+    """Now, in Unix seconds, for TOTP steps: the wall clock.
+
+    An app whose config has a ``TOTP_CLOCK`` (a callable returning Unix seconds) uses
+    that instead; tests set one to move to the next 30-second step without waiting.
+    Production leaves it unset.
+    """
+    clock = current_app.config.get("TOTP_CLOCK") if has_app_context() else None
+    return (clock or time.time)()
+
+
+def totp_now(secret, at=None):
+    return pyotp.TOTP(secret).at(totp_time() if at is None else at)
 
 
 def totp_match_step(secret, code, last_step=0, at=None):
     """Return the time step a code belongs to (±1 step of drift), or None.
 
     A step at or before ``last_step`` is refused, so an observed code cannot be
-    replayed.
+    replayed. ``at`` (Unix seconds) defaults to :func:`totp_time`.
     """
     code = (code or "").strip().replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
-    now = time.time() if at is None else at
+    now = totp_time() if at is None else at
     current = int(now // totp.interval)
     for step in (current, current - 1, current + 1):
         if step > last_step and hmac.compare_digest(totp.generate_otp(step), code):

@@ -83,4 +83,6 @@ def withdrawal(merchant, ps, amount="100.00", **fields):
 
 
 def code_for(user_obj):
-    return totp_now(user_obj.totp_secret)
+    """The user's code now, by the test app's TOTP clock when it has one (helpers.totp_clock)."""
+    clock = APP.config.get("TOTP_CLOCK") if APP is not None else None
+    return totp_now(user_obj.totp_secret, at=clock() if clock else None)

@@ -11,16 +11,47 @@ from backoffice.models import User
 from factories import PASSWORD
 
 
-def fresh_code(user):
-    """A valid code that the user has not spent yet (replays are refused)."""
+class TotpClock:
+    """The wall clock plus an offset: an app's ``TOTP_CLOCK`` that tests move forward a
+    30-second step at a time instead of waiting for the next one."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self):
+        return time.time() + self.offset
+
+    def advance(self, seconds):
+        self.offset += seconds
+
+
+def totp_clock(app=None):
+    """The :class:`TotpClock` of ``app`` (default: the test's app), installed on first use."""
+    import factories
+
+    app = app or factories.APP
+    clock = app.config.get("TOTP_CLOCK")
+    if not isinstance(clock, TotpClock):
+        clock = app.config["TOTP_CLOCK"] = TotpClock()
+    return clock
+
+
+def fresh_code(user, app=None):
+    """A valid code that the user has not spent yet (replays are refused).
+
+    The current step or the next one: a step boundary passing before the server checks
+    it leaves either inside the ±1 window (the previous step would fall out). When both
+    are spent, the app's TOTP clock moves on a step, where the test used to sleep.
+    """
     user = User.get_by_id(user.id)
     totp = pyotp.TOTP(user.totp_secret)
-    current = int(time.time() // totp.interval)
-    for step in (current - 1, current, current + 1):
-        if step > user.totp_last_step:
-            return totp.generate_otp(step)
-    time.sleep(totp.interval - time.time() % totp.interval + 0.1)
-    return fresh_code(user)
+    clock = totp_clock(app)
+    while True:
+        current = int(clock() // totp.interval)
+        for step in (current, current + 1):
+            if step > user.totp_last_step:
+                return totp.generate_otp(step)
+        clock.advance(totp.interval)
 
 
 def login(client, user, password=PASSWORD, code=None):
@@ -29,7 +60,7 @@ def login(client, user, password=PASSWORD, code=None):
                                            "csrf_token": csrf_from(page)})
     if response.status_code == 302 and "/login/code" in response.headers["Location"]:
         page = client.get("/login/code")
-        response = client.post("/login/code", data={"code": code or fresh_code(user),
+        response = client.post("/login/code", data={"code": code or fresh_code(user, client.application),
                                                     "csrf_token": csrf_from(page)})
     return response
 

@@ -1,7 +1,7 @@
 """Sign-in, lock-out, second factor, sessions, CSRF and cookie flags."""
 import pytest
 from conftest import csrf_from
-from helpers import fresh_code, login, post_form
+from helpers import fresh_code, login, post_form, totp_clock
 
 import factories
 from backoffice.models import User
@@ -107,6 +107,49 @@ def test_a_totp_code_cannot_be_replayed(app, operator):
     code = fresh_code(operator)
     assert login(first, operator, code=code).status_code == 302
     assert login(second, operator, code=code).status_code == 401
+
+
+def test_a_code_is_accepted_within_one_step_and_never_for_an_older_step(app, operator):
+    """±1 step of drift around the app's TOTP clock; after a step is used, it and every
+    earlier step are refused (replay protection), even inside the window."""
+    import pyotp
+
+    clock = totp_clock(app)
+    totp = pyotp.TOTP(operator.totp_secret)
+    now = int(clock() // totp.interval)
+
+    def attempt(step):
+        return login(app.test_client(), operator, code=totp.generate_otp(step)).status_code
+
+    assert attempt(now - 2) == 401 and attempt(now + 2) == 401  # outside the window
+    assert attempt(now + 1) == 302
+    assert attempt(now) == 401 and attempt(now - 1) == 401  # inside the window, but older
+    assert User.get_by_id(operator.id).totp_last_step == now + 1
+
+
+def test_the_code_follows_the_apps_totp_clock(app, operator):
+    """The server checks codes by the app's ``TOTP_CLOCK``: moved five steps on, the wall
+    clock's code is stale and the moved clock's code works."""
+    import pyotp
+
+    clock = totp_clock(app)
+    clock.advance(5 * 30)
+    totp = pyotp.TOTP(operator.totp_secret)
+    wall = totp.now()
+    assert wall != totp.at(clock())
+    assert login(app.test_client(), operator, code=wall).status_code == 401
+    assert login(app.test_client(), operator, code=totp.at(clock())).status_code == 302
+
+
+def test_signing_in_again_and_again_moves_the_clock_not_the_test(app, operator):
+    """Each sign-in spends a step; fresh_code moves the app's clock to the next one
+    where the test used to sleep up to 30 seconds."""
+    steps = []
+    for _ in range(5):
+        assert login(app.test_client(), operator).status_code == 302
+        steps.append(User.get_by_id(operator.id).totp_last_step)
+    assert steps == sorted(set(steps))  # five different steps, in order
+    assert totp_clock(app).offset >= 30
 
 
 def test_operator_without_a_secret_enrols_at_first_sign_in(client, operator):
