@@ -81,6 +81,23 @@ def run_queued_jobs(app):
         return SimpleWorker(queues(app.config), connection=redis_connection(app.config)).work(burst=True)
 
 
+def redis_of(app):
+    """The Redis the app's queues live on (the test's own server)."""
+    from backoffice.jobs import redis_connection
+
+    return redis_connection(app.config)
+
+
+@pytest.fixture
+def jobs(app):
+    """Empty queues for the test, and ``jobs()``: run every job queued so far
+    (:func:`run_queued_jobs`)."""
+    conn = redis_of(app)
+    conn.flushdb()
+    yield lambda: run_queued_jobs(app)
+    conn.flushdb()
+
+
 @pytest.fixture
 def receiver():
     """A :class:`Receiver` for the test (import the fixture into the test module)."""

@@ -6,7 +6,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 import factories
-from backoffice.models import AuditLog, Merchant, utcnow
+from http_receiver import jobs, receiver  # noqa: F401 - fixtures
+from backoffice.models import AuditLog, Merchant, Postback, utcnow
 from backoffice.services import postbacks
 from backoffice.services import settings as service
 
@@ -41,30 +42,40 @@ def test_secret_rotation_signs_with_both_secrets_during_the_grace_period_only(ct
     assert AuditLog.get(AuditLog.action == "merchant.rotate_postback_secret").merchant_id == m.id
 
 
-def test_delivery_job_sends_both_signatures_during_the_grace_period(ctx, monkeypatch):
-    """The RQ job signs with the merchant's current secrets (both, right after a rotation)."""
-    from backoffice.jobs import postbacks as job
+def received(receiver):
+    """The requests the receiver got: (lower-cased headers, body) each."""
+    return [({k.lower(): v for k, v in r["headers"].items()}, r["body"]) for r in receiver.requests]
 
-    m = factories.merchant(postback_url="http://127.0.0.1:9/hook")
+
+def test_delivered_postbacks_carry_both_signatures_during_the_grace_period_only(ctx, receiver, jobs):
+    """What the merchant's server gets right after a rotation verifies with either secret;
+    once the grace period is over, with the new secret only."""
+    m = factories.merchant(postback_url=receiver.url)
     old = m.postback_secret
     new = service.rotate_postback_secret(m, None)
-    sent = {}
-
-    def fake_post(url, body, headers, **kwargs):
-        sent.update(headers=headers, body=body)
-        return job.HttpResult(status=200, duration_ms=1)
-
-    monkeypatch.setattr(job, "post", fake_post)
-    monkeypatch.setattr(job, "_enqueue", lambda *a, **k: None)
-    monkeypatch.setattr(job, "enqueue_on_commit", lambda *a, **k: None, raising=False)
     pb = postbacks.send_test(m)
-    assert job.deliver(pb.id, pb.delivery, 0) == "sent"
-    assert verifies(new, sent["headers"], sent["body"]) and verifies(old, sent["headers"], sent["body"])
+    jobs()
 
-    Merchant.update(previous_postback_secret_until=utcnow() - datetime.timedelta(seconds=1)).execute()
-    pb = postbacks.send_test(m)
-    assert job.deliver(pb.id, pb.delivery, 0) == "sent"
-    assert verifies(new, sent["headers"], sent["body"]) and not verifies(old, sent["headers"], sent["body"])
+    [(headers, body)] = received(receiver)
+    assert body == pb.payload.encode() and headers["webhook-id"] == pb.event_id
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert verifies(new, headers, body) and verifies(old, headers, body)
+    assert not verifies(factories.merchant().postback_secret, headers, body)
+    assert Postback.get_by_id(pb.id).status == "sent"
+
+    # A rotation whose 24-hour grace period is over: the secret it replaced signs no more.
+    late = factories.merchant(postback_url=receiver.url)
+    late_old = late.postback_secret
+    late_new = service.rotate_postback_secret(late, None, now=utcnow() - datetime.timedelta(hours=25))
+    pb = postbacks.send_test(late)
+    jobs()
+
+    assert len(receiver.requests) == 2
+    headers, body = received(receiver)[1]
+    assert headers["webhook-id"] == pb.event_id
+    assert len(headers["webhook-signature"].split(" ")) == 1
+    assert verifies(late_new, headers, body) and not verifies(late_old, headers, body)
+    assert Postback.get_by_id(pb.id).status == "sent"
 
 
 @pytest.mark.parametrize("text, expected", [
