@@ -31,7 +31,7 @@ from .operators import (
     WalletView,
 )
 from .dashboard import DashboardView
-from .pages import SettingsView
+from .pages import SettingsView, reset_bp
 from .plugin import PluginAppearanceView, PluginInstallationView
 from .postbacks import PostbackView
 from .transactions import TransactionView
@@ -72,8 +72,6 @@ def init_admin(app):
     admin.add_view(PostbackView(Postback, name=_l("Postbacks"), endpoint="postbacks"))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit_log"))
     admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
-    from .pages import reset_bp
-
     app.register_blueprint(reset_bp)  # the one-time password reset links (issue 7)
     app.extensions["backoffice_admin"] = admin
     return admin

@@ -13,18 +13,22 @@ forget them. Scoping a Flask-Admin model view needs more than ``get_query`` (STA
 * create/edit — a merchant user's rows always belong to their own merchant, whatever
   the form posted.
 """
-from flask import abort, has_request_context, redirect, request, url_for
+import datetime
+
+from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import ActionsMixin
 from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
 from flask_admin.helpers import flash_errors, get_redirect_target
+from flask_admin.model import typefmt
 from flask_login import current_user
 from peewee import ForeignKeyField, IntegerField
 
 from ..i18n import format_datetime
 from ..models import ExchangeRate, Merchant, PaymentSystem
+from .timezones import zoned_export_columns
 
 OPERATOR = ("operator",)
 MERCHANT_USERS = ("merchant_owner", "merchant_staff")
@@ -91,6 +95,17 @@ class LiveChoices:
 
     def __bool__(self):
         return True
+
+
+def form_errors(form, exc):
+    """A service's field errors (``SettingsError``) onto the form's fields; an error
+    naming no field of the form is flashed."""
+    for name, message in exc.errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + [message]
+        else:
+            flash(message, "error")
 
 
 @LiveChoices
@@ -161,9 +176,6 @@ class ScopedModelView(RoleMixin, ModelView):
     column_type_formatters = None  # set in __init__ (needs the module's formatter)
 
     def __init__(self, *args, **kwargs):
-        from flask_admin.model import typefmt
-        import datetime
-
         formatters = dict(typefmt.BASE_FORMATTERS)
         formatters[datetime.datetime] = lambda view, value, name: format_datetime(value)
         self.column_type_formatters = formatters
@@ -304,8 +316,6 @@ class ScopedModelView(RoleMixin, ModelView):
     # Flask-Admin caches the export columns when the view is built; label them per request.
     @property
     def _export_columns(self):
-        from .timezones import zoned_export_columns
-
         columns = self.__dict__.get("_export_columns_cached", [])
         return zoned_export_columns(self, columns) if has_request_context() else columns
 
@@ -340,6 +350,7 @@ __all__ = [
     "ScopedModelView",
     "SecureBaseView",
     "SecureIndexView",
+    "form_errors",
     "is_operator",
     "payment_system_choices",
     "read_only",

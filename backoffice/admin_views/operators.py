@@ -1,7 +1,7 @@
 """Operator-only screens: merchants, users, wallets, payment systems, rates, queues."""
 import json
 
-from flask import current_app, request
+from flask import current_app, flash, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BooleanEqualFilter, FilterEqual, FilterLike
@@ -9,15 +9,22 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from peewee import JOIN
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import labels
+from ..i18n import language_choices
 from ..jobs import queue_summary
-from ..security import new_api_key, new_postback_secret, new_public_key
-from ..models import AuditLog, Merchant, User
+from ..models import AuditLog, ConnectorToken, Merchant, PaymentSystem, User
+from ..security import generate_password
+from ..services import connectors
+from ..services import merchants as service
+from ..services.checks import SettingsError, timezone_names
+from ..services.merchants import RESET_TTL
 from .auditing import AuditedViewMixin
-from .base import OPERATOR, ScopedModelView, SecureBaseView, is_operator
+from .base import OPERATOR, LiveChoices, ScopedModelView, SecureBaseView, form_errors, is_operator, scope_query
 from .timezones import LocalDateBetweenFilter
 from .withdrawals import WithdrawalSchemaField
 
@@ -39,29 +46,23 @@ COMMON_LABELS = {
 
 
 def _tz_choices():
-    from ..services.settings import timezone_names
-
     return [(name, name) for name in timezone_names()]
 
 
 def _live(loader):
-    from .base import LiveChoices
-
     return LiveChoices(loader)
 
 
 def _merchant_link(merchant):
     """The merchant's name, linking to its system settings (delayed activation, keys, …)."""
-    from flask import url_for
-    from markupsafe import Markup, escape
-
     return Markup('<a href="%s">%s</a>') % (url_for("settings.system", merchant=merchant.id), escape(merchant.name))
 
 
 class MerchantView(ScopedModelView):
     """Merchants: created here, disabled or enabled by action, never deleted (their money
     records stay). The system settings (postback URL, origins, delayed activation, …)
-    are edited on Settings → System, which validates them; every change is audited."""
+    are edited on Settings → System, which validates them; every change is audited.
+    Creating and editing go through ``services.merchants`` (keys, checks, audit)."""
 
     role_permissions = {"operator": {"create", "edit", "details", "export"}}
     list_template = "admin/merchants_list.html"
@@ -73,49 +74,28 @@ class MerchantView(ScopedModelView):
     column_labels = {"name": _l("Name"), "public_key": _l("Public key"), "timezone": _l("Time zone"),
                      "delayed_activation": _l("Delayed activation"), "active": _l("Active"),
                      "created_at": _l("Created"), "default_display_currency": _l("Default display currency")}
-    form_columns = ("name", "timezone", "default_display_currency")
+    form_columns = service.MERCHANT_FIELDS
     form_choices = {"timezone": _live(_tz_choices)}
 
-    def on_model_change(self, form, model, is_created):
-        from wtforms.validators import ValidationError
+    def _form_values(self, form):
+        return {name: form[name].data for name in service.MERCHANT_FIELDS}
 
-        from ..services.settings import SettingsError, check_timezone
-
+    def create_model(self, form):
         try:
-            model.timezone = check_timezone(model.timezone)
+            return service.create_merchant(actor=current_user.id, ip=request.remote_addr, **self._form_values(form))
         except SettingsError as exc:
-            raise ValidationError(exc.errors["timezone"]) from None
-        if is_created:
-            model.public_key = new_public_key()
-            model.api_key = new_api_key()
-            model.postback_secret = new_postback_secret()
-            self._before = {}
-        else:
-            old = Merchant.get_by_id(model.id)
-            self._before = {k: getattr(old, k) for k in self.form_columns}
+            form_errors(form, exc)
+            return False
 
-    def after_model_change(self, form, model, is_created):
-        from ..services import audit, statistics
-
-        after = {k: getattr(model, k) for k in self.form_columns}
-        before = getattr(self, "_before", {})
-        if is_created:
-            audit.record(current_user.id, "merchant.create", model, merchant=model.id, summary={"after": after},
-                         ip=request.remote_addr)
-            return
-        changed = {k: v for k, v in after.items() if before.get(k) != v}
-        if changed:
-            if "timezone" in changed and hasattr(statistics, "rebuild_days"):
-                statistics.rebuild_days(model)
-            audit.record(current_user.id, "merchant.edit", model, merchant=model.id,
-                         summary={"before": {k: before.get(k) for k in changed}, "after": changed},
-                         ip=request.remote_addr)
+    def update_model(self, form, model):
+        try:
+            service.edit_merchant(model, current_user.id, ip=request.remote_addr, **self._form_values(form))
+        except SettingsError as exc:
+            form_errors(form, exc)
+            return False
+        return True
 
     def _set_active(self, ids, active):
-        from flask import flash
-
-        from ..services import merchants as service
-
         n = sum(service.set_merchant_active(m, active, current_user.id, ip=request.remote_addr)
                 for m in Merchant.select().where(Merchant.id.in_(ids)))
         flash(_("%(n)d merchants changed.", n=n), "success")
@@ -158,32 +138,22 @@ class UserView(ScopedModelView):
         BooleanEqualFilter(column=User.active, name=_l("Active")),
     )
     form_columns = ("language",)
-    form_choices = {"language": [("en", "English"), ("ru", "Русский")]}
+    form_choices = {"language": _live(language_choices)}
 
-    def on_model_change(self, form, model, is_created):
-        old = User.get_by_id(model.id)
-        self._before = {"language": old.language}
-
-    def after_model_change(self, form, model, is_created):
-        from ..services import audit
-
-        before = getattr(self, "_before", {})
-        if before.get("language") != model.language:
-            audit.record(current_user.id, "user.edit", model, merchant=model.merchant_id,
-                         summary={"before": before, "after": {"language": model.language}}, ip=request.remote_addr)
+    def update_model(self, form, model):
+        try:
+            service.set_user_language(model, form.language.data, current_user.id, ip=request.remote_addr)
+        except SettingsError as exc:
+            form_errors(form, exc)
+            return False
+        return True
 
     @expose("/add/", methods=("GET", "POST"))
     def add_view(self):
-        from flask import flash
-
-        from ..security import generate_password
-        from ..services import merchants as service
-        from ..services.settings import SettingsError
-
         form = MerchantUserForm()
         form.merchant.choices = [(m.id, m.name) for m in Merchant.select().order_by(Merchant.name)]
         form.role.choices = [(r, labels.ROLE[r]) for r in service.MERCHANT_ROLES]
-        form.language.choices = [("en", "English"), ("ru", "Русский")]
+        form.language.choices = language_choices()
         if request.method == "GET" and request.args.get("merchant", "").isdigit():
             form.merchant.data = int(request.args["merchant"])
         if form.validate_on_submit():
@@ -196,32 +166,18 @@ class UserView(ScopedModelView):
                                                     form.role.data, current_user.id, language=form.language.data,
                                                     ip=request.remote_addr)
             except SettingsError as exc:
-                for name, message in exc.errors.items():
-                    field = getattr(form, name, None)
-                    if field is not None:
-                        field.errors = list(field.errors) + [message]
-                    else:
-                        flash(message, "error")
+                form_errors(form, exc)
             else:
                 token = service.issue_reset_token(user, current_user.id, ip=request.remote_addr)
                 return self._render_link(user, token, created=True)
         return self.render("admin/users_create.html", form=form)
 
     def _render_link(self, user, token, created=False):
-        from flask import url_for
-
-        from ..services.merchants import RESET_TTL
-
         link = url_for("password_reset.reset_password", token=token, _external=True)
         return self.render("admin/users_reset_link.html", user=user, link=link, created=created,
                            hours=int(RESET_TTL.total_seconds() // 3600))
 
     def _set_active(self, ids, active):
-        from flask import flash
-
-        from ..services import merchants as service
-        from ..services.settings import SettingsError
-
         n = 0
         for user in User.select().where(User.id.in_(ids)):
             try:
@@ -241,10 +197,6 @@ class UserView(ScopedModelView):
     @action("reset_password", _l("Reset password"),
             _l("Make a one-time link that lets the user set a new password?"))
     def action_reset_password(self, ids):
-        from flask import flash
-
-        from ..services import merchants as service
-
         if len(ids) != 1:
             flash(_("Choose exactly one user to reset the password of."), "error")
             return None
@@ -283,10 +235,6 @@ class PendingActivationView(ScopedModelView):
 
 
 def _audit_summary(view, context, model, name):
-    import json
-
-    from markupsafe import Markup, escape
-
     text = json.dumps(model.summary or {}, ensure_ascii=False, sort_keys=True)
     return Markup('<code class="small text-break">%s</code>') % escape(text[:2000])
 
@@ -301,8 +249,6 @@ def _audit_actor(view, context, model, name):
 
 
 def _audit_user_choices():
-    from .base import scope_query
-
     query = scope_query(User.select(User.id, User.login), User).order_by(User.login).limit(1000)
     return [(u.id, u.login) for u in query]
 
@@ -334,10 +280,6 @@ class AuditLogView(ScopedModelView):
 
     def get_query(self):
         # Who and which merchant in the same query (no query per row).
-        from peewee import JOIN
-
-        from .base import scope_query
-
         query = (AuditLog.select(AuditLog, User, Merchant)
                  .join(User, JOIN.LEFT_OUTER, on=(AuditLog.user == User.id))
                  .switch(AuditLog).join(Merchant, JOIN.LEFT_OUTER, on=(AuditLog.merchant == Merchant.id))
@@ -364,15 +306,17 @@ class MerchantPaymentSystemView(AuditedViewMixin, ScopedModelView):
     column_labels = COMMON_LABELS
     form_columns = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
 
-    def on_model_change(self, form, model, is_created):
-        from decimal import Decimal
-
-        from wtforms.validators import ValidationError
-
-        if model.min_deposit is None or model.min_deposit < 0:
-            raise ValidationError(_l("The minimum deposit must be zero or more."))
-        if model.commission_percent is None or not (Decimal(0) <= model.commission_percent <= Decimal(100)):
-            raise ValidationError(_l("The commission must be between 0 and 100 %."))
+    def validate_form(self, form):
+        if not super().validate_form(form):
+            return False
+        if not hasattr(form, "commission_percent"):  # the list's action form comes here too
+            return True
+        try:
+            service.check_payment_settings(form.min_deposit.data, form.commission_percent.data)
+        except SettingsError as exc:
+            form_errors(form, exc)
+            return False
+        return True
 
 
 class ConnectorTokenForm(FlaskForm):
@@ -391,27 +335,18 @@ class ConnectorTokenView(ScopedModelView):
 
     @expose("/issue/", methods=("GET", "POST"))
     def issue_view(self):
-        from ..models import ConnectorToken, PaymentSystem
-        from ..security import new_connector_token, token_digest
-        from ..services import audit
-
         form = ConnectorTokenForm()
         form.payment_systems.choices = [(ps.code, ps.name) for ps in PaymentSystem.select().order_by(PaymentSystem.name)]
         if form.validate_on_submit():
-            token = new_connector_token()
-            row = ConnectorToken.create(name=form.name.data.strip(), token_hash=token_digest(token),
-                                        payment_systems=sorted(form.payment_systems.data))
-            audit.record(current_user.id, "connector_token.issue", row,
-                         summary={"name": row.name, "payment_systems": row.payment_systems}, ip=request.remote_addr)
-            return self.render("admin/connector_token_issued.html", token=token, row=row)
+            try:
+                token, row = connectors.issue_token(form.name.data, form.payment_systems.data, current_user.id,
+                                                    ip=request.remote_addr)
+            except SettingsError as exc:
+                form_errors(form, exc)
+            else:
+                return self.render("admin/connector_token_issued.html", token=token, row=row)
         return self.render("admin/connector_token_issue.html", form=form)
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected tokens? Connectors using them stop at once."))
     def action_deactivate(self, ids):
-        from ..models import ConnectorToken
-        from ..services import audit
-
-        for row in ConnectorToken.select().where(ConnectorToken.id.in_(ids) & (ConnectorToken.active == True)):  # noqa: E712
-            ConnectorToken.update(active=False).where(ConnectorToken.id == row.id).execute()
-            audit.record(current_user.id, "connector_token.deactivate", row, summary={"name": row.name},
-                         ip=request.remote_addr)
+        connectors.deactivate_tokens(ids, current_user.id, ip=request.remote_addr)

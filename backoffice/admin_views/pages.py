@@ -9,29 +9,32 @@
   activation and its TTL (absent from the merchant's form and ignored if posted).
 * ``/login/reset/<token>``: the one-time link an operator hands out (no e-mail).
 
-The rules are in ``services.settings`` and ``services.merchants``; this module only
-speaks HTTP. Every form is a FlaskForm (CSRF).
+The rules are in ``services.profile``, ``services.merchant_settings`` and
+``services.merchants``; this module only speaks HTTP. Every form is a FlaskForm (CSRF).
 """
 import io
 
+import qrcode
+import qrcode.image.svg
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..i18n import language_choices
 from ..models import Merchant
-from ..security import totp_uri
+from ..security import totp_uri, verify_password
+from ..services import audit, merchant_settings, profile
 from ..services import merchants as merchant_service
-from ..services import settings as service
-from .base import EVERYONE, SecureBaseView, current_role, is_operator
+from ..services.checks import SettingsError, timezone_names
+from .base import EVERYONE, SecureBaseView, current_role, form_errors, is_operator
 
 TOTP_SESSION_KEY = "settings_totp_secret"
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 AFTER_PAYMENT_LABELS = {"message": _l("Show a message"), "redirect": _l("Redirect to a URL"),
                         "close": _l("Close the plugin")}
 
@@ -80,9 +83,6 @@ class ResetForm(FlaskForm):
 
 def qr_svg(data):
     """A QR code as inline SVG markup (no image request, no CDN)."""
-    import qrcode
-    import qrcode.image.svg
-
     image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
     out = io.BytesIO()
     image.save(out)
@@ -90,18 +90,8 @@ def qr_svg(data):
     return Markup(text[text.index("<svg"):])
 
 
-def _apply_errors(form, exc):
-    """Put a SettingsError's messages on the form's fields (others are flashed)."""
-    for name, message in exc.errors.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + [message]
-        else:
-            flash(message, "error")
-
-
 def _timezone_choices():
-    return [(name, name) for name in service.timezone_names()]
+    return [(name, name) for name in timezone_names()]
 
 
 class SettingsView(SecureBaseView):
@@ -113,7 +103,7 @@ class SettingsView(SecureBaseView):
     def _preferences_form(self, user, formdata=None):
         form = PreferencesForm(formdata=formdata, data={"language": user.language,
                                                         "timezone": user.timezone or "UTC"})
-        form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in service._languages()]
+        form.language.choices = language_choices()
         if user.role == "operator":
             form.timezone.choices = _timezone_choices()
         else:
@@ -132,7 +122,7 @@ class SettingsView(SecureBaseView):
             disable_form=disable_form or PasswordConfirmForm(formdata=None),
             start_form=RotateForm(formdata=None),
             enrolling=bool(enrolling) and not user.totp_secret,
-            remaining_codes=service.remaining_recovery_codes(user) if user.totp_secret else 0,
+            remaining_codes=profile.remaining_recovery_codes(user) if user.totp_secret else 0,
             can_manage_system=current_role() in ("operator", "merchant_owner"),
         )
         if context["enrolling"]:
@@ -147,17 +137,15 @@ class SettingsView(SecureBaseView):
 
     @expose("/password/", methods=("POST",))
     def password(self):
-        from flask_login import login_user
-
         form = PasswordForm()
         if not form.validate_on_submit():
             return self._render_profile(password_form=form, status=400)
         user = self._user()
         try:
-            service.change_password(user, form.old_password.data, form.new_password.data,
+            profile.change_password(user, form.old_password.data, form.new_password.data,
                                     form.new_password_again.data, ip=request.remote_addr)
-        except service.SettingsError as exc:
-            _apply_errors(form, exc)
+        except SettingsError as exc:
+            form_errors(form, exc)
             return self._render_profile(password_form=form, status=400)
         login_user(user)  # this session goes on with the new session token; the others end
         flash(_("Your password is changed. Your other sessions have ended."), "success")
@@ -170,10 +158,10 @@ class SettingsView(SecureBaseView):
         if not form.validate_on_submit():
             return self._render_profile(preferences_form=form, status=400)
         try:
-            service.update_profile(user, form.language.data,
+            profile.update_profile(user, form.language.data,
                                    form.timezone.data if "timezone" in form else None, ip=request.remote_addr)
-        except service.SettingsError as exc:
-            _apply_errors(form, exc)
+        except SettingsError as exc:
+            form_errors(form, exc)
             return self._render_profile(preferences_form=form, status=400)
         flash(_("Your settings are saved."), "success")
         return redirect(url_for(".index"))
@@ -184,7 +172,7 @@ class SettingsView(SecureBaseView):
         if not form.validate_on_submit():
             abort(400)
         if not self._user().totp_secret:
-            session[TOTP_SESSION_KEY] = service.start_totp()
+            session[TOTP_SESSION_KEY] = profile.start_totp()
         return redirect(url_for(".index") + "#second-factor")
 
     @expose("/second-factor/confirm/", methods=("POST",))
@@ -197,9 +185,9 @@ class SettingsView(SecureBaseView):
         if not form.validate_on_submit():
             return self._render_profile(code_form=form, status=400)
         try:
-            codes = service.confirm_totp(user, secret, form.code.data, ip=request.remote_addr)
-        except service.SettingsError as exc:
-            _apply_errors(form, exc)
+            codes = profile.confirm_totp(user, secret, form.code.data, ip=request.remote_addr)
+        except SettingsError as exc:
+            form_errors(form, exc)
             return self._render_profile(code_form=form, status=400)
         session.pop(TOTP_SESSION_KEY, None)
         return self.render("admin/settings_recovery_codes.html", codes=codes)
@@ -210,9 +198,9 @@ class SettingsView(SecureBaseView):
         if not form.validate_on_submit():
             return self._render_profile(disable_form=form, status=400)
         try:
-            service.disable_totp(self._user(), form.password.data, ip=request.remote_addr)
-        except service.SettingsError as exc:
-            _apply_errors(form, exc)
+            profile.disable_totp(self._user(), form.password.data, ip=request.remote_addr)
+        except SettingsError as exc:
+            form_errors(form, exc)
             return self._render_profile(disable_form=form, status=400)
         flash(_("The second factor is off."), "success")
         return redirect(url_for(".index"))
@@ -221,15 +209,11 @@ class SettingsView(SecureBaseView):
     def recovery_codes(self):
         form = PasswordConfirmForm()
         user = self._user()
-        from ..security import verify_password
-
         if not user.totp_secret or not form.validate_on_submit() or not verify_password(
                 user.password_hash, form.password.data):
             flash(_("The current password is wrong."), "error")
             return redirect(url_for(".index"))
-        codes = service.new_recovery_codes(user)
-        from ..services import audit
-
+        codes = profile.new_recovery_codes(user)
         audit.record(user, "user.recovery_codes_new", user, merchant=user.merchant_id, ip=request.remote_addr)
         return self.render("admin/settings_recovery_codes.html", codes=codes)
 
@@ -282,10 +266,10 @@ class SettingsView(SecureBaseView):
         # changes nothing (the form has no such fields and the service ignores them).
         values = {field.name: field.data for field in form if field.name != "csrf_token"}
         try:
-            changes = service.update_system(merchant, values, current_user.id, operator=is_operator(),
+            changes = merchant_settings.update_system(merchant, values, current_user.id, operator=is_operator(),
                                             ip=request.remote_addr)
-        except service.SettingsError as exc:
-            _apply_errors(form, exc)
+        except SettingsError as exc:
+            form_errors(form, exc)
             return self._render_system(merchant, form, status=400)
         flash(_("The system settings are saved.") if changes else _("Nothing changed."), "success")
         return redirect(url_for(".system", **({"merchant": merchant.id} if is_operator() else {})))
@@ -295,7 +279,7 @@ class SettingsView(SecureBaseView):
         merchant = self._system_merchant() or abort(404)
         if not RotateForm().validate_on_submit():
             abort(400)
-        secret = service.rotate_postback_secret(merchant, current_user.id, ip=request.remote_addr)
+        secret = merchant_settings.rotate_postback_secret(merchant, current_user.id, ip=request.remote_addr)
         return self._render_system(merchant, new_secret=secret)[0]
 
     @expose("/system/rotate-api-key/", methods=("POST",))
@@ -303,7 +287,7 @@ class SettingsView(SecureBaseView):
         merchant = self._system_merchant() or abort(404)
         if not RotateForm().validate_on_submit():
             abort(400)
-        key = service.rotate_api_key(merchant, current_user.id, ip=request.remote_addr)
+        key = merchant_settings.rotate_api_key(merchant, current_user.id, ip=request.remote_addr)
         return self._render_system(merchant, new_api_key=key)[0]
 
 
@@ -324,8 +308,8 @@ def reset_password(token):
     try:
         merchant_service.use_reset_token(token, form.new_password.data, form.new_password_again.data,
                                          ip=request.remote_addr)
-    except service.SettingsError as exc:
-        _apply_errors(form, exc)
+    except SettingsError as exc:
+        form_errors(form, exc)
         return render_template("auth/reset.html", form=form, login=user.login), 400
     flash(_("Your new password is set. Sign in with it."), "success")
     return redirect(url_for("auth.login"))

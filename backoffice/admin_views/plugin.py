@@ -16,8 +16,17 @@ from flask_login import current_user
 from ..db import write_transaction
 from ..models import Merchant, MerchantPaymentSystem, PaymentSystem
 from ..plugin_builder import snippet as snippets
-from ..plugin_builder.config import BUILT_IN_THEMES, THEMES, prompt_url, set_own_css, theme_name, theme_url
-from ..plugin_builder.css import MAX_CSS_BYTES, validate_css
+from ..plugin_builder.config import (
+    BUILT_IN_THEMES,
+    THEMES,
+    ThemeError,
+    choose_theme,
+    prompt_url,
+    theme_name,
+    theme_url,
+    upload_own_theme,
+)
+from ..plugin_builder.css import MAX_CSS_BYTES
 from ..plugin_builder.gif import MAX_BYTES, GifError, clear_prompt, remove_prompt, set_prompt
 from ..services import audit
 from .base import EVERYONE, SecureBaseView, current_role, is_operator
@@ -98,32 +107,20 @@ class PluginAppearanceView(_MerchantPage):
         self.guard_edit()
         merchant = self.merchant(required=True)
         choice = request.form.get("theme", "")
-        if choice not in THEMES:
-            flash(_("Choose one of the themes."), "error")
-            return self.back(merchant)
         upload = request.files.get("css")
-        if choice == "own":
-            if upload and upload.filename:
-                data = upload.stream.read(MAX_CSS_BYTES + 1)
-                result = validate_css(data)
-                if not result.ok:
-                    flash(_("The stylesheet was refused: fix the problems listed below and upload it again."), "error")
-                    return self.page(merchant, css_errors=result.errors, status=422)
-                with write_transaction():
-                    set_own_css(merchant, result.css, result.digest)
-                    audit.record(current_user.id, "plugin.theme", merchant, merchant=merchant,
-                                 summary={"theme": "own", "sha256": result.digest[:16]}, ip=request.remote_addr)
+        try:
+            if choice == "own" and upload and upload.filename:
+                upload_own_theme(merchant, upload.stream.read(MAX_CSS_BYTES + 1), current_user.id,
+                                 ip=request.remote_addr)
                 flash(_("Your own theme is live."), "success")
                 return self.back(merchant)
-            if not merchant.own_css:
-                flash(_("Upload a CSS file for your own theme."), "error")
-                return self.back(merchant)
-        before = merchant.theme
-        with write_transaction():
-            merchant.theme = choice
-            merchant.save()
-            audit.record(current_user.id, "plugin.theme", merchant, merchant=merchant,
-                         summary={"before": before, "after": choice}, ip=request.remote_addr)
+            choose_theme(merchant, choice, current_user.id, ip=request.remote_addr)
+        except ThemeError as exc:
+            if exc.problems:
+                flash(_("The stylesheet was refused: fix the problems listed below and upload it again."), "error")
+                return self.page(merchant, css_errors=exc.problems, status=422)
+            flash(exc.message, "error")
+            return self.back(merchant)
         flash(_("The theme is saved."), "success")
         return self.back(merchant)
 

@@ -5,6 +5,7 @@ Timestamps are stored as naive UTC; people type and read them in their own zone
 """
 import datetime
 
+from flask import g
 from flask_admin.contrib.peewee.filters import DateBetweenFilter, DateTimeBetweenFilter
 from peewee import DateTimeField
 
@@ -40,8 +41,6 @@ def zoned_export_columns(view, columns):
 
     Computed once per request and view (the export reads the columns for every row).
     """
-    from flask import g
-
     cache = g.setdefault("zoned_export_columns", {})
     key = (id(view), id(columns))
     if key not in cache:

@@ -19,13 +19,12 @@ from wtforms import DateTimeLocalField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from .. import labels
-from ..db import write_transaction
 from ..i18n import viewer_timezone_name, zone
 from ..models import PaymentSystem, Transaction, Wallet
 from ..money import AmountError, parse_amount
-from ..services import activation, audit
+from ..services import activation
 from ..services.ingest import IngestConflict, IngestError, Report, ingest
-from .base import EVERYONE, MERCHANT_USERS, ScopedModelView, is_operator, payment_system_choices
+from .base import EVERYONE, MERCHANT_USERS, ScopedModelView, is_operator, payment_system_choices, scope_query
 from .postbacks import resend_for_objects
 
 
@@ -134,8 +133,6 @@ class TransactionView(ScopedModelView):
         return self._scoped(query)
 
     def _scoped(self, query):
-        from .base import scope_query
-
         return scope_query(query, Transaction)
 
     def get_export_name(self, export_type="csv"):
@@ -149,13 +146,7 @@ class TransactionView(ScopedModelView):
 
     # -- operator actions ----------------------------------------------------------------
     def _set_originality(self, ids, value):
-        changed = 0
-        with write_transaction():
-            for tx in Transaction.select().where(Transaction.id.in_(ids) & (Transaction.originality != value)):
-                Transaction.update(originality=value).where(Transaction.id == tx.id).execute()
-                audit.record(current_user.id, f"transaction.mark_{value}", tx,
-                             summary={"before": tx.originality, "after": value}, ip=request.remote_addr)
-                changed += 1
+        changed = activation.set_originality(ids, value, current_user.id, ip=request.remote_addr)
         flash(_("%(n)d transactions marked %(value)s.", n=changed, value=labels.ORIGINALITY[value]), "success")
 
     @action("mark_fraud", _l("Mark fraud"), _l("Mark the selected transactions as fraud?"))
@@ -217,12 +208,9 @@ class TransactionView(ScopedModelView):
         form = ActivateForm()
         if form.validate_on_submit():
             try:
-                with write_transaction():
-                    outcome = activation.activate_for_label(tx, form.label.data.strip(),
-                                                            (form.order_id.data or "").strip() or None)
-                    audit.record(current_user.id, "transaction.activate_manually", tx,
-                                 summary={"label": form.label.data.strip(), "outcome": outcome.status},
-                                 ip=request.remote_addr)
+                outcome = activation.activate_manually(tx, form.label.data.strip(),
+                                                       (form.order_id.data or "").strip() or None, current_user.id,
+                                                       ip=request.remote_addr)
             except activation.ActivationError as exc:
                 flash(exc.message, "error")
             else:
@@ -230,6 +218,11 @@ class TransactionView(ScopedModelView):
                 flash(_("Activation: %(status)s", status=labels.ACTIVATION_OUTCOME[outcome.status]), category)
                 return redirect(self.get_url(".details_view", id=tx.id))
         return self.render("admin/transactions_activate.html", form=form, tx=tx)
+
+    def may_activate(self, tx):
+        """The details page's "Activate for a label" button: operators, on a transaction
+        that can still be activated."""
+        return is_operator() and activation.may_activate(tx)
 
     def render(self, template, **kwargs):
         kwargs.setdefault("refresh_url", request.url)

@@ -79,7 +79,7 @@ class DecideRowAction(BaseListRowAction):
         self.view, self.decision, self.icon_class = view, decision, icon_class
 
     def render(self, context, row_id, row):
-        if row.status != "new":
+        if not service.awaiting_decision(row):
             return ""
         link = self._resolve_symbol(context, "row_actions.link")
         return link(self, self.view._decide_url(self.decision, [row_id]))
@@ -193,16 +193,7 @@ class WithdrawalView(ScopedModelView):
         selected = self._selected(source.getlist("id"))
         if not selected:
             abort(404)
-        pending = [w for w in selected if w.status == "new"]
-        decided = [w for w in selected if w.status != "new"]
-        groups = {}
-        for w in pending:
-            key = (w.merchant_id, w.payment_system_id)
-            if key not in groups:
-                groups[key] = {"key": f"{w.merchant_id}_{w.payment_system_id}", "merchant": w.merchant,
-                               "payment_system": w.payment_system, "wallets": list(service.sender_wallets(w)),
-                               "withdrawals": []}
-            groups[key]["withdrawals"].append(w)
+        pending, decided, groups = service.decision_groups(selected)
         errors = {}
         values = {"reason": ""}
         if request.method == "POST" and pending:
@@ -210,7 +201,7 @@ class WithdrawalView(ScopedModelView):
             try:
                 if decision == "approve":
                     def wallet_for(w):
-                        raw = request.form.get(f"wallet_{w.merchant_id}_{w.payment_system_id}")
+                        raw = request.form.get(f"wallet_{service.decision_group_key(w)}")
                         value = clean_pk(Wallet.id, raw)
                         return Wallet.get_or_none(Wallet.id == value) if value is not None else None
 
@@ -230,7 +221,7 @@ class WithdrawalView(ScopedModelView):
                     return redirect(self.get_url(".index_view"))
                 errors = {"_": _("Nothing was decided.")}
         return self.render("admin/withdrawals_decide.html", decision=decision, selected=selected,
-                           pending=pending, decided=decided, groups=list(groups.values()), errors=errors,
+                           pending=pending, decided=decided, groups=groups, errors=errors,
                            values=values, format_money=to_str,
                            status_label=lambda s: labels.WITHDRAWAL_STATUS.get(s, s))
 
@@ -239,6 +230,10 @@ class WithdrawalView(ScopedModelView):
 
     def is_operator_view(self):
         return is_operator()
+
+    def may_decide(self, withdrawal):
+        """The details page's Approve / Reject buttons: operators, on a request still to decide."""
+        return is_operator() and service.awaiting_decision(withdrawal)
 
     def balance_summary(self):
         """The merchant user's balances for the list page (None for operators: many merchants)."""

@@ -7,6 +7,9 @@
   a visitor (label) always sees the same wallet while the set of wallets is the same,
   different visitors land on different wallets; without a label, one at random;
 * ``theme_url``, ``after_payment``, ``config_json`` — the rest of SPEC §6's config;
+* ``upload_own_theme`` / ``choose_theme`` — a merchant's own sheet (checked against the
+  allowlist of ``css``) and its choice of theme, audited: the upload form and the
+  merchant API both call them;
 * ``allowed_origins`` / ``origin_allowed`` / ``url_on_allowed_origin`` — the merchant's
   embedding sites, normalised (scheme://host[:port]).
 """
@@ -18,9 +21,13 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import url_for
+from flask_babel import gettext as _
 
+from ..db import write_transaction
 from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet
 from ..money import to_str
+from ..services import audit
+from .css import MAX_CSS_BYTES, CssProblem, validate_css
 
 BUILT_IN_THEMES = ("dark", "light", "white-green")
 THEMES = BUILT_IN_THEMES + ("own",)
@@ -191,3 +198,55 @@ def set_own_css(merchant, clean_css, digest):
     merchant.own_css_hash = digest
     merchant.theme = "own"
     merchant.save()
+
+
+class ThemeError(ValueError):
+    """A theme refused: ``message`` for people; ``problems`` the sheet's
+    :class:`~backoffice.plugin_builder.css.CssProblem` list when an upload was refused."""
+
+    def __init__(self, message, problems=()):
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems)
+
+
+def upload_own_theme(merchant, data, actor, ip="", via=None):
+    """Check an uploaded sheet against the allowlist, store it re-serialised and make
+    it the merchant's theme (audited, ``via`` noted when given). Returns the
+    :class:`~backoffice.plugin_builder.css.CssResult`.
+
+    ``data``: the bytes uploaded, read up to one byte over ``MAX_CSS_BYTES`` (None:
+    the upload was larger still). A refused sheet raises :class:`ThemeError` whose
+    ``problems`` name the line, column and reason of each fault.
+    """
+    if data is None:
+        result = None
+        problems = [CssProblem(1, 1, _("The file is over %(n)d KiB.", n=MAX_CSS_BYTES // 1024))]
+    else:
+        result = validate_css(data)
+        problems = result.errors
+    if result is None or not result.ok:
+        raise ThemeError(_("The stylesheet is refused."), problems)
+    summary = {"theme": "own"}
+    if via:
+        summary["via"] = via
+    summary["sha256"] = result.digest[:16]
+    with write_transaction():
+        set_own_css(merchant, result.css, result.digest)
+        audit.record(actor, "plugin.theme", merchant, merchant=merchant, summary=summary, ip=ip or "")
+    return result
+
+
+def choose_theme(merchant, choice, actor, ip=""):
+    """Make ``choice`` (one of :data:`THEMES`) the merchant's theme (audited); ``own``
+    needs a sheet uploaded before. Raises :class:`ThemeError`."""
+    if choice not in THEMES:
+        raise ThemeError(_("Choose one of the themes."))
+    if choice == "own" and not merchant.own_css:
+        raise ThemeError(_("Upload a CSS file for your own theme."))
+    before = merchant.theme
+    with write_transaction():
+        merchant.theme = choice
+        merchant.save()
+        audit.record(actor, "plugin.theme", merchant, merchant=merchant, summary={"before": before, "after": choice},
+                     ip=ip or "")

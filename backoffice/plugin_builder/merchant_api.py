@@ -17,8 +17,8 @@ from ..api.openapi import document, error_responses
 from ..db import write_transaction
 from ..models import MerchantPaymentSystem, PaymentSystem
 from ..services import audit
-from .config import prompt_url, set_own_css, theme_url
-from .css import MAX_CSS_BYTES, validate_css
+from .config import ThemeError, prompt_url, theme_url, upload_own_theme
+from .css import MAX_CSS_BYTES
 from .gif import MAX_BYTES, GifError, remove_prompt, set_prompt
 
 
@@ -35,20 +35,10 @@ def _body(limit):
 @bp.route("/plugin/theme", methods=["PUT"])
 def put_theme():
     merchant = api_merchant()
-    data = _body(MAX_CSS_BYTES)
-    if data is None:
-        raise ApiError(422, "invalid_css", _("The stylesheet is refused."),
-                       details=[{"line": 1, "column": 1, "reason": _("The file is over %(n)d KiB.",
-                                                                     n=MAX_CSS_BYTES // 1024)}])
-    result = validate_css(data)
-    if not result.ok:
-        raise ApiError(422, "invalid_css", _("The stylesheet is refused."),
-                       details=[p.as_json() for p in result.errors])
-    with write_transaction():
-        set_own_css(merchant, result.css, result.digest)
-        audit.record(None, "plugin.theme", merchant, merchant=merchant,
-                     summary={"theme": "own", "via": "api", "sha256": result.digest[:16]},
-                     ip=request.remote_addr or "")
+    try:
+        upload_own_theme(merchant, _body(MAX_CSS_BYTES), None, ip=request.remote_addr or "", via="api")
+    except ThemeError as exc:
+        raise ApiError(422, "invalid_css", exc.message, details=[p.as_json() for p in exc.problems]) from None
     return jsonify({"url": theme_url(merchant)})
 
 

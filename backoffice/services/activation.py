@@ -34,7 +34,7 @@ from ..models import (
     utcnow,
 )
 from ..money import to_str
-from . import postbacks, statistics
+from . import audit, postbacks, statistics
 
 ACTIVATED = "activated"
 STOCKPILING = "stockpiling"
@@ -399,3 +399,37 @@ def expire_pending(now=None):
         .where((PendingActivation.status == "waiting") & (PendingActivation.expires_at <= now))
         .execute()
     )
+
+
+def may_activate(tx):
+    """Whether a reported transaction can still be activated for a label: a new,
+    incoming, normal (not fraud) one — the conditions of the claim's ``UPDATE``."""
+    return tx.status == "new" and tx.direction == "incoming" and tx.originality == "normal"
+
+
+def activate_manually(tx, label, order_id, actor, ip=""):
+    """An operator activates ``tx`` for ``label`` from the back office; audited with
+    its outcome in the same transaction. Returns the :class:`Outcome`."""
+    with write_transaction():
+        outcome = activate_for_label(tx, label, order_id)
+        audit.record(actor, "transaction.activate_manually", tx, summary={"label": label, "outcome": outcome.status},
+                     ip=ip)
+    return outcome
+
+
+ORIGINALITIES = ("normal", "fraud")
+
+
+def set_originality(ids, value, actor, ip=""):
+    """An operator marks transactions as fraud (they can no longer be activated) or
+    normal again; each change audited. Returns how many changed."""
+    if value not in ORIGINALITIES:
+        raise ValueError(f"originality must be one of {ORIGINALITIES}")
+    changed = 0
+    with write_transaction():
+        for tx in Transaction.select().where(Transaction.id.in_(list(ids)) & (Transaction.originality != value)):
+            Transaction.update(originality=value).where(Transaction.id == tx.id).execute()
+            audit.record(actor, f"transaction.mark_{value}", tx, summary={"before": tx.originality, "after": value},
+                         ip=ip)
+            changed += 1
+    return changed

@@ -1,28 +1,38 @@
 """Operator management (issue 7): merchants, their user accounts, password resets.
 
-Plain functions, no HTTP. A merchant is disabled, never deleted (its money records
-stay); a disabled merchant's users cannot sign in and its plugin and merchant API
-answer 403 ``merchant_disabled``. A password reset sends nothing by e-mail: the
-operator gets a one-time link (its token is stored as a SHA-256 digest) that lets the
-user choose a new password within :data:`RESET_TTL`.
+Plain functions, no HTTP. A merchant is created with its keys (public key, API key,
+postback secret) by :func:`create_merchant` and edited by :func:`edit_merchant`, each
+change audited. A merchant is disabled, never deleted (its money records stay); a
+disabled merchant's users cannot sign in and its plugin and merchant API answer 403
+``merchant_disabled``. A password reset sends nothing by e-mail: the operator gets a
+one-time link (its token is stored as a SHA-256 digest) that lets the user choose a
+new password within :data:`RESET_TTL`. :func:`check_payment_settings` is the rule for
+a merchant's settings per payment system (minimum deposit, commission).
 """
 import datetime
 import secrets
+from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 
 from ..db import db
+from ..i18n import languages
 from ..models import Merchant, PasswordResetToken, User, utcnow
 from ..security import new_api_key, new_postback_secret, new_public_key, token_digest
-from . import accounts, audit
-from .settings import SettingsError, check_not_common, check_timezone
+from . import accounts, audit, stats_rollup
+from .checks import SettingsError, check_not_common, check_timezone
 
 RESET_TTL = datetime.timedelta(hours=24)
 MERCHANT_ROLES = ("merchant_owner", "merchant_staff")
 
 
-def create_merchant(name, actor, timezone="UTC", ip=""):
+MERCHANT_FIELDS = ("name", "timezone", "default_display_currency")  # what an operator edits
+
+
+def _check_merchant(name, timezone, default_display_currency):
+    """The merchant's editable fields, cleaned; SettingsError names each faulty one."""
     name = (name or "").strip()
+    currency = (default_display_currency or "").strip() or "USD"
     errors = {}
     if not name or len(name) > 200:
         errors["name"] = _("Give the merchant a name (at most 200 characters).")
@@ -30,14 +40,65 @@ def create_merchant(name, actor, timezone="UTC", ip=""):
         timezone = check_timezone(timezone)
     except SettingsError as exc:
         errors.update(exc.errors)
+    if len(currency) > 3:
+        errors["default_display_currency"] = _("must be a 3-letter currency code")
     if errors:
         raise SettingsError(errors)
+    return {"name": name, "timezone": timezone, "default_display_currency": currency}
+
+
+def create_merchant(name, actor, timezone="UTC", ip="", default_display_currency="USD"):
+    """A new merchant with its own public key, API key and postback secret (audited)."""
+    values = _check_merchant(name, timezone, default_display_currency)
     with db.atomic():
-        merchant = Merchant.create(name=name, timezone=timezone, public_key=new_public_key(), api_key=new_api_key(),
+        merchant = Merchant.create(**values, public_key=new_public_key(), api_key=new_api_key(),
                                    postback_secret=new_postback_secret())
-        audit.record(actor, "merchant.create", merchant, merchant=merchant.id,
-                     summary={"name": name, "timezone": timezone}, ip=ip)
+        audit.record(actor, "merchant.create", merchant, merchant=merchant.id, summary={"after": values}, ip=ip)
     return merchant
+
+
+def edit_merchant(merchant, actor, name, timezone, default_display_currency, ip=""):
+    """Change the name, time zone or display currency; returns the changed fields.
+
+    A new time zone recomputes the merchant's daily statistics in the same transaction.
+    """
+    values = _check_merchant(name, timezone, default_display_currency)
+    before = {k: getattr(merchant, k) for k in MERCHANT_FIELDS}
+    changed = {k: v for k, v in values.items() if before[k] != v}
+    if not changed:
+        return {}
+    with db.atomic():
+        Merchant.update(changed).where(Merchant.id == merchant.id).execute()
+        for k, v in changed.items():
+            setattr(merchant, k, v)
+        if "timezone" in changed:
+            stats_rollup.rebuild_days(merchant)
+        audit.record(actor, "merchant.edit", merchant, merchant=merchant.id,
+                     summary={"before": {k: before[k] for k in changed}, "after": changed}, ip=ip)
+    return changed
+
+
+def _money_value(value):
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def check_payment_settings(min_deposit, commission_percent):
+    """A merchant's settings for one payment system: ``(min_deposit, commission_percent)``
+    as Decimals, the minimum deposit zero or more, the commission 0-100 %.
+    SettingsError names each faulty field."""
+    errors = {}
+    minimum = _money_value(min_deposit) if min_deposit is not None else None
+    if minimum is None or not minimum.is_finite() or minimum < 0:
+        errors["min_deposit"] = _("The minimum deposit must be zero or more.")
+    commission = _money_value(commission_percent) if commission_percent is not None else None
+    if commission is None or not commission.is_finite() or not (Decimal(0) <= commission <= Decimal(100)):
+        errors["commission_percent"] = _("The commission must be between 0 and 100 %.")
+    if errors:
+        raise SettingsError(errors)
+    return minimum, commission
 
 
 def set_merchant_active(merchant, active, actor, ip=""):
@@ -80,6 +141,21 @@ def set_user_active(user, active, actor, ip=""):
                                   "after": {"active": bool(active)}}, ip=ip)
     user.active = bool(active)
     return bool(changed)
+
+
+def set_user_language(user, language, actor, ip=""):
+    """An operator changes a user's interface language; returns True if it changed."""
+    if language not in languages():
+        raise SettingsError({"language": _("Choose a language from the list.")})
+    before = user.language
+    if before == language:
+        return False
+    with db.atomic():
+        User.update(language=language).where(User.id == user.id).execute()
+        audit.record(actor, "user.edit", user, merchant=user.merchant_id,
+                     summary={"before": {"language": before}, "after": {"language": language}}, ip=ip)
+    user.language = language
+    return True
 
 
 def issue_reset_token(user, actor, ip="", ttl=RESET_TTL, now=None):

@@ -433,3 +433,34 @@ def reject_many(withdrawals, actor, reason, ip=""):
 
 def payment_system_by_code(code):
     return PaymentSystem.get_or_none(PaymentSystem.code == code) if isinstance(code, str) else None
+
+
+def awaiting_decision(withdrawal):
+    """Whether a request may still be approved or rejected (only a new one may)."""
+    return withdrawal.status == "new"
+
+
+def decision_group_key(withdrawal):
+    """Requests paid from one sender wallet share this key: same merchant, same payment system."""
+    return f"{withdrawal.merchant_id}_{withdrawal.payment_system_id}"
+
+
+def decision_groups(withdrawals):
+    """Requests chosen for a decision: ``(pending, decided, groups)``.
+
+    ``pending`` are those still awaiting a decision, ``decided`` the others (left as
+    they are); ``groups`` splits ``pending`` by merchant and payment system, in order
+    of appearance, each a dict with its ``key`` (:func:`decision_group_key`), the
+    ``merchant``, the ``payment_system``, the ``wallets`` that may pay its requests
+    (:func:`sender_wallets`) and its ``withdrawals``: one sender wallet is chosen per group.
+    """
+    pending = [w for w in withdrawals if awaiting_decision(w)]
+    decided = [w for w in withdrawals if not awaiting_decision(w)]
+    groups = {}
+    for w in pending:
+        key = decision_group_key(w)
+        if key not in groups:
+            groups[key] = {"key": key, "merchant": w.merchant, "payment_system": w.payment_system,
+                           "wallets": list(sender_wallets(w)), "withdrawals": []}
+        groups[key]["withdrawals"].append(w)
+    return pending, decided, list(groups.values())
