@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length
 from .extensions import limiter, login_manager
 from .models import User
 from .security import constant_time_equals, new_totp_secret, totp_uri
-from .services import accounts
+from .services import accounts, profile
 
 bp = Blueprint("auth", __name__)
 
@@ -142,14 +142,12 @@ def second_factor():
 
 def _second_factor_ok(user, code):
     """Six digits: the TOTP code; anything longer: a one-time recovery code (issue 7)."""
-    from .services import settings as settings_service
-
     compact = (code or "").strip().replace(" ", "")
     if len(compact) <= 8:
         return accounts.check_second_factor(user, code)
     if accounts.is_locked(User.get_by_id(user.id)):
         return False
-    if settings_service.use_recovery_code(user, compact):
+    if profile.use_recovery_code(user, compact):
         return True
     accounts._register_failure(user)
     return False

@@ -5,27 +5,24 @@ CTE on SQLite), so millions of transactions take minutes, not hours. They are si
 deposits (70 % activated, the rest reported and never claimed) over the last
 ``days`` days, spread over every wallet; the dashboard rollup is rebuilt at the end.
 """
+import random
 from decimal import Decimal
 
 from .db import db, is_postgres
 from .demo import MIN_DEPOSIT, PAYMENT_SYSTEMS, RATE_TO_USD, _rates
-from .models import Merchant, MerchantPaymentSystem, PaymentSystem, Transaction, Wallet
+from .models import ExchangeRate, Merchant, MerchantPaymentSystem, PaymentSystem, Transaction, Wallet
 from .security import new_api_key, new_postback_secret, new_public_key
-from .services import statistics
+from .services import stats_rollup
 
 BATCH = 500_000
 
 
 def _reference_data(merchants):
-    import random
-
     systems = []
     for code, name, currency, fields in PAYMENT_SYSTEMS:
         ps = PaymentSystem.get_or_none(PaymentSystem.code == code) or PaymentSystem.create(
             code=code, name=name, currency=currency, withdrawal_fields=fields)
         systems.append(ps)
-    from .models import ExchangeRate
-
     if not ExchangeRate.select().exists():
         _rates(random.Random(1))
     existing = Merchant.select().where(Merchant.name.startswith("Bench ")).count()
@@ -109,4 +106,4 @@ def seed(transactions, merchants=5, days=180, progress=None):
             progress(last - start + 1)
     if is_postgres():
         db.execute_sql('ANALYZE "transaction"')
-    return statistics.rebuild()
+    return stats_rollup.rebuild()

@@ -14,6 +14,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from .db import apply_migrations, db
+from .i18n import languages
 
 
 @click.command("init-db")
@@ -37,7 +38,7 @@ def init_db_command():
     help="operator, merchant_owner or merchant_staff.",
 )
 @click.option("--merchant", default=None, help="Merchant id or name (merchant users only).")
-@click.option("--language", default="en", type=click.Choice(["en", "ru"]))
+@click.option("--language", default="en", type=click.Choice(list(languages())))
 @click.password_option(help="Prompted for (twice) when not given.")
 @with_appcontext
 def create_user_command(login, role, merchant, language, password):
@@ -141,7 +142,7 @@ def run_command(host, port):
 @with_appcontext
 def rebuild_stats_command():
     """Recompute the dashboard's rollup from the transactions and withdrawals."""
-    from .services.statistics import rebuild
+    from .services.stats_rollup import rebuild
 
     with db.connection_context():
         rows = rebuild()

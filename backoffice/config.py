@@ -9,6 +9,10 @@ folder on first run when the environment does not give one.
 import os
 import secrets
 
+# The languages the back office speaks: code -> its own name (what the language
+# pickers show). The one list: read it with ``backoffice.i18n.languages()``.
+LANGUAGES = {"en": "English", "ru": "Русский"}
+
 
 def env_bool(name, default=False):
     value = os.environ.get(name)
@@ -36,7 +40,7 @@ def from_environment(instance_path):
         "RQ_QUEUES": ["postbacks", "default"],
         "DEFAULT_TIMEZONE": os.environ.get("BACKOFFICE_DEFAULT_TIMEZONE", "UTC"),
         "DEFAULT_LANGUAGE": os.environ.get("BACKOFFICE_DEFAULT_LANGUAGE", "en"),
-        "LANGUAGES": ["en", "ru"],
+        "LANGUAGES": dict(LANGUAGES),
         # Postbacks to loopback/private addresses: tests and local demos only.
         "ALLOW_PRIVATE_POSTBACKS": env_bool("BACKOFFICE_ALLOW_PRIVATE_POSTBACKS", False),
         "BASE_URL": os.environ.get("BACKOFFICE_BASE_URL", ""),

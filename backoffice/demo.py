@@ -31,7 +31,7 @@ from .security import (
     new_totp_secret,
     token_digest,
 )
-from .services import statistics
+from .services import stats_rollup
 from .services.accounts import create_user
 
 
@@ -108,7 +108,7 @@ def build_demo(base_url, transactions=3000, seed=20261127):
         per_merchant = max(transactions // len(specs), 50)
         for index, (name, delayed, tz, merchant_systems) in enumerate(specs, start=1):
             merchants.append(_merchant(rng, index, name, delayed, tz, merchant_systems, per_merchant))
-        statistics.rebuild()  # the rows above were written in bulk, not through activation
+        stats_rollup.rebuild()  # the rows above were written in bulk, not through activation
     return {
         "base_url": base_url,
         "operator": {"login": operator.login, "password": operator_password, "totp_secret": operator.totp_secret},

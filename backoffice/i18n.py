@@ -6,19 +6,35 @@ instance default when unset). Timestamps are stored as naive UTC and converted h
 import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_app_context, has_request_context, request
 from flask_login import current_user
+
+from . import config
+
+
+def languages():
+    """The languages spoken, code -> own name (``LANGUAGES``): the app's setting, or the
+    default list outside an app (the CLI's option choices, class-level form choices)."""
+    value = current_app.config.get("LANGUAGES", config.LANGUAGES) if has_app_context() else config.LANGUAGES
+    if not isinstance(value, dict):  # a plain list of codes (an older instance/config.py)
+        value = {code: config.LANGUAGES.get(code, code) for code in value}
+    return value
+
+
+def language_choices():
+    """``(code, name)`` pairs for a language picker."""
+    return list(languages().items())
 
 
 def select_locale():
-    languages = current_app.config["LANGUAGES"]
+    codes = list(languages())
     if has_request_context():
-        if current_user and current_user.is_authenticated and current_user.language in languages:
+        if current_user and current_user.is_authenticated and current_user.language in codes:
             return current_user.language
         lang = request.args.get("lang")
-        if lang in languages:
+        if lang in codes:
             return lang
-        best = request.accept_languages.best_match(languages)
+        best = request.accept_languages.best_match(codes)
         if best:
             return best
     return current_app.config["DEFAULT_LANGUAGE"]

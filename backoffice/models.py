@@ -400,7 +400,7 @@ class StatDay(BaseModel):
     A merchant's users always view in the merchant's zone, so their dashboard reads
     a few rows a day from here instead of 96 buckets a day from ``StatBucket``. Rows
     are keyed by the zone they were computed in; when a merchant changes zone they
-    are recomputed from the buckets (``services.statistics.rebuild_days``).
+    are recomputed from the buckets (``services.stats_rollup.rebuild_days``).
     """
 
     merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE")

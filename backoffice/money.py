@@ -9,14 +9,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 
+from .errors import RuleError
+
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999999999.99")  # what DecimalField(18, 2) can hold
 # ASCII digits only: Python's \d also matches "٥٠٠", which Decimal() reads as 500.
 _PLAIN = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,2})?")
 
 
-class AmountError(ValueError):
-    pass
+class AmountError(RuleError):
+    """An amount that breaks a rule; the message names it (callers name the field)."""
 
 
 class ExponentNumber(Decimal):

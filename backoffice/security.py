@@ -14,12 +14,14 @@ from flask import current_app, has_app_context, request
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .errors import RuleError
+
 DEFAULT_HASH_METHOD = "scrypt"  # werkzeug's scrypt: a slow, memory-hard KDF
 # Compared against when a login does not exist, so both paths cost the same.
 _DUMMY_HASH = None
 
 
-class PasswordError(ValueError):
+class PasswordError(RuleError):
     """A password that breaks the length rules; the message names the rule."""
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from ..i18n import viewer_timezone_name, zone
 from ..models import ExchangeRate, Merchant, PaymentSystem
 from ..money import to_str
-from ..services import balances, statistics
+from ..services import balances, stats_read
 from .base import SecureIndexView, is_operator
 
 DEFAULT_DAYS = 30
@@ -49,7 +49,7 @@ def dashboard_filters():
     if (date_to - date_from).days >= MAX_DAYS:
         raise FilterError("date_from", _("the period can be at most %(n)d days", n=MAX_DAYS))
     group_by = request.args.get("group_by") or "created"
-    if group_by not in statistics.DATE_KINDS:
+    if group_by not in stats_read.DATE_KINDS:
         raise FilterError("group_by", _("must be created, activated or stockpiling_end"))
     currencies = known_currencies()
     currency = (request.args.get("currency") or "").upper() or None
@@ -107,6 +107,6 @@ class DashboardView(SecureIndexView):
             body = {"error": {"code": "invalid_request", "message": str(exc.message),
                               "details": [{"field": exc.field, "message": str(exc.message)}]}}
             return jsonify(body), 400
-        result = statistics.dashboard(**filters)
+        result = stats_read.dashboard(**filters)
         result["merchant"] = filters["merchant_id"]
         return jsonify(result)

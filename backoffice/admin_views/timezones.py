@@ -10,12 +10,12 @@ from flask_admin.contrib.peewee.filters import DateBetweenFilter, DateTimeBetwee
 from peewee import DateTimeField
 
 from ..i18n import viewer_timezone_name, zone
+from ..timeutil import local_midnight_utc, to_naive_utc
 
 
 def local_to_utc(value):
     """A naive datetime typed in the viewer's zone, as naive UTC."""
-    local = value.replace(tzinfo=zone(viewer_timezone_name()))
-    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return to_naive_utc(value.replace(tzinfo=None), zone(viewer_timezone_name()))
 
 
 class LocalDateTimeBetweenFilter(DateTimeBetweenFilter):
@@ -31,8 +31,9 @@ class LocalDateBetweenFilter(DateBetweenFilter):
 
     def apply(self, query, value):
         start, end = value
-        first = local_to_utc(datetime.datetime.combine(start, datetime.time.min))
-        after = local_to_utc(datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min))
+        tz = zone(viewer_timezone_name())
+        first = local_midnight_utc(start, tz)
+        after = local_midnight_utc(end + datetime.timedelta(days=1), tz)
         return query.where((self.column >= first) & (self.column < after))
 
 

@@ -24,6 +24,7 @@ from ..models import PaymentSystem, Transaction, Wallet
 from ..money import AmountError, parse_amount
 from ..services import activation
 from ..services.ingest import IngestConflict, IngestError, Report, ingest
+from ..timeutil import local_midnight_utc
 from .base import EVERYONE, MERCHANT_USERS, ScopedModelView, is_operator, payment_system_choices, scope_query
 from .postbacks import resend_for_objects
 
@@ -34,12 +35,8 @@ class LocalDateBetweenFilter(DateBetweenFilter):
     def apply(self, query, value):
         start, end = value
         tz = zone(viewer_timezone_name())
-
-        def utc(day):
-            local = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
-            return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-
-        return query.where((self.column >= utc(start)) & (self.column < utc(end + datetime.timedelta(days=1))))
+        return query.where((self.column >= local_midnight_utc(start, tz))
+                           & (self.column < local_midnight_utc(end + datetime.timedelta(days=1), tz)))
 
 
 def _wallet_attr(attribute):

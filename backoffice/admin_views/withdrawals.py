@@ -29,14 +29,14 @@ from ..models import STANDARD_WITHDRAWAL_FIELDS, Merchant, PaymentSystem, Wallet
 from ..money import to_str
 from ..services import withdrawals as service
 from ..services.balances import available, balances
+from ..timeutil import local_midnight_utc
 from .base import EVERYONE, ScopedModelView, clean_pk, is_operator, payment_system_choices
 from .postbacks import resend_for_objects
 
 
 def _local_midnight_utc(day):
     """The viewer's local midnight of ``day`` as naive UTC (how timestamps are stored)."""
-    local = datetime.datetime.combine(day, datetime.time.min).replace(tzinfo=zone(viewer_timezone_name()))
-    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return local_midnight_utc(day, zone(viewer_timezone_name()))
 
 
 class DateFromFilter(BasePeeweeFilter, base_filters.BaseDateFilter):

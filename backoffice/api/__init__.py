@@ -6,6 +6,7 @@ module registers its routes on ``bp`` and documents them with ``openapi.document
 """
 from flask import Blueprint, jsonify, request
 
+from ..errors import RuleError
 from ..extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -35,6 +36,12 @@ def error_response(status, code, message, details=None, headers=None):
 
 def handle_api_error(exc):
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+def handle_rule_error(exc):
+    """A service refused the input (any ``RuleError``): its status, code, message and
+    field faults, so endpoints need not translate each service's error by hand."""
+    return error_response(exc.status, exc.code, exc.message, exc.detail_list())
 
 
 def bearer_token():
@@ -89,6 +96,7 @@ def register_error_handlers(blueprint):
 
     blueprint.before_request(refuse_nul_parameters)
     blueprint.register_error_handler(ApiError, handle_api_error)
+    blueprint.register_error_handler(RuleError, handle_rule_error)
 
     @blueprint.errorhandler(HTTPException)
     def _http_error(exc):

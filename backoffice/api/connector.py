@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from ..models import ConnectorToken, utcnow
 from ..money import to_str
 from ..security import token_digest
-from ..services.ingest import IngestConflict, IngestError, Report, ingest
+from ..services.ingest import IngestConflict, Report, ingest
+from ..timeutil import iso_z
 from . import ApiError, bearer_token, bp
 from .openapi import document, error_responses, schema
 from .validation import Body
@@ -60,8 +61,8 @@ def transaction_json(tx):
         "postback_status": tx.postback_status,
         "label": tx.label,
         "order_id": tx.order_id,
-        "created_at": tx.created_at.isoformat(timespec="seconds") + "Z",
-        "activated_at": tx.activated_at.isoformat(timespec="seconds") + "Z" if tx.activated_at else None,
+        "created_at": iso_z(tx.created_at),
+        "activated_at": iso_z(tx.activated_at),
     }
 
 
@@ -81,11 +82,8 @@ def report_transaction():
     )
     body.done()
     g.connector = token
-    try:
+    try:  # an IngestError is a RuleError: the blueprint's handler answers it
         result = ingest(report, allowed_codes=set(token.payment_systems or []))
-    except IngestError as exc:
-        code = "forbidden" if exc.status == 403 else "invalid_request"
-        raise ApiError(exc.status, code, exc.message, details=[{"field": exc.field, "message": exc.message}])
     except IngestConflict as exc:
         raise ApiError(409, "conflict", _("This transaction number was reported before with a different %(fields)s.",
                                           fields=", ".join(exc.differences)),

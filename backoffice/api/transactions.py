@@ -23,6 +23,7 @@ from ..models import (
     Transaction,
     Wallet,
 )
+from ..timeutil import iso_z, local_midnight_utc
 from . import bp, merchant_from_api_key
 from .connector import transaction_json
 from .openapi import document, error_responses, schema
@@ -68,11 +69,6 @@ def decode_cursor(params):
         return None
 
 
-def _day_start_utc(day, tz):
-    local = datetime.datetime.combine(day, datetime.time.min).replace(tzinfo=tz)
-    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-
-
 def list_item(tx):
     item = transaction_json(tx)
     item.update(
@@ -80,7 +76,7 @@ def list_item(tx):
         originality=tx.originality,
         wallet_number=tx.wallet.number if tx.wallet_id else None,
         stockpiling_id=tx.stockpiling_id,
-        stockpiling_end_at=tx.stockpiling_end_at.isoformat(timespec="seconds") + "Z" if tx.stockpiling_end_at else None,
+        stockpiling_end_at=iso_z(tx.stockpiling_end_at),
     )
     return item
 
@@ -107,9 +103,9 @@ def list_transactions():
     for name, column in _DATES.items():
         first, last = params.date(f"{name}_from"), params.date(f"{name}_to")
         if first is not None:
-            query = query.where(column >= _day_start_utc(first, tz))
+            query = query.where(column >= local_midnight_utc(first, tz))
         if last is not None:
-            query = query.where(column < _day_start_utc(last + datetime.timedelta(days=1), tz))
+            query = query.where(column < local_midnight_utc(last + datetime.timedelta(days=1), tz))
     limit = params.integer("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     cursor = decode_cursor(params)
     params.done()

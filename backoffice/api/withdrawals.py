@@ -20,10 +20,6 @@ from .validation import Body
 current_merchant = merchant_from_api_key
 
 
-def _raise(exc):
-    raise ApiError(exc.status, exc.code, exc.message, details=exc.details or None)
-
-
 @bp.route("/withdrawals", methods=["POST"])
 def create_withdrawal():
     merchant = current_merchant()
@@ -43,14 +39,12 @@ def create_withdrawal():
     for name in unknown:
         body.fail(name, _("is not a known field"))
     body.done()
-    try:
-        withdrawal, created = service.create_withdrawal(
-            merchant, payment_system, body.data.get("amount"), currency, label=label, fields=fields or {},
-            comment=comment or "", withdrawal_id=withdrawal_id, kind="api", ip=request.remote_addr or "",
-            label_required=True,
-        )
-    except service.WithdrawalError as exc:
-        _raise(exc)
+    # A refusal (WithdrawalError, a RuleError) is answered by the blueprint's handler.
+    withdrawal, created = service.create_withdrawal(
+        merchant, payment_system, body.data.get("amount"), currency, label=label, fields=fields or {},
+        comment=comment or "", withdrawal_id=withdrawal_id, kind="api", ip=request.remote_addr or "",
+        label_required=True,
+    )
     response = jsonify(service.payload_data(withdrawal))
     response.status_code = 201 if created else 200
     return response

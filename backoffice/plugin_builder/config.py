@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from ..db import write_transaction
 from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet
 from ..money import to_str
+from ..origins import normalise_origin
 from ..services import audit
 from .css import MAX_CSS_BYTES, CssProblem, validate_css
 
@@ -33,7 +34,6 @@ BUILT_IN_THEMES = ("dark", "light", "white-green")
 THEMES = BUILT_IN_THEMES + ("own",)
 DEFAULT_THEME = "light"
 AFTER_PAYMENT = ("message", "redirect", "close")
-ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(?::\d{1,5})?$")
 CODE_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 
 
@@ -56,14 +56,6 @@ class PluginOption:
             "prompt_url": prompt_url(self.prompt),
             "wallet_number": self.wallet_number,
         }
-
-
-def normalise_origin(value):
-    """``scheme://host[:port]`` in lower case, or None when ``value`` is not an origin."""
-    if not isinstance(value, str):
-        return None
-    value = value.strip().rstrip("/").lower()
-    return value if ORIGIN_RE.match(value) else None
 
 
 def allowed_origins(merchant):

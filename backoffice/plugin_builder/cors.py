@@ -9,8 +9,9 @@ from flask import request
 from peewee import Value
 
 from ..models import Merchant
+from ..origins import normalise_origin
 from . import bp
-from .config import merchant_by_public_key, normalise_origin, origin_allowed
+from .config import merchant_by_public_key, origin_allowed
 
 ALLOW_METHODS = "GET, POST, OPTIONS"
 ALLOW_HEADERS = "Content-Type"

@@ -22,6 +22,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageFile
 
+from ..errors import RuleError
+
 MAX_BYTES = 1024 * 1024
 MAX_SIDE = 800
 MAX_FRAMES = 300
@@ -29,13 +31,19 @@ MAX_TOTAL_PIXELS = 50_000_000
 NAME_RE = re.compile(r"^[0-9a-f]{32}\.gif$")
 
 
-class GifError(ValueError):
-    """A refused upload; ``rule`` is the machine name of the rule it broke."""
+class GifError(RuleError):
+    """A refused upload; ``rule`` is the machine name of the rule it broke. The upload
+    is the request's body: ``fields`` names it ``body``."""
+
+    status = 422
+    code = "invalid_gif"
 
     def __init__(self, rule, message):
-        super().__init__(message)
+        super().__init__(message, {"body": message})
         self.rule = rule
-        self.message = message
+
+    def detail_list(self):
+        return [{"field": "body", "rule": self.rule, "message": self.message}]
 
 
 @dataclass

@@ -6,7 +6,9 @@ locale: so the page uses this small table (chosen with ``pick_language``), and t
 outcome messages are handed to the page's script as JSON. Placeholders are
 ``{name}`` (filled in the browser with ``textContent``, never as HTML).
 """
-LANGUAGES = ("en", "ru")
+from .. import config
+
+LANGUAGES = tuple(config.LANGUAGES)  # the back office's languages: each needs its words below
 
 MESSAGES = {
     "en": {

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from ..db import db
+from ..errors import FieldError
 from ..models import ROLES, Merchant, User, utcnow
 from ..security import (
     PasswordError,
@@ -21,13 +22,8 @@ from ..security import (
 )
 
 
-class AccountError(ValueError):
+class AccountError(FieldError):
     """Bad input for an account; ``field`` names the faulty field."""
-
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def normalise_login(login):

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from peewee import Case, IntegrityError
 
 from ..db import CompiledInsert, CompiledQuery, Slot, db, write_transaction
+from ..errors import FieldError
 from ..models import (
     Merchant,
     MerchantPaymentSystem,
@@ -34,7 +35,7 @@ from ..models import (
     utcnow,
 )
 from ..money import to_str
-from . import audit, postbacks, statistics
+from . import audit, postbacks, stats_rollup
 
 ACTIVATED = "activated"
 STOCKPILING = "stockpiling"
@@ -47,13 +48,8 @@ OUTCOMES = (ACTIVATED, STOCKPILING, PENDING, NOT_FOUND, ALREADY_ACTIVATED, REJEC
 BINDING = (ACTIVATED, STOCKPILING)  # the outcomes that bind the money to the label
 
 
-class ActivationError(ValueError):
+class ActivationError(FieldError):
     """Input that names nothing activatable (unknown or disabled payment system)."""
-
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass
@@ -217,7 +213,7 @@ def _complete_single(tx, merchant, settings, now):
     # The claim set its postback_status to "pending" already (one statement fewer).
     event = postbacks.create_event(merchant, "deposit.completed", data, object_type="transaction", object_id=tx.id,
                                    mark_objects=False)
-    statistics.record_activation(tx, True, merchant.timezone)  # last: it locks the merchant's hottest row
+    stats_rollup.record_activation(tx, True, merchant.timezone)  # last: it locks the merchant's hottest row
     return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency, postback=event)
 
 
@@ -265,7 +261,7 @@ def _stockpile(tx, merchant, settings, now):
     _JOIN_STOCKPILING.count(stockpiling=sp.id, id=tx.id)
     tx.stockpiling_id = sp.id
     if sp.accumulated_amount < sp.required_amount:
-        statistics.record_activation(tx, False, merchant.timezone)
+        stats_rollup.record_activation(tx, False, merchant.timezone)
         return Outcome(STOCKPILING, transaction=tx, accumulated=sp.accumulated_amount,
                        required=sp.required_amount, currency=sp.currency)
     Stockpiling.update(status="completed", completed_at=now).where(Stockpiling.id == sp.id).execute()
@@ -280,8 +276,8 @@ def _stockpile(tx, merchant, settings, now):
     )
     event = postbacks.create_event(merchant, "deposit.completed", data, object_type="stockpiling", object_id=sp.id,
                                    mark_objects=False)  # set with stockpiling_end_at above
-    statistics.record_activation(tx, True, merchant.timezone)  # last: they lock the merchant's hottest rows
-    statistics.record_stockpiling_completed(members, now, tx, merchant.timezone)
+    stats_rollup.record_activation(tx, True, merchant.timezone)  # last: they lock the merchant's hottest rows
+    stats_rollup.record_stockpiling_completed(members, now, tx, merchant.timezone)
     tx.stockpiling_end_at, tx.postback_status = now, "pending"
     return Outcome(ACTIVATED, transaction=tx, amount=sp.accumulated_amount, currency=sp.currency, postback=event)
 

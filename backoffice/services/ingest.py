@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from peewee import IntegrityError
 
 from ..db import write_transaction
+from ..errors import FieldError
 from ..models import MerchantPaymentSystem, PaymentSystem, Transaction, Wallet, utcnow
 from ..money import percent_of
 from . import activation, audit
@@ -21,12 +22,17 @@ from . import activation, audit
 log = logging.getLogger(__name__)
 
 
-class IngestError(ValueError):
+class IngestError(FieldError):
+    """A report refused for one field; ``status`` 400 (bad input), 403 (a payment
+    system the connector may not report for) or 422 (no such wallet)."""
+
     def __init__(self, field, message, status=400):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(field, message)
         self.status = status
+
+    @property
+    def code(self):
+        return "forbidden" if self.status == 403 else "invalid_request"
 
 
 class IngestConflict(Exception):

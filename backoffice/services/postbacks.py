@@ -35,6 +35,7 @@ import time
 from ..db import CompiledInsert, CompiledQuery, Slot, db
 from ..models import Postback, PostbackAttempt, Transaction, Withdrawal, utcnow
 from ..money import to_str
+from ..timeutil import iso_z as iso  # also imported from here as postbacks.iso
 
 # SPEC §7: the delays before each retry, in seconds: immediately, 5 s, 5 min,
 # 30 min, 2 h, 5 h, 10 h, 10 h. After the last retry fails, the postback is "error".
@@ -45,15 +46,6 @@ EXCERPT_BYTES = 1024  # how much of an answer the attempt log keeps
 
 def new_event_id():
     return "evt_" + secrets.token_hex(12)
-
-
-def iso(value):
-    """A stored naive-UTC datetime as ISO-8601 with an explicit Z."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return value.isoformat(timespec="seconds") + "Z"
 
 
 _NEW_POSTBACK = CompiledInsert(Postback)

@@ -8,14 +8,17 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import gettext as _
 
 from ..db import db
+from ..errors import RuleError
 from ..models import ExchangeRate
 
 COLUMNS = ("currency", "rate_to_usd", "effective_date")
 
 
-class RateImportError(ValueError):
+class RateImportError(RuleError):
+    """A refused file; ``errors`` lists every fault as (line, field, message)."""
+
     def __init__(self, errors):
-        super().__init__("; ".join(f"line {line}, {field}: {message}" for line, field, message in errors))
+        super().__init__(fields={f"line {line}, {field}": message for line, field, message in errors})
         self.errors = errors
 
 

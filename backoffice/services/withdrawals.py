@@ -17,6 +17,7 @@ Plain functions; the back office and the merchant API call them.
   outbox row in the same transaction.
 """
 import re
+import secrets
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -24,11 +25,11 @@ from flask_babel import gettext as _
 from peewee import IntegrityError
 
 from ..db import db, is_postgres, is_sqlite
+from ..errors import RuleError
 from ..models import STANDARD_WITHDRAWAL_FIELDS, Merchant, PaymentSystem, Wallet, Withdrawal, utcnow
 from ..money import AmountError, parse_amount, to_str
-from . import audit
+from . import audit, stats_rollup
 from .balances import available
-from . import statistics
 from .postbacks import create_event, iso
 
 WITHDRAWAL_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
@@ -38,16 +39,19 @@ COMMENT_MAX_LENGTH = 2000
 REASON_MAX_LENGTH = 2000
 
 
-class WithdrawalError(Exception):
-    """A refusal. ``code`` is machine-readable; ``details`` are field faults."""
+class WithdrawalError(RuleError):
+    """A refusal. ``code`` is machine-readable; ``details`` are field faults (a list of
+    ``{"field", "message"}``, in order; ``fields`` has them by field)."""
 
     status = 400
     code = "invalid_request"
 
     def __init__(self, message, details=None):
-        super().__init__(str(message))
-        self.message = str(message)
         self.details = details or []
+        super().__init__(str(message), {d["field"]: d["message"] for d in self.details})
+
+    def detail_list(self):
+        return list(self.details)
 
 
 class ValidationFailed(WithdrawalError):
@@ -265,8 +269,6 @@ def create_withdrawal(merchant, payment_system, amount, currency, label="", fiel
     if kind not in ("manual", "api"):
         raise ValueError(kind)
     if withdrawal_id is None:
-        import secrets
-
         withdrawal_id = f"bo-{utcnow():%Y%m%d}-{secrets.token_hex(5)}"
     values = validate_request(payment_system, amount, currency, label, fields, comment, withdrawal_id,
                               label_required=label_required)
@@ -374,7 +376,7 @@ def _decide(withdrawal_pk, actor, status, ip="", wallet=None, reason=None):
         create_event(withdrawal.merchant_id, f"withdrawal.{status}", payload_data(withdrawal),
                      object_type="withdrawal", object_id=withdrawal.id)
         if status == "approved":
-            statistics.record_withdrawal_approved(withdrawal, withdrawal.merchant.timezone)
+            stats_rollup.record_withdrawal_approved(withdrawal, withdrawal.merchant.timezone)
     return withdrawal
 
 

@@ -1,4 +1,5 @@
-"""services.settings: secret rotation and signatures, origins, recovery codes, passwords."""
+"""The settings services: ``merchant_settings`` (secret rotation and signatures, origins,
+system settings), ``profile`` (recovery codes) and ``checks`` (common passwords)."""
 import datetime
 import json
 
@@ -8,8 +9,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 import factories
 from http_receiver import jobs, receiver  # noqa: F401 - fixtures
 from backoffice.models import AuditLog, Merchant, Postback, utcnow
-from backoffice.services import postbacks
-from backoffice.services import settings as service
+from backoffice.services import checks, merchant_settings, postbacks, profile
 
 
 def verifies(secret, headers, body):
@@ -25,17 +25,17 @@ def test_secret_rotation_signs_with_both_secrets_during_the_grace_period_only(ct
     operator = factories.user("operator")
     old = m.postback_secret
     now = utcnow()
-    new = service.rotate_postback_secret(m, operator, now=now)
+    new = merchant_settings.rotate_postback_secret(m, operator, now=now)
     m = Merchant.get_by_id(m.id)
     assert m.postback_secret == new != old and m.previous_postback_secret == old
     body = json.dumps({"id": "evt_1", "type": "test", "data": {}})
 
-    during = postbacks.signature_headers(service.signing_secrets(m, now=now + datetime.timedelta(hours=23)),
+    during = postbacks.signature_headers(merchant_settings.signing_secrets(m, now=now + datetime.timedelta(hours=23)),
                                          "evt_1", body)
     assert len(during["webhook-signature"].split(" ")) == 2
     assert verifies(new, during, body) and verifies(old, during, body)
 
-    after = postbacks.signature_headers(service.signing_secrets(m, now=now + datetime.timedelta(hours=25)),
+    after = postbacks.signature_headers(merchant_settings.signing_secrets(m, now=now + datetime.timedelta(hours=25)),
                                         "evt_1", body)
     assert len(after["webhook-signature"].split(" ")) == 1
     assert verifies(new, after, body) and not verifies(old, after, body)
@@ -52,7 +52,7 @@ def test_delivered_postbacks_carry_both_signatures_during_the_grace_period_only(
     once the grace period is over, with the new secret only."""
     m = factories.merchant(postback_url=receiver.url)
     old = m.postback_secret
-    new = service.rotate_postback_secret(m, None)
+    new = merchant_settings.rotate_postback_secret(m, None)
     pb = postbacks.send_test(m)
     jobs()
 
@@ -66,7 +66,7 @@ def test_delivered_postbacks_carry_both_signatures_during_the_grace_period_only(
     # A rotation whose 24-hour grace period is over: the secret it replaced signs no more.
     late = factories.merchant(postback_url=receiver.url)
     late_old = late.postback_secret
-    late_new = service.rotate_postback_secret(late, None, now=utcnow() - datetime.timedelta(hours=25))
+    late_new = merchant_settings.rotate_postback_secret(late, None, now=utcnow() - datetime.timedelta(hours=25))
     pb = postbacks.send_test(late)
     jobs()
 
@@ -87,7 +87,7 @@ def test_delivered_postbacks_carry_both_signatures_during_the_grace_period_only(
     ("", []),
 ])
 def test_origins_are_normalised(ctx, text, expected):
-    assert service.parse_origins(text) == expected
+    assert merchant_settings.parse_origins(text) == expected
 
 
 @pytest.mark.parametrize("text", ["shop.example.com", "ftp://shop.example.com", "https://shop.example.com/path",
@@ -95,38 +95,38 @@ def test_origins_are_normalised(ctx, text, expected):
                                   "https://shop.example.com?x=1", "javascript:alert(1)", "https://", "http://[::1]:3000",
                                   "https://магазин.рф", "https://shop..example.com"])
 def test_bad_origins_are_refused(ctx, text):
-    with pytest.raises(service.SettingsError) as info:
-        service.parse_origins(text)
+    with pytest.raises(checks.SettingsError) as info:
+        merchant_settings.parse_origins(text)
     assert "allowed_origins" in info.value.errors
 
 
 def test_common_passwords_come_from_the_bundled_list(ctx):
-    assert "password123" in service.common_passwords() and len(service.common_passwords()) > 150
-    with pytest.raises(service.SettingsError):
-        service.check_not_common("QWERTYUIOP")
-    service.check_not_common("a brand new passphrase")
+    assert "password123" in checks.common_passwords() and len(checks.common_passwords()) > 150
+    with pytest.raises(checks.SettingsError):
+        checks.check_not_common("QWERTYUIOP")
+    checks.check_not_common("a brand new passphrase")
 
 
 def test_recovery_codes_work_once_and_are_stored_hashed(ctx):
     user = factories.user("merchant_owner", factories.merchant())
-    codes = service.new_recovery_codes(user)
+    codes = profile.new_recovery_codes(user)
     assert len(codes) == 10 and len(set(codes)) == 10
-    assert service.use_recovery_code(user, codes[3])
-    assert not service.use_recovery_code(user, codes[3])
-    assert service.use_recovery_code(user, codes[4].replace("-", " ").upper())
-    assert not service.use_recovery_code(user, "zzzz-zzzz-zzzz-zzzz")
+    assert profile.use_recovery_code(user, codes[3])
+    assert not profile.use_recovery_code(user, codes[3])
+    assert profile.use_recovery_code(user, codes[4].replace("-", " ").upper())
+    assert not profile.use_recovery_code(user, "zzzz-zzzz-zzzz-zzzz")
     other = factories.user("merchant_owner", factories.merchant())
-    assert not service.use_recovery_code(other, codes[5])
-    assert service.remaining_recovery_codes(user) == 8
+    assert not profile.use_recovery_code(other, codes[5])
+    assert profile.remaining_recovery_codes(user) == 8
     # New codes replace the old ones.
-    service.new_recovery_codes(user)
-    assert not service.use_recovery_code(user, codes[5])
+    profile.new_recovery_codes(user)
+    assert not profile.use_recovery_code(user, codes[5])
 
 
 def test_update_system_ignores_operator_fields_for_merchants(ctx):
     m = factories.merchant()
     owner = factories.user("merchant_owner", m)
-    changes = service.update_system(m, {"delayed_activation": True, "pending_activation_ttl": 5,
+    changes = merchant_settings.update_system(m, {"delayed_activation": True, "pending_activation_ttl": 5,
                                         "api_key": "sk_mine", "timezone": "Asia/Dhaka"}, owner.id)
     assert changes == {"timezone": "Asia/Dhaka"}
     fresh = Merchant.get_by_id(m.id)
@@ -135,18 +135,18 @@ def test_update_system_ignores_operator_fields_for_merchants(ctx):
 
 def test_redirect_needs_a_url(ctx):
     m = factories.merchant()
-    with pytest.raises(service.SettingsError) as info:
-        service.update_system(m, {"after_payment": "redirect", "after_payment_url": ""}, None)
+    with pytest.raises(checks.SettingsError) as info:
+        merchant_settings.update_system(m, {"after_payment": "redirect", "after_payment_url": ""}, None)
     assert "after_payment_url" in info.value.errors
     assert Merchant.get_by_id(m.id).after_payment == "message"
 
 
 def test_redirect_url_must_be_on_an_allowed_origin(ctx):
     m = factories.merchant()
-    changes = service.update_system(m, {"after_payment": "redirect", "after_payment_url": "https://shop.example.com/ok",
+    changes = merchant_settings.update_system(m, {"after_payment": "redirect", "after_payment_url": "https://shop.example.com/ok",
                                         "allowed_origins": "https://shop.example.com"}, None)
     assert changes["after_payment"] == "redirect"
-    with pytest.raises(service.SettingsError) as info:
-        service.update_system(m, {"after_payment_url": "https://other.example.com/ok"}, None)
+    with pytest.raises(checks.SettingsError) as info:
+        merchant_settings.update_system(m, {"after_payment_url": "https://other.example.com/ok"}, None)
     assert "after_payment_url" in info.value.errors
     assert Merchant.get_by_id(m.id).after_payment_url == "https://shop.example.com/ok"

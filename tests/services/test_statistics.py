@@ -1,4 +1,5 @@
-"""Dashboard numbers against sums computed independently over generated data."""
+"""Dashboard numbers (``stats_read``) and the rollup (``stats_rollup``) against sums
+computed independently over generated data."""
 import datetime
 import random
 from collections import defaultdict
@@ -8,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import factories
-from backoffice.models import ExchangeRate, StatBucket, Transaction
-from backoffice.services import statistics
+from backoffice.models import ExchangeRate, Merchant, StatBucket, StatDay, Transaction
+from backoffice.services import stats_read, stats_rollup
 from backoffice.services.activation import activate
 from backoffice.services.ingest import Report, ingest
 
@@ -99,7 +100,7 @@ def test_series_match_independent_sums(world):
     for zone in ("UTC", "Asia/Dhaka", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York"):
         tz = ZoneInfo(zone)
         for date_kind in ("created", "activated", "stockpiling_end"):
-            result = statistics.dashboard(world["m"].id, date_from, date_to, tz, today=date_to,
+            result = stats_read.dashboard(world["m"].id, date_from, date_to, tz, today=date_to,
                                           group_by=date_kind, details=True)
             sums = expected(world["m"], tz, date_kind, date_from, date_to)
             check(result, sums, date_from, date_to, converted=False)
@@ -108,16 +109,16 @@ def test_series_match_independent_sums(world):
 def test_completed_stockpiling_only(world):
     tz = ZoneInfo("Asia/Dhaka")
     d1, d2 = datetime.date(2026, 3, 1), datetime.date(2026, 3, 11)
-    result = statistics.dashboard(world["m"].id, d1, d2, tz, today=d2, details=True, completed_stockpiling=True)
+    result = stats_read.dashboard(world["m"].id, d1, d2, tz, today=d2, details=True, completed_stockpiling=True)
     check(result, expected(world["m"], tz, "created", d1, d2, complete_only=True), d1, d2, converted=False)
-    everything = statistics.dashboard(world["m"].id, d1, d2, tz, today=d2, details=True)
+    everything = stats_read.dashboard(world["m"].id, d1, d2, tz, today=d2, details=True)
     assert sum(everything["deposits"]["total"][0]["count"]) > sum(result["deposits"]["total"][0]["count"])
 
 
 def test_conversion_uses_the_rate_of_each_day(world):
     tz = ZoneInfo("UTC")
     d1, d2 = datetime.date(2026, 3, 1), datetime.date(2026, 3, 11)
-    result = statistics.dashboard(world["m"].id, d1, d2, tz, today=d2, display_in="USD")
+    result = stats_read.dashboard(world["m"].id, d1, d2, tz, today=d2, display_in="USD")
     sums = expected(world["m"], tz, "created", d1, d2, display="USD")
     check(result, sums, d1, d2, converted=True)
     total_expected = sum((v[0] for v in sums.values()), Decimal(0))
@@ -128,9 +129,9 @@ def test_conversion_uses_the_rate_of_each_day(world):
 def test_operator_sees_all_merchants(world):
     tz = ZoneInfo("UTC")
     d1, d2 = datetime.date(2026, 3, 1), datetime.date(2026, 3, 11)
-    mine = statistics.dashboard(world["m"].id, d1, d2, tz, today=d2, details=True)
-    theirs = statistics.dashboard(world["other"].id, d1, d2, tz, today=d2, details=True)
-    everyone = statistics.dashboard(None, d1, d2, tz, today=d2, details=True)
+    mine = stats_read.dashboard(world["m"].id, d1, d2, tz, today=d2, details=True)
+    theirs = stats_read.dashboard(world["other"].id, d1, d2, tz, today=d2, details=True)
+    everyone = stats_read.dashboard(None, d1, d2, tz, today=d2, details=True)
     count = lambda r: sum(sum(t["count"]) for t in r["deposits"]["total"])  # noqa: E731
     assert count(everyone) == count(mine) + count(theirs) == Transaction.select().where(
         Transaction.status == "activated").count()
@@ -142,8 +143,6 @@ def snapshot():
 
 
 def day_snapshot():
-    from backoffice.models import StatDay
-
     return sorted((d.merchant_id, d.payment_system_id, d.currency, d.kind, d.date_kind, bool(d.complete),
                    d.timezone, d.day, d.amount, d.count) for d in StatDay.select() if d.count != 0 or d.amount != 0)
 
@@ -151,7 +150,7 @@ def day_snapshot():
 def test_rebuild_equals_incremental(world):
     incremental, incremental_days = snapshot(), day_snapshot()
     assert incremental and incremental_days
-    statistics.rebuild()
+    stats_rollup.rebuild()
     assert snapshot() == incremental
     assert day_snapshot() == incremental_days
 
@@ -160,20 +159,18 @@ def _sums(rows):
     """Rows added up per (day, payment system, currency); a DST day comes in two parts."""
     out = defaultdict(lambda: (Decimal("0.00"), 0))
     for day, ps_id, cur, amount, count in rows:
-        key = (statistics._as_date(day), ps_id, cur)
+        key = (stats_rollup.as_date(day), ps_id, cur)
         out[key] = (out[key][0] + Decimal(str(amount)).quantize(Decimal("0.01")), out[key][1] + int(count))
     return {k: v for k, v in out.items() if v != (Decimal("0.00"), 0)}
 
 
 def test_daily_sums_agree_with_the_buckets_in_every_zone(world):
     """The daily sums (merchant's zone and UTC) equal the buckets added up per local day."""
-    from backoffice.models import Merchant
-
     m = world["m"]
     days = [datetime.date(2026, 3, 1) + datetime.timedelta(days=i) for i in range(11)]
     for zone in ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York"):
         Merchant.update(timezone=zone).where(Merchant.id == m.id).execute()
-        statistics.rebuild_days(Merchant.get_by_id(m.id))  # what changing the zone does
+        stats_rollup.rebuild_days(Merchant.get_by_id(m.id))  # what changing the zone does
         tz = ZoneInfo(zone)
         for merchant_id in (m.id, None):
             if merchant_id is None and zone != "UTC":
@@ -181,9 +178,9 @@ def test_daily_sums_agree_with_the_buckets_in_every_zone(world):
             for date_kind in ("created", "activated", "stockpiling_end"):
                 for complete in (False, True):
                     args = ("deposit", merchant_id, date_kind, days, tz, None, complete)
-                    from_days = _sums(statistics._day_rows(*args))
+                    from_days = _sums(stats_read._day_rows(*args))
                     assert from_days, (zone, date_kind)
-                    assert from_days == _sums(statistics._bucket_rows(*args)), (zone, merchant_id, date_kind)
+                    assert from_days == _sums(stats_read._bucket_rows(*args)), (zone, merchant_id, date_kind)
 
 
 

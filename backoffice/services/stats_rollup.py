@@ -1,4 +1,8 @@
-"""Dashboard statistics: the rollup (``StatBucket``) and the numbers behind the charts.
+"""Dashboard statistics, the writing side: the rollup (``StatBucket``, ``StatDay``).
+
+``record_*`` keep it up to date inside the transaction of each event (activation,
+completed stockpiling, approved withdrawal); ``rebuild`` / ``rebuild_days`` recompute
+it. Reading it is ``stats_read``; converting currencies ``conversion``.
 
 How days stay exact in every time zone
 --------------------------------------
@@ -19,17 +23,13 @@ completed stockpiling only" switch selects. Withdrawals: approved withdrawals, b
 the date of the request (``created``) or of the decision (``activated`` and
 ``stockpiling_end`` both mean the decision date for withdrawals).
 
-Currency conversion uses the rate in force on each day shown (the viewer's local
-day; the latest ``ExchangeRate`` on or before it), through USD.
-
 Merchant users always view in their merchant's zone, and operators in UTC unless
 they chose a zone, so ``StatDay`` keeps the same sums per calendar day of the
 merchant's zone and of UTC (a few rows a day instead of 96 buckets); a view in any
 other zone adds the buckets up per local day.
 """
-import bisect
-import functools
 import datetime
+import functools
 from collections import defaultdict
 from decimal import Decimal
 
@@ -37,12 +37,11 @@ from peewee import SQL, Value, fn
 
 from ..db import db, is_postgres
 from ..i18n import zone
-from ..models import ExchangeRate, Merchant, PaymentSystem, StatBucket, StatDay, Transaction, Withdrawal
-from ..money import quantize, to_str
+from ..models import Merchant, StatBucket, StatDay, Transaction, Withdrawal
+from ..money import quantize
 
 BUCKET_MINUTES = 15
 DATE_KINDS = ("created", "activated", "stockpiling_end")
-ZERO = Decimal("0.00")
 
 
 def bucket_of(moment):
@@ -239,8 +238,8 @@ def rebuild_days(merchant=None):
 def _sum_days(merchant_id, zone_name, first, last, sums):
     """Add up one merchant's buckets per day of ``zone_name`` into ``sums``."""
     tz = zone(zone_name)
-    for seg_start, seg_end, seconds in _offset_segments(first, last + datetime.timedelta(minutes=15), tz):
-        local_day = _day_sql(StatBucket.bucket, seconds)
+    for seg_start, seg_end, seconds in offset_segments(first, last + datetime.timedelta(minutes=15), tz):
+        local_day = day_sql(StatBucket.bucket, seconds)
         query = (
             StatBucket.select(StatBucket.payment_system, StatBucket.currency, StatBucket.kind, StatBucket.date_kind,
                               StatBucket.complete, local_day, fn.SUM(StatBucket.amount), fn.SUM(StatBucket.count))
@@ -250,7 +249,7 @@ def _sum_days(merchant_id, zone_name, first, last, sums):
                       StatBucket.complete, local_day)
         )
         for ps_id, cur, kind, date_kind, complete, day, amount, count in query.tuples():
-            entry = sums[(ps_id, cur, kind, date_kind, bool(complete), zone_name, _as_date(day))]
+            entry = sums[(ps_id, cur, kind, date_kind, bool(complete), zone_name, as_date(day))]
             entry[0] += Decimal(str(amount))
             entry[1] += int(count)
 
@@ -265,38 +264,9 @@ def _insert_from(query):
     StatBucket.insert_from(query, fields).execute()
 
 
-# --- reading it ---------------------------------------------------------------------------
+# --- local days from UTC buckets (rebuild_days here, the dashboard in stats_read) ---------
 
-class Rates:
-    """Rates to USD by currency, each a list of (effective date, rate) sorted by date."""
-
-    def __init__(self, currencies):
-        self.table = defaultdict(list)
-        for row in (ExchangeRate.select().where(ExchangeRate.currency.in_(list(currencies)))
-                    .order_by(ExchangeRate.currency, ExchangeRate.effective_date)):
-            self.table[row.currency].append((row.effective_date, row.rate_to_usd))
-        self.dates = {cur: [d for d, _ in rows] for cur, rows in self.table.items()}
-
-    def to_usd(self, currency, day):
-        if currency == "USD":
-            return Decimal(1)
-        dates = self.dates.get(currency)
-        if not dates:
-            return None
-        i = bisect.bisect_right(dates, day) - 1
-        return self.table[currency][i][1] if i >= 0 else None
-
-
-def _local_midnight_utc(day, tz):
-    local = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
-    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-
-
-def _days(date_from, date_to):
-    return [date_from + datetime.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
-
-
-def _offset_segments(start, end, tz):
+def offset_segments(start, end, tz):
     """Split [start, end) (naive UTC) into spans where ``tz`` keeps one UTC offset.
 
     Offsets change (DST) at most a few times a year and always on a quarter hour:
@@ -321,147 +291,16 @@ def _offset_segments(start, end, tz):
     return segments
 
 
-def _day_sql(column, seconds):
+def day_sql(column, seconds):
     """SQL for the calendar date of ``column`` shifted by ``seconds``."""
     if is_postgres():
         return fn.date(column + SQL(f"interval '{int(seconds)} seconds'")).coerce(False)
     return fn.date(column, f"{int(seconds):+d} seconds").coerce(False)
 
 
-def _as_date(value):
+def as_date(value):
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, str):  # SQLite hands back text
         return datetime.date.fromisoformat(value[:10])
     return value
-
-
-def _filtered(query, model, merchant_id, currency, completed_only):
-    if merchant_id is not None:
-        query = query.where(model.merchant == merchant_id)
-    if currency:
-        query = query.where(model.currency == currency)
-    if completed_only:
-        query = query.where(model.complete == True)  # noqa: E712 - SQL comparison
-    return query
-
-
-def _bucket_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
-    """Sums per (local day, payment system, currency), added up in the database from the
-    buckets: a few rows a day, exact in any zone."""
-    start = _local_midnight_utc(days[0], tz)
-    end = _local_midnight_utc(days[-1] + datetime.timedelta(days=1), tz)
-    for seg_start, seg_end, seconds in _offset_segments(start, end, tz):
-        local_day = _day_sql(StatBucket.bucket, seconds)
-        query = (
-            StatBucket.select(local_day, StatBucket.payment_system, StatBucket.currency,
-                              fn.SUM(StatBucket.amount), fn.SUM(StatBucket.count))
-            .where((StatBucket.kind == kind) & (StatBucket.date_kind == date_kind)
-                   & (StatBucket.bucket >= seg_start) & (StatBucket.bucket < seg_end))
-            .group_by(local_day, StatBucket.payment_system, StatBucket.currency)
-        )
-        yield from _filtered(query, StatBucket, merchant_id, currency, completed_only).tuples()
-
-
-def _day_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
-    """The same, from the merchant's daily sums (its users view in its own zone)."""
-    query = (
-        StatDay.select(StatDay.day, StatDay.payment_system, StatDay.currency, fn.SUM(StatDay.amount),
-                       fn.SUM(StatDay.count))
-        .where((StatDay.timezone == tz.key) & (StatDay.kind == kind) & (StatDay.date_kind == date_kind)
-               & (StatDay.day >= days[0]) & (StatDay.day <= days[-1]))
-        .group_by(StatDay.day, StatDay.payment_system, StatDay.currency)
-    )
-    return _filtered(query, StatDay, merchant_id, currency, completed_only).tuples()
-
-
-def _row_source(merchant_id, tz):
-    """Daily sums when they are kept for the viewer's zone (the merchant's own, or UTC
-    for everyone); otherwise the buckets, added up per local day. Chosen once a request."""
-    zones = {DAY_ZONE_FOR_EVERYONE}
-    if merchant_id is not None:
-        zones.add(Merchant.select(Merchant.timezone).where(Merchant.id == merchant_id).scalar())
-    return _day_rows if tz.key in zones else _bucket_rows
-
-
-def _series(kind, merchant_id, days, tz, date_kind, currency, display_in, details, completed_only, rates,
-            missing, source):
-    index = {d: i for i, d in enumerate(days)}
-    per_ps = {}  # payment system id -> {"amount": [...], "count": [...], "currency"}
-    display_rate_cache = {}
-    for local_day, ps_id, cur, amount, count in source(kind, merchant_id, date_kind, days, tz, currency,
-                                                      completed_only):
-        local_day = _as_date(local_day)
-        i = index.get(local_day)
-        if i is None:
-            continue
-        amount = Decimal(str(amount))
-        if not details:
-            key = (cur, local_day)
-            factor = display_rate_cache.get(key)
-            if factor is None:
-                src, dst = rates.to_usd(cur, local_day), rates.to_usd(display_in, local_day)
-                if src is None or dst is None:
-                    missing.add(cur if src is None else display_in)
-                    continue
-                factor = display_rate_cache[key] = src / dst
-            amount = amount * factor
-        entry = per_ps.setdefault(ps_id, {"amount": [Decimal(0)] * len(days), "count": [0] * len(days),
-                                          "currency": cur})
-        entry["amount"][i] += amount
-        entry["count"][i] += int(count)
-    names = {ps.id: ps for ps in PaymentSystem.select().where(PaymentSystem.id.in_(list(per_ps) or [0]))}
-    series = []
-    for ps_id, entry in sorted(per_ps.items(), key=lambda kv: names[kv[0]].code):
-        ps = names[ps_id]
-        series.append({
-            "payment_system": ps.code, "name": ps.name,
-            "currency": entry["currency"] if details else display_in,
-            "amount": [to_str(quantize(a)) for a in entry["amount"]], "count": entry["count"],
-        })
-    totals = defaultdict(lambda: {"amount": [Decimal(0)] * len(days), "count": [0] * len(days)})
-    for s in series:
-        t = totals[s["currency"]]
-        for i in range(len(days)):
-            t["amount"][i] += Decimal(s["amount"][i])
-            t["count"][i] += s["count"][i]
-    total = [{"currency": cur, "amount": [to_str(a) for a in t["amount"]], "count": t["count"]}
-             for cur, t in sorted(totals.items())]
-    return {"series": series, "total": total}
-
-
-def _sum_total(block):
-    """Per currency: the amount and count over all days of a block's totals."""
-    return [{"currency": t["currency"], "amount": to_str(sum((Decimal(a) for a in t["amount"]), Decimal(0))),
-             "count": sum(t["count"])} for t in block["total"]]
-
-
-def dashboard(merchant_id, date_from, date_to, tz, today, currency=None, display_in="USD", group_by="created",
-              details=False, completed_stockpiling=False):
-    """The numbers behind the dashboard (SPEC §4, §6 ``stats.json``).
-
-    ``merchant_id`` None means every merchant (operators). ``tz`` is a ZoneInfo;
-    ``date_from``/``date_to``/``today`` are the viewer's local dates.
-    """
-    if group_by not in DATE_KINDS:
-        raise ValueError("group_by")
-    days = _days(date_from, date_to)
-    currencies = {r[0] for r in PaymentSystem.select(PaymentSystem.currency).distinct().tuples()} | {display_in}
-    rates = Rates(currencies)
-    missing = set()
-    args = (tz, group_by, currency, display_in, details, completed_stockpiling, rates, missing,
-            _row_source(merchant_id, tz))
-    deposits = _series("deposit", merchant_id, days, *args)
-    withdrawals = _series("withdrawal", merchant_id, days, *args)
-    today_block = _series("deposit", merchant_id, [today], *args)
-    return {
-        "date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "timezone": tz.key,
-        "display_in": None if details else display_in, "group_by": group_by, "details": bool(details),
-        "completed_stockpiling": bool(completed_stockpiling), "currency": currency,
-        "days": [d.isoformat() for d in days],
-        "summary": {"period": _sum_total(deposits), "today": _sum_total(today_block),
-                    "withdrawals_period": _sum_total(withdrawals)},
-        "deposits": deposits,
-        "withdrawals": withdrawals,
-        "missing_rates": sorted(missing),
-    }

@@ -1,0 +1,170 @@
+"""A merchant's system settings (Settings → System) and its secrets.
+
+Plain functions, no HTTP: the settings pages and the operators' screens call them.
+Bad input raises :class:`~backoffice.services.checks.SettingsError` naming the faulty
+field(s) and nothing is saved; every change writes an audit entry (before / after,
+never a secret).
+
+* System (merchant owner, or an operator for any merchant): postback URL (the SSRF
+  rules of ``netguard``), behaviour after payment, time zone, allowed origins, signed
+  labels; operators only: delayed activation and its TTL (ignored when a merchant
+  posts them).
+* Postback secret and API key rotation (each new value is returned once, to be shown
+  once). After a secret rotation the old one keeps signing, next to the new one, for
+  :data:`SECRET_GRACE` (Standard Webhooks allows several signatures in
+  ``webhook-signature``): :func:`signing_secrets`.
+"""
+import datetime
+from urllib.parse import urlsplit
+
+from flask_babel import gettext as _
+
+from ..db import db
+from ..models import AFTER_PAYMENT, Merchant, utcnow
+from ..origins import normalise_origin, url_origin
+from ..security import new_api_key, new_postback_secret
+from . import audit, stats_rollup
+from .checks import SettingsError, check_timezone
+from .netguard import validate_postback_url
+
+SECRET_GRACE = datetime.timedelta(hours=24)
+MERCHANT_FIELDS = ("postback_url", "after_payment", "after_payment_url", "timezone", "allowed_origins",
+                   "require_signed_labels")
+OPERATOR_FIELDS = ("delayed_activation", "pending_activation_ttl")
+MAX_ORIGINS = 50
+TTL_RANGE = (1, 24 * 60)  # minutes
+
+
+def parse_origins(text):
+    """One origin per line (or comma separated); a bad one names its line."""
+    items = [item for line in (text or "").replace(",", "\n").splitlines() if (item := line.strip())]
+    origins = []
+    for n, item in enumerate(items, 1):
+        origin = normalise_origin(item)
+        if origin is None:
+            raise SettingsError({"allowed_origins": _(
+                "Line %(n)d (%(value)s) is not an origin: write the scheme and host, e.g. https://shop.example.com, "
+                "optionally with a port, and no path.", n=n, value=item[:100])})
+        if origin not in origins:
+            origins.append(origin)
+    if len(origins) > MAX_ORIGINS:
+        raise SettingsError({"allowed_origins": _("At most %(n)d origins.", n=MAX_ORIGINS)})
+    return origins
+
+
+def _as_bool(value):
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in ("1", "y", "yes", "on", "true")
+
+
+def _check_system(merchant, values, operator):
+    """The cleaned values that change, or SettingsError listing every faulty field."""
+    allowed = MERCHANT_FIELDS + (OPERATOR_FIELDS if operator else ())
+    errors, clean = {}, {}
+    for name in allowed:
+        if name not in values:
+            continue
+        value = values[name]
+        try:
+            if name == "postback_url":
+                value = (value or "").strip()
+                if value:
+                    try:
+                        value = validate_postback_url(value)
+                    except ValueError as exc:
+                        raise SettingsError({name: _("Postback URL: %(reason)s", reason=str(exc))}) from None
+            elif name == "after_payment":
+                if value not in AFTER_PAYMENT:
+                    raise SettingsError({name: _("Choose what happens after payment.")})
+            elif name == "after_payment_url":
+                value = (value or "").strip()
+                parts = urlsplit(value) if value else None
+                if value and (parts.scheme not in ("http", "https") or not parts.netloc or len(value) > 2000):
+                    raise SettingsError({name: _("The redirect URL must be an http(s) address.")})
+            elif name == "timezone":
+                value = check_timezone(value)
+            elif name == "allowed_origins":
+                value = parse_origins(value) if isinstance(value, str) else parse_origins("\n".join(value or []))
+            elif name in ("require_signed_labels", "delayed_activation"):
+                value = _as_bool(value)
+            elif name == "pending_activation_ttl":
+                try:
+                    value = int(str(value).strip())
+                except ValueError:
+                    value = None
+                if value is None or not TTL_RANGE[0] <= value <= TTL_RANGE[1]:
+                    raise SettingsError({name: _("The waiting time must be %(lo)d to %(hi)d minutes.",
+                                                 lo=TTL_RANGE[0], hi=TTL_RANGE[1])})
+        except SettingsError as exc:
+            errors.update(exc.errors)
+            continue
+        clean[name] = value
+    after = clean.get("after_payment", merchant.after_payment)
+    url = clean.get("after_payment_url", merchant.after_payment_url)
+    if after == "redirect" and "after_payment_url" not in errors and "allowed_origins" not in errors:
+        origins = clean.get("allowed_origins", merchant.allowed_origins or [])
+        if not url:
+            errors["after_payment_url"] = _("Give the URL to redirect to.")
+        elif url_origin(url) not in origins:
+            # The plugin only redirects to the merchant's own sites (SPEC §5).
+            errors["after_payment_url"] = _("The redirect URL must be on one of the allowed origins.")
+    if errors:
+        raise SettingsError(errors)
+    return {k: v for k, v in clean.items() if getattr(merchant, k) != v}
+
+
+def update_system(merchant, values, actor, operator=False, ip=""):
+    """Save the system settings; returns the changed fields ({} when nothing changed).
+
+    Only the merchant fields are read from ``values`` (plus the operator-only ones
+    when ``operator``): anything else posted is ignored.
+    """
+    changes = _check_system(merchant, values, operator)
+    if not changes:
+        return {}
+    before = {k: getattr(merchant, k) for k in changes}
+    with db.atomic():
+        Merchant.update(changes).where(Merchant.id == merchant.id).execute()
+        for k, v in changes.items():
+            setattr(merchant, k, v)
+        if "timezone" in changes:
+            stats_rollup.rebuild_days(merchant)
+        audit.record(actor, "merchant.settings", merchant, merchant=merchant.id,
+                     summary={"before": before, "after": changes}, ip=ip)
+    return changes
+
+
+def rotate_postback_secret(merchant, actor, ip="", grace=SECRET_GRACE, now=None):
+    """A new postback secret (returned once); the old one signs too until the grace ends."""
+    now = now or utcnow()
+    secret = new_postback_secret()
+    with db.atomic():
+        Merchant.update(postback_secret=secret, previous_postback_secret=merchant.postback_secret,
+                        previous_postback_secret_until=now + grace).where(Merchant.id == merchant.id).execute()
+        audit.record(actor, "merchant.rotate_postback_secret", merchant, merchant=merchant.id,
+                     summary={"grace_until": (now + grace).isoformat(timespec="seconds")}, ip=ip)
+    merchant.previous_postback_secret, merchant.previous_postback_secret_until = merchant.postback_secret, now + grace
+    merchant.postback_secret = secret
+    return secret
+
+
+def signing_secrets(merchant, now=None):
+    """The secrets a postback is signed with now: the current one, and the previous one
+    while its grace period lasts."""
+    now = now or utcnow()
+    out = [merchant.postback_secret]
+    if (merchant.previous_postback_secret and merchant.previous_postback_secret_until
+            and merchant.previous_postback_secret_until > now):
+        out.append(merchant.previous_postback_secret)
+    return out
+
+
+def rotate_api_key(merchant, actor, ip=""):
+    """A new merchant API key (returned once); the old one stops working at once."""
+    key = new_api_key()
+    with db.atomic():
+        Merchant.update(api_key=key).where(Merchant.id == merchant.id).execute()
+        audit.record(actor, "merchant.rotate_api_key", merchant, merchant=merchant.id, ip=ip)
+    merchant.api_key = key
+    return key
