@@ -5,11 +5,13 @@ Schema changes are versioned scripts in ``backoffice/migrations`` run by peewee'
 migrations). ``apply_migrations`` is what ``backoffice init-db`` calls; it records
 each script it applied, so running it twice changes nothing.
 """
+import functools
 import itertools
 import os
 import weakref
 from urllib.parse import urlparse
 
+from flask import g
 from peewee import DatabaseProxy, Node, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.migrations import Runner
@@ -99,8 +101,6 @@ def init_app(app):
     """Open a connection per request and always give it back."""
     init_db(app.config["DATABASE_URL"])
 
-    from flask import g
-
     @app.before_request
     def _open_connection():
         # False when a caller (a CLI command, a test) holds a connection already:
@@ -111,6 +111,24 @@ def init_app(app):
     def _close_connection(exc):
         if g.pop("db_opened_here", False) and not db.is_closed():
             db.close()
+
+
+def with_db(func):
+    """Run a job (or any code outside a request) with its own database connection,
+    closed afterwards.
+
+    When a connection is open already (the simple worker keeps one across jobs, a
+    test holds one), the function uses it and leaves it open.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if not db.is_closed():
+            return func(*args, **kwargs)
+        with db.connection_context():
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 # --- compiled queries for the hot paths ------------------------------------------------

@@ -193,7 +193,7 @@ def fresh_outbox(conn):
 
 def throughput(args, app, conn, merchant, port, n_workers, worker_class, log, mode):
     from backoffice.db import db
-    from backoffice.jobs.postbacks import enqueue_after_commit
+    from backoffice.services.postbacks import enqueue_after_commit
     from backoffice.services.postbacks import create_event
 
     fresh_outbox(conn)
@@ -247,7 +247,7 @@ def ceiling(args, conn, n_workers, worker_class, log):
 
 def latency(args, app, conn, merchant, wallet, port, worker_class, log):
     from backoffice.db import db
-    from backoffice.jobs.postbacks import enqueue_after_commit
+    from backoffice.services.postbacks import enqueue_after_commit
     from backoffice.models import Transaction, utcnow
     from backoffice.services.postbacks import create_event, deposit_completed_data
 
@@ -304,7 +304,7 @@ def main():
     os.environ.update(worker_env(args, "fork"))
     from backoffice import create_app
     from backoffice.db import apply_migrations, db
-    from backoffice.jobs import redis_connection
+    from backoffice.queues import redis_connection
     from backoffice.models import Merchant, PaymentSystem, Wallet
     from backoffice.security import new_api_key, new_postback_secret, new_public_key
 

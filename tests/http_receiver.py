@@ -75,7 +75,7 @@ def run_queued_jobs(app):
     """Run every queued job of the back office's queues (a burst ``SimpleWorker``)."""
     from rq import SimpleWorker
 
-    from backoffice.jobs import queues, redis_connection
+    from backoffice.queues import queues, redis_connection
 
     with app.app_context():
         return SimpleWorker(queues(app.config), connection=redis_connection(app.config)).work(burst=True)
@@ -83,7 +83,7 @@ def run_queued_jobs(app):
 
 def redis_of(app):
     """The Redis the app's queues live on (the test's own server)."""
-    from backoffice.jobs import redis_connection
+    from backoffice.queues import redis_connection
 
     return redis_connection(app.config)
 

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import labels
 from ..i18n import language_choices
-from ..jobs import queue_summary
+from ..queues import queue_summary
 from ..models import AuditLog, ConnectorToken, Merchant, PaymentSystem, User
 from ..security import generate_password
 from ..services import connectors

@@ -64,20 +64,11 @@ def _payload(view, context, model, name):
     return Markup("<pre class='mb-0'>%s</pre>") % escape(pretty)
 
 
-def enqueue_committed(postbacks):
-    """Enqueue postbacks whose rows are committed (the drain is the safety net)."""
-    from ..jobs.postbacks import enqueue_after_commit
-
-    for postback in postbacks:
-        enqueue_after_commit(postback)
-
-
 def resend_for_objects(object_type, ids):
     """The Resend postback action of the Transactions and Withdrawals screens: a new
     delivery of the newest postback of each (already scoped) object."""
     resent = [service.resend(pb, actor=current_user.id, ip=request.remote_addr)
               for pb in service.latest_for_objects(object_type, ids)]
-    enqueue_committed(resent)
     flash(_("%(n)d postback(s) will be sent again.", n=len(resent)), "success" if resent else "info")
 
 
@@ -130,7 +121,6 @@ class PostbackView(ScopedModelView):
             abort(403)
         # ``ids`` are already narrowed to the user's scope by the base class.
         resent = [service.resend(pk, actor=current_user.id, ip=request.remote_addr) for pk in ids]
-        enqueue_committed(resent)
         flash(_("%(n)d postback(s) will be sent again.", n=len(resent)), "success")
 
     @expose("/resend/", methods=("POST",))
@@ -140,7 +130,6 @@ class PostbackView(ScopedModelView):
             abort(403)
         postback = self.get_one(request.form.get("id"))  # 404 outside the user's scope
         fresh = service.resend(postback, actor=current_user.id, ip=request.remote_addr)
-        enqueue_committed([fresh])
         flash(_("Postback %(id)s will be sent again.", id=postback.event_id), "success")
         return redirect(self.get_url(".details_view", id=postback.id))
 
@@ -164,7 +153,6 @@ class PostbackView(ScopedModelView):
             flash(_("Set a postback URL first (Settings, System)."), "error")
             return redirect(request.form.get("next") or self.get_url(".index_view"))
         postback = service.send_test(merchant)
-        enqueue_committed([postback])
         flash(_("A test postback (%(id)s) is on its way to %(url)s.", id=postback.event_id,
                 url=merchant.postback_url), "success")
         return redirect(self.get_url(".details_view", id=postback.id))

@@ -1,6 +1,6 @@
 """Periodic jobs of the deposits core."""
+from ..db import with_db
 from ..services import activation
-from .worker import with_db
 
 EXPIRY_INTERVAL = 60  # seconds
 

@@ -1,6 +1,6 @@
 """The RQ worker of the back office: its queues, with the scheduler, inside the app.
 
-Jobs open their own database connection (``with_db``); the worker closes any
+Jobs open their own database connection (``db.with_db``); the worker closes any
 connection before forking a work horse, so no connection is shared across processes.
 
 Besides the jobs, every worker runs the periodic jobs (``rq.cron``) in a background
@@ -18,34 +18,24 @@ for our jobs: each is short, bounded by its own timeout (a postback's whole HTTP
 exchange by a 10 s watchdog), and if one ever took the process down, the lease
 runs out and the drain of the restarted worker (or any other) sends it again.
 """
-import functools
 import logging
 import os
 import threading
+import time
 
-from rq import SimpleWorker, Worker
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue, SimpleWorker, Worker
+from rq.cron import CronScheduler
+from rq.job import JobStatus
 
 from ..db import ASYNC_COMMIT_SQL, db, is_postgres
-from . import queues, redis_connection
+from ..queues import queues, redis_connection, redis_url_for_children
+from ..services.postbacks import QUEUE as POSTBACK_QUEUE
+from . import deposits, postbacks
 
 log = logging.getLogger(__name__)
-
-
-def with_db(func):
-    """Run a job with its own database connection, closed afterwards.
-
-    When a connection is open already (a ``SimpleWorker`` keeps one across jobs, a
-    test holds one), the job uses it and leaves it open.
-    """
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        if not db.is_closed():
-            return func(*args, **kwargs)
-        with db.connection_context():
-            return func(*args, **kwargs)
-
-    return wrapper
 
 
 class BackofficeWorker(Worker):
@@ -66,8 +56,6 @@ class BackofficeSimpleWorker(SimpleWorker):
     KEEP_CONNECTION_JOBS = 10000
 
     def execute_job(self, job, queue):
-        from rq.job import JobStatus
-
         if db.connect(reuse_if_open=True) and is_postgres():
             # Every job of ours may lose its last commit on a server crash without
             # harm: a postback's lease, attempt log and "sent" mark (it is sent again,
@@ -100,20 +88,12 @@ class CronThread(threading.Thread):
 
     def __init__(self, app):
         super().__init__(name="backoffice-cron", daemon=True)
-        import redis
-        from rq.cron import CronScheduler
-
-        from . import redis_url_for_children
-        from .postbacks import register_cron
-
         self.stop_event = threading.Event()
         connection = redis.Redis.from_url(redis_url_for_children(app.config))
         self.scheduler = CronScheduler(connection=connection, logging_level=logging.WARNING,
                                        name=f"backoffice-cron:{os.uname().nodename}:{os.getpid()}")
-        register_cron(self.scheduler, app.config)
-        from .deposits import register_cron as register_deposit_cron
-
-        register_deposit_cron(self.scheduler, app.config)
+        postbacks.register_cron(self.scheduler, app.config)
+        deposits.register_cron(self.scheduler, app.config)
 
     def run(self):
         scheduler = self.scheduler
@@ -150,12 +130,8 @@ def run_worker(app, burst=False, worker_class=None, with_cron=True):
         worker = worker_class(queues(config), connection=redis_connection(config))
         cron = None
         if with_cron:
-            from .postbacks import QUEUE, drain
-
             if burst:
-                from rq import Queue
-
-                Queue(QUEUE, connection=redis_connection(config)).enqueue(drain, result_ttl=60)
+                Queue(POSTBACK_QUEUE, connection=redis_connection(config)).enqueue(postbacks.drain, result_ttl=60)
             else:
                 cron = CronThread(app)
                 cron.start()
@@ -178,11 +154,6 @@ def run_worker_until_stopped(app, burst=False, worker_class=None, delays=RESTART
     meanwhile (the database is the record; the drain finds what is due), so the
     worker waits a moment and starts again. ``backoffice worker`` runs this.
     """
-    import time
-
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     failures = 0
     while True:
         started = time.monotonic()

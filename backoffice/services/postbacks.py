@@ -1,9 +1,11 @@
-"""Postbacks: building the events, the outbox, signing and the delivery states.
+"""Postbacks: building the events, the outbox, signing, the delivery states and
+when each attempt is enqueued.
 
 Every postback is first a row of the Postback table, written in the same database
 transaction as the change it reports (transactional outbox, SPEC §7). Delivery is
-the job of ``backoffice.jobs.postbacks`` and never happens inside a web request;
-this module holds the plain rules it uses (no HTTP, no RQ):
+the job of ``backoffice.jobs.postbacks`` (``services.postback_delivery`` holds what
+the job does) and never happens inside a web request; this module holds the plain
+rules:
 
 * :func:`sign` / :func:`signature_headers` — Standard Webhooks signatures;
 * :func:`next_delay` — the back-off schedule with jitter;
@@ -11,17 +13,24 @@ this module holds the plain rules it uses (no HTTP, no RQ):
 * :func:`record_attempt` — the attempt log row and the status transition
   (``pending`` → ``sent`` | ``pending`` again | ``error``), with the ``postback_status``
   of the transactions / withdrawal the event is about;
-* :func:`resend` and :func:`send_test` — what the back office's buttons do.
+* :func:`resend` and :func:`send_test` — what the back office's buttons do;
+* :func:`enqueue_on_commit` / :func:`enqueue_after_commit` — the fast path: the
+  attempt's job is enqueued (by name, through ``backoffice.queues``) once the row is
+  committed. :func:`create_event` and :func:`resend` do it themselves, so no caller
+  has to remember.
 
 How a caller writes an event (the outbox pattern)::
 
     with db.atomic():
         ...the change itself...
-        pb = postbacks.create_event(merchant, "deposit.completed", data, "transaction", tx.id)
-    enqueue_after_commit(pb)        # backoffice.jobs.postbacks: the fast path only
+        postbacks.create_event(merchant, "deposit.completed", data, "transaction", tx.id)
 
 If the process dies between the commit and the enqueue, or Redis loses the job, the
-periodic outbox drain enqueues the row later (same event id).
+periodic outbox drain (``services.postback_delivery.drain``) enqueues the row later
+(same event id).
+
+Settings (``app.config``), with their defaults in :data:`DEFAULTS`, read through
+:func:`setting`.
 """
 import base64
 import datetime
@@ -32,16 +41,44 @@ import random
 import secrets
 import time
 
+from .. import queues
 from ..db import CompiledInsert, CompiledQuery, Slot, db
 from ..models import Postback, PostbackAttempt, Transaction, Withdrawal, utcnow
 from ..money import to_str
 from ..timeutil import iso_z as iso  # also imported from here as postbacks.iso
+from . import audit, netguard
 
 # SPEC §7: the delays before each retry, in seconds: immediately, 5 s, 5 min,
 # 30 min, 2 h, 5 h, 10 h, 10 h. After the last retry fails, the postback is "error".
 DEFAULT_BACKOFF = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 DEFAULT_JITTER = 0.1  # ± this share of each delay
 EXCERPT_BYTES = 1024  # how much of an answer the attempt log keeps
+
+QUEUE = "postbacks"
+DELIVER_JOB = "backoffice.jobs.postbacks.deliver"
+DELIVER_BATCH_JOB = "backoffice.jobs.postbacks.deliver_batch"
+
+DEFAULTS = {
+    "POSTBACK_TIMEOUT": 10.0,  # seconds, the whole request
+    "POSTBACK_BACKOFF": DEFAULT_BACKOFF,
+    "POSTBACK_JITTER": DEFAULT_JITTER,
+    "POSTBACK_LEASE_SECONDS": 60,
+    "POSTBACK_DRAIN_INTERVAL": 5,
+    "POSTBACK_DRAIN_BATCH": 500,  # rows per round
+    "POSTBACK_DRAIN_ROUNDS": 20,
+    "POSTBACK_BATCH_MIN": 20,  # due postbacks without a job from which the drain batches
+    "POSTBACK_BATCH_SIZE": 25,
+    "POSTBACK_FAST_PATH_MAX_QUEUED": 200,
+    "POSTBACK_MAX_RESPONSE_BYTES": EXCERPT_BYTES,
+    "POSTBACK_ALLOWED_PORTS": tuple(sorted(netguard.DEFAULT_ALLOWED_PORTS)),
+    "ALLOW_PRIVATE_POSTBACKS": False,
+}
+
+
+def setting(config, name):
+    """A postback setting from ``config``, or its default."""
+    value = config.get(name)
+    return DEFAULTS[name] if value is None else value
 
 
 def new_event_id():
@@ -69,10 +106,72 @@ def create_event(merchant, event_type, data, object_type=None, object_id=None, m
     )
     if mark_objects:  # False: the caller's own UPDATE set them to "pending" already
         set_object_status(postback, "pending")  # the objects show "sending" from now on
-    from ..jobs.postbacks import enqueue_on_commit  # the fast path; the drain is the guarantee
-
-    enqueue_on_commit(postback)
+    enqueue_on_commit(postback)  # the fast path; the drain is the guarantee
     return postback
+
+
+# --- enqueueing the attempts -----------------------------------------------------------
+
+def job_id_for(postback_id, delivery, attempts):
+    """Deterministic job ids, so the drain can tell whether an attempt has a live job."""
+    return f"postback-{postback_id}-{delivery}-{attempts}"
+
+
+def _attempt_job(config, postback_id, delivery, attempts):
+    """The job of one attempt: its arguments and RQ options."""
+    timeout = float(setting(config, "POSTBACK_TIMEOUT"))
+    return (postback_id, delivery, attempts), dict(
+        job_id=job_id_for(postback_id, delivery, attempts),
+        job_timeout=int(timeout) + 30,
+        result_ttl=0,  # the attempt log in the database is the record
+        failure_ttl=24 * 3600,
+        description=f"postback {postback_id} delivery {delivery} attempt {attempts + 1}",
+    )
+
+
+def enqueue_attempt(config, postback_id, delivery, attempts):
+    """Enqueue the job of one attempt now (Redis errors are the caller's)."""
+    args, options = _attempt_job(config, postback_id, delivery, attempts)
+    return queues.enqueue(config, QUEUE, DELIVER_JOB, *args, **options)
+
+
+def enqueue_batch(config, items, reservation):
+    """Enqueue one job for a batch of reserved attempts (see :func:`reserve`)."""
+    timeout = float(setting(config, "POSTBACK_TIMEOUT"))
+    return queues.enqueue(
+        config, QUEUE, DELIVER_BATCH_JOB, items, reservation,
+        job_timeout=int(len(items) * (timeout + 5)) + 30,
+        result_ttl=0, failure_ttl=24 * 3600,
+        description=f"postbacks {items[0][0]}…{items[-1][0]} ({len(items)})",
+    )
+
+
+def enqueue_after_commit(postback, config=None):
+    """Enqueue the next attempt of a postback that is committed; the job, or None.
+
+    For callers outside any transaction (a script, a bench); a Redis error is logged
+    and swallowed: the outbox drain will deliver the postback.
+    """
+    config = queues.current_config(config)
+    args, options = _attempt_job(config, postback.id, postback.delivery, postback.attempts)
+    return queues.enqueue_after_commit(config, QUEUE, DELIVER_JOB, *args, **options)
+
+
+def enqueue_on_commit(postback):
+    """Enqueue the postback's attempt the moment the surrounding transaction commits.
+
+    Steps aside while the queue holds a backlog (``POSTBACK_FAST_PATH_MAX_QUEUED``
+    jobs): the drain then sends the new postbacks in batches, within
+    ``POSTBACK_DRAIN_INTERVAL`` seconds, cheaper than a job each.
+    """
+    ident = (postback.id, postback.delivery, postback.attempts)
+
+    def fast_path(config):
+        if queues.queued_count(config, QUEUE) >= int(setting(config, "POSTBACK_FAST_PATH_MAX_QUEUED")):
+            return
+        enqueue_attempt(config, *ident)
+
+    queues.on_commit(fast_path)
 
 
 def deposit_completed_data(merchant, payment_system, label, order_id, currency, transactions, stockpiling=None):
@@ -344,11 +443,9 @@ def resend(postback, now=None, actor=None, ip=""):
     """Start a new delivery of the same event (same id, same frozen payload).
 
     Attempts restart from 0, the postback is due now, and the objects it is about go
-    back to "sending". Call inside the caller's transaction; enqueue after commit.
+    back to "sending"; the attempt is enqueued once the change commits.
     ``actor``: the user who asked (written to the audit log with the change).
     """
-    from . import audit
-
     now = now or utcnow()
     postback_id = getattr(postback, "id", postback)
     with db.atomic():
@@ -360,6 +457,7 @@ def resend(postback, now=None, actor=None, ip=""):
         if actor is not None:
             audit.record(actor, "postback.resend", fresh, merchant=fresh.merchant_id, ip=ip,
                          summary={"event_id": fresh.event_id, "delivery": fresh.delivery})
+        enqueue_on_commit(fresh)
     return fresh
 
 

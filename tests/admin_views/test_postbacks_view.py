@@ -6,8 +6,8 @@ from helpers import login, post_form
 
 import factories
 from backoffice.db import db
-from backoffice.jobs import redis_connection
-from backoffice.jobs.postbacks import job_id_for
+from backoffice.queues import redis_connection
+from backoffice.services.postbacks import job_id_for
 from backoffice.models import Postback, PostbackAttempt, Transaction, utcnow
 from backoffice.services import postbacks as service
 

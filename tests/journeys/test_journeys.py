@@ -76,7 +76,7 @@ def journey(browser, request):
 @pytest.fixture
 def run_jobs(app):
     """Empty the test Redis; then ``run_jobs()`` runs every queued job (a burst SimpleWorker)."""
-    from backoffice.jobs import redis_connection
+    from backoffice.queues import redis_connection
 
     connection = redis_connection(app.config)
     connection.flushdb()

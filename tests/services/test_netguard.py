@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from backoffice.jobs.postbacks import post
+from backoffice.services.postback_delivery import post
 from backoffice.services import netguard
 from backoffice.services.netguard import BlockedDestination, address_block_reason, check_url
 
