@@ -4,10 +4,16 @@
 """
 import os
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import admin_views, api, auth, cli, config, db, plugin_builder
+from .extensions import babel, csrf, limiter, login_manager
+from .i18n import format_datetime, select_locale, select_timezone
 from .money import json_number
+from .security import apply_security_headers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,8 +42,6 @@ def create_app(test_config=None):
     )
     app.json = JSONProvider(app)
 
-    from . import config
-
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(config.from_environment(instance_path))
     if test_config:
@@ -53,17 +57,10 @@ def create_app(test_config=None):
         app.config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
 
     if app.config.get("PROXY_HOPS"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from . import db
-
     db.init_app(app)
-
-    from .extensions import babel, csrf, limiter, login_manager
-    from .i18n import format_datetime, select_locale, select_timezone
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     csrf.init_app(app)
@@ -72,38 +69,20 @@ def create_app(test_config=None):
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
     app.jinja_env.filters["localtime"] = format_datetime
-    from flask_babel import get_locale
-
     app.jinja_env.globals["get_locale"] = get_locale
-
-    from .security import apply_security_headers
 
     app.after_request(apply_security_headers)
 
-    from . import auth
-
     app.register_blueprint(auth.bp)
 
-    from . import api
-
     api.init_app(app)
-
-    from . import plugin_builder
-
-    plugin_builder.init_app(app)
-
-    from .admin_views import init_admin
-
-    init_admin(app)
-
-    from . import cli
+    plugin_builder.init_app(app)  # its page, and its merchant endpoints under /api/v1
+    admin_views.init_admin(app)
 
     cli.init_app(app)
 
     @app.route("/")
     def root():
-        from flask import redirect, url_for
-
         return redirect(url_for("admin.index"))
 
     @app.route("/favicon.ico")

@@ -1,7 +1,9 @@
-"""The ``backoffice`` command (a Flask CLI group).
+"""The commands of ``backoffice`` (registered on the app by :func:`init_app`; the
+console entry point that runs them is ``backoffice/__main__.py``).
 
 ``init-db``, ``create-user``, ``demo``, ``run`` (web server and one job worker, for
-one machine) and ``worker`` (an RQ worker with its scheduler).
+one machine), ``worker`` (an RQ worker with its scheduler), ``rebuild-stats``,
+``import-rates``, ``seed-bench``.
 """
 import json
 import os
@@ -11,10 +13,21 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
+from .bench_data import seed
 from .db import apply_migrations, db
+from .demo import DemoError, build_demo
 from .i18n import languages
+from .jobs.worker import run_worker_until_stopped
+from .models import Merchant
+from .queues import redis_url_for_children
+from .security import totp_uri
+from .services import audit
+from .services.accounts import AccountError, create_user
+from .services.rates import RateImportError, import_rates
+from .services.stats_rollup import rebuild
 
 
 @click.command("init-db")
@@ -43,9 +56,6 @@ def init_db_command():
 @with_appcontext
 def create_user_command(login, role, merchant, language, password):
     """Create an operator or a merchant user."""
-    from .models import Merchant
-    from .services import audit
-    from .services.accounts import AccountError, create_user
 
     merchant_obj = None
     if merchant:
@@ -67,8 +77,6 @@ def create_user_command(login, role, merchant, language, password):
             raise click.BadParameter(exc.message, param_hint=f"--{exc.field.replace('_', '-')}") from None
     click.echo(f"Created {user.role} {user.login} (id {user.id}).")
     if user.totp_secret:
-        from .security import totp_uri
-
         click.echo(f"Second factor (TOTP) secret: {user.totp_secret}")
         click.echo(f"Authenticator URI: {totp_uri(user.totp_secret, user.login)}")
 
@@ -79,8 +87,6 @@ def create_user_command(login, role, merchant, language, password):
 @with_appcontext
 def demo_command(base_url, transactions):
     """Fill a fresh database with demo data and write instance/demo-credentials.json."""
-    from .demo import DemoError, build_demo
-
     base_url = base_url or current_app.config.get("BASE_URL") or _default_base_url()
     path = os.path.join(current_app.instance_path, "demo-credentials.json")
     with db.connection_context():
@@ -108,8 +114,6 @@ def _default_base_url():
 def worker_command(burst):
     """Run an RQ worker (with the scheduler) on the back office's queues; it starts
     again by itself when Redis goes away and comes back."""
-    from .jobs.worker import run_worker_until_stopped
-
     run_worker_until_stopped(current_app._get_current_object(), burst=burst)
 
 
@@ -119,13 +123,9 @@ def worker_command(burst):
 @with_appcontext
 def run_command(host, port):
     """Serve the back office and run one job worker beside it (one machine)."""
-    from werkzeug.serving import run_simple
-
-    from .jobs import redis_url_for_children
-
     app = current_app._get_current_object()
     env = dict(os.environ, REDIS_URL=redis_url_for_children(app.config))
-    worker = subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker"], env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "backoffice", "worker"], env=env)
     click.echo(f"Backoffice is running at http://{host}:{port}/ (job worker pid {worker.pid}). Ctrl+C stops both.")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
@@ -142,8 +142,6 @@ def run_command(host, port):
 @with_appcontext
 def rebuild_stats_command():
     """Recompute the dashboard's rollup from the transactions and withdrawals."""
-    from .services.stats_rollup import rebuild
-
     with db.connection_context():
         rows = rebuild()
     click.echo(f"Rebuilt the statistics: {rows} buckets.")
@@ -154,8 +152,6 @@ def rebuild_stats_command():
 @with_appcontext
 def import_rates_command(path):
     """Import exchange rates from a CSV file (currency,rate_to_usd,effective_date)."""
-    from .services.rates import RateImportError, import_rates
-
     with open(path, encoding="utf-8-sig") as fh:
         text = fh.read()
     with db.connection_context():
@@ -175,8 +171,6 @@ def import_rates_command(path):
 @with_appcontext
 def seed_bench_command(transactions, merchants, days):
     """Add large synthetic data for the benchmarks (and rebuild the dashboard rollup)."""
-    from .bench_data import seed
-
     with db.connection_context():
         buckets = seed(transactions, merchants=merchants, days=days,
                        progress=lambda n: click.echo(f"  {n} transactions"))
@@ -190,18 +184,3 @@ COMMANDS = (init_db_command, create_user_command, demo_command, worker_command, 
 def init_app(app):
     for command in COMMANDS:
         app.cli.add_command(command)
-
-
-def _create_app():
-    from . import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
-def main():
-    """Backoffice: the merchant back office of a P2P-wallet payment gateway."""
-
-
-if __name__ == "__main__":
-    main()

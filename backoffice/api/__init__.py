@@ -1,114 +1,14 @@
 """JSON APIs under ``/api/v1``: errors, request validation, bearer tokens, OpenAPI.
 
-Errors are ``{"error": {"code", "message", "details": [{"field", "message"}]}}``
-(SPEC §6); lists are ``{"items": [...], "next": cursor-or-null}``. Each endpoint
-module registers its routes on ``bp`` and documents them with ``openapi.document``.
+``base`` holds what every endpoint shares (the blueprint, ``ApiError``, bearer
+tokens); each endpoint module registers its routes on ``base.bp`` and documents them
+with ``openapi.document``. Other packages with endpoints under ``/api/v1`` (the
+plugin builder's merchant endpoints) bring their own blueprint, registered by the app
+factory: this package knows none of them.
 """
-from flask import Blueprint, jsonify, request
-
-from ..errors import RuleError
-from ..extensions import csrf
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)  # bearer tokens, no cookies: nothing for a CSRF token to protect
-
-
-class ApiError(Exception):
-    def __init__(self, status, code, message, details=None, headers=None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
-
-
-def error_response(status, code, message, details=None, headers=None):
-    body = {"error": {"code": code, "message": str(message)}}
-    if details:
-        body["error"]["details"] = details
-    response = jsonify(body)
-    response.status_code = status
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
-def handle_api_error(exc):
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
-
-
-def handle_rule_error(exc):
-    """A service refused the input (any ``RuleError``): its status, code, message and
-    field faults, so endpoints need not translate each service's error by hand."""
-    return error_response(exc.status, exc.code, exc.message, exc.detail_list())
-
-
-def bearer_token():
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def merchant_from_api_key():
-    """The merchant whose API key is the bearer token (401 without one, 403 when disabled)."""
-    from flask_babel import gettext as _
-
-    from ..models import Merchant
-    from ..security import constant_time_equals
-
-    token = bearer_token()
-    if not token or len(token) > 200:
-        raise ApiError(401, "unauthorized", _("Send the merchant API key as a bearer token."),
-                       headers={"WWW-Authenticate": "Bearer"})
-    merchant = Merchant.get_or_none(Merchant.api_key == token)
-    # The lookup finds the candidate; the comparison that decides is constant-time.
-    if merchant is None or not constant_time_equals(merchant.api_key, token):
-        raise ApiError(401, "unauthorized", _("The API key is not valid."), headers={"WWW-Authenticate": "Bearer"})
-    if not merchant.active:
-        raise ApiError(403, "merchant_disabled", _("This merchant account is disabled."))
-    return merchant
-
-
-def refuse_nul_parameters():
-    """No NUL character in the path or the query string (a ``before_request`` hook).
-
-    PostgreSQL cannot hold NUL in text: psycopg2 raises before the query runs (a 500),
-    so such a value is refused here, before any view compares it with a column. Request
-    bodies are checked field by field (``Body`` refuses every control character).
-    """
-    from flask_babel import gettext as _
-
-    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
-        raise ApiError(404, "not_found", _("Not found."))
-    bad = sorted({name for name, value in request.args.items(multi=True) if "\x00" in name or "\x00" in value})
-    if bad:
-        message = _("must not contain control characters")
-        raise ApiError(400, "invalid_request", _("The request has invalid fields."),
-                       details=[{"field": name.replace("\x00", "\ufffd"), "message": message} for name in bad])
-
-
-def register_error_handlers(blueprint):
-    """JSON errors for everything a JSON blueprint can fail with (and no NUL in its parameters)."""
-    from werkzeug.exceptions import HTTPException
-
-    blueprint.before_request(refuse_nul_parameters)
-    blueprint.register_error_handler(ApiError, handle_api_error)
-    blueprint.register_error_handler(RuleError, handle_rule_error)
-
-    @blueprint.errorhandler(HTTPException)
-    def _http_error(exc):
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
-
-
-register_error_handlers(bp)
+from . import connector, openapi, transactions, withdrawals  # noqa: F401 - their routes
+from .base import bp
 
 
 def init_app(app):
-    from . import openapi  # noqa: F401 - the document route
-    from . import modules  # noqa: F401 - every endpoint module
-
     app.register_blueprint(bp)

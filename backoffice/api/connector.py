@@ -9,7 +9,7 @@ from ..money import to_str
 from ..security import token_digest
 from ..services.ingest import IngestConflict, Report, ingest
 from ..timeutil import iso_z
-from . import ApiError, bearer_token, bp
+from .base import ApiError, bearer_token, bp
 from .openapi import document, error_responses, schema
 from .validation import Body
 

@@ -4,7 +4,7 @@ import copy
 
 from flask import jsonify
 
-from . import bp
+from .base import bp
 
 _PATHS = {}
 _SCHEMAS = {

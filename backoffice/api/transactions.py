@@ -24,7 +24,7 @@ from ..models import (
     Wallet,
 )
 from ..timeutil import iso_z, local_midnight_utc
-from . import bp, merchant_from_api_key
+from .base import bp, merchant_from_api_key
 from .connector import transaction_json
 from .openapi import document, error_responses, schema
 from .validation import Params

@@ -6,7 +6,7 @@ from flask import request
 from flask_babel import gettext as _
 
 from ..money import AmountError, parse_amount
-from . import ApiError
+from .base import ApiError
 
 
 class _Fields:

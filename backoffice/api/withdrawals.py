@@ -12,7 +12,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from ..services import withdrawals as service
-from . import ApiError, bp, merchant_from_api_key
+from .base import ApiError, bp, merchant_from_api_key
 from .openapi import document, error_responses, schema
 from .validation import Body
 

@@ -10,19 +10,18 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
-from ..api import ApiError
+from ..api.base import ApiError
 from ..api.openapi import document, error_responses, schema
 from ..api.validation import Body
 from ..extensions import limiter
 from ..services.activation import (
     BINDING,
-    ActivationError,
     MerchantDisabled,
     activate,
     pending_state,
     settings_for_plugin,
 )
-from . import bp
+from .blueprint import bp
 from .signing import signature_ok
 
 
@@ -82,8 +81,6 @@ def _visitor_request():
     body.done()
     try:
         settings = settings_for_plugin(public_key, code)
-    except ActivationError as exc:
-        raise ApiError(400, "invalid_request", exc.message, details=[{"field": exc.field, "message": exc.message}])
     except MerchantDisabled:
         raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted.")) from None
     merchant = settings.merchant

@@ -10,10 +10,10 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
-from ..api import ApiError
+from ..api.base import ApiError
 from ..api.openapi import document, error_responses, schema
 from ..extensions import limiter
-from . import bp
+from .blueprint import bp
 from .config import config_json, merchant_by_public_key, parse_codes
 
 

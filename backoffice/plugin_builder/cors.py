@@ -10,7 +10,7 @@ from peewee import Value
 
 from ..models import Merchant
 from ..origins import normalise_origin
-from . import bp
+from .blueprint import bp
 from .config import merchant_by_public_key, origin_allowed
 
 ALLOW_METHODS = "GET, POST, OPTIONS"

@@ -14,7 +14,7 @@ import os
 from flask import abort, current_app, make_response, render_template, request, send_from_directory
 
 from ..services.activation import BINDING
-from . import bp
+from .blueprint import bp
 from .config import (
     after_payment,
     frame_ancestors,
