@@ -25,8 +25,10 @@ run: $(STAMP)
 	@echo "Demo logins, keys and tokens: instance/demo-credentials.json"
 	BACKOFFICE_ENV=development BACKOFFICE_ALLOW_PRIVATE_POSTBACKS=1 $(BIN)/backoffice run
 
-# The whole suite, on SQLite and (when it answers) PostgreSQL.
+# The layer contracts (.importlinter), then the whole suite, on SQLite and (when it
+# answers) PostgreSQL.
 test: $(STAMP)
+	PYTHONPATH=tests $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -38,7 +38,9 @@ setup(
             "hypothesis>=6.100,<7",
             # 4.x: schemathesis.openapi.from_wsgi / case.call_and_validate (3.x's API is gone).
             "schemathesis>=4.32,<5",
+            # The layer contracts in .importlinter (acyclic_siblings needs 2.x).
+            "import-linter>=2.17,<3",
         ],
     },
-    entry_points={"console_scripts": ["backoffice=backoffice.cli:main"]},
+    entry_points={"console_scripts": ["backoffice=backoffice.__main__:main"]},
 )
