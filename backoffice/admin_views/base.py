@@ -198,25 +198,12 @@ class ScopedModelView(RoleMixin, ModelView):
             return True
         return what in self.role_permissions.get(current_role(), set())
 
-    @property
-    def can_create(self):
-        return self._may("create")
-
-    @property
-    def can_edit(self):
-        return self._may("edit")
-
-    @property
-    def can_delete(self):
-        return self._may("delete")
-
-    @property
-    def can_view_details(self):
-        return self._may("details")
-
-    @property
-    def can_export(self):
-        return self._may("export")
+    # Flask-Admin reads these flags; each follows the role table above.
+    can_create = property(lambda self: self._may("create"))
+    can_edit = property(lambda self: self._may("edit"))
+    can_delete = property(lambda self: self._may("delete"))
+    can_view_details = property(lambda self: self._may("details"))
+    can_export = property(lambda self: self._may("export"))
 
     def _guard(self, what):
         if not self._may(what):

@@ -26,6 +26,7 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 DEFAULT_ALLOWED_PORTS = frozenset({80, 443, 8080, 8443})
@@ -251,8 +252,6 @@ def validate_postback_url(url, allow_private=None, allowed_ports=None):
     to the app's ``ALLOW_PRIVATE_POSTBACKS``.
     """
     if allow_private is None or allowed_ports is None:
-        from flask import current_app, has_app_context
-
         config = current_app.config if has_app_context() else {}
         if allow_private is None:
             allow_private = bool(config.get("ALLOW_PRIVATE_POSTBACKS", False))
