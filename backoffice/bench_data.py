@@ -11,8 +11,8 @@ from decimal import Decimal
 from .db import db, is_postgres
 from .demo import MIN_DEPOSIT, PAYMENT_SYSTEMS, RATE_TO_USD, _rates
 from .models import ExchangeRate, Merchant, MerchantPaymentSystem, PaymentSystem, Transaction, Wallet
-from .security import new_api_key, new_postback_secret, new_public_key
 from .services import stats_rollup
+from .services.merchants import create_merchant
 
 BATCH = 500_000
 
@@ -27,8 +27,7 @@ def _reference_data(merchants):
         _rates(random.Random(1))
     existing = Merchant.select().where(Merchant.name.startswith("Bench ")).count()
     for n in range(existing, merchants):
-        m = Merchant.create(name=f"Bench {n + 1}", public_key=new_public_key(), api_key=new_api_key(),
-                            postback_secret=new_postback_secret(), timezone="Asia/Dhaka")
+        m = create_merchant(f"Bench {n + 1}", None, timezone="Asia/Dhaka")
         for ps in systems:
             MerchantPaymentSystem.create(merchant=m, payment_system=ps, min_deposit=MIN_DEPOSIT[ps.currency],
                                          commission_percent=Decimal("2.00"))

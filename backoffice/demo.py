@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from .db import db
 from .models import (
-    ConnectorToken,
     ExchangeRate,
     Merchant,
     MerchantPaymentSystem,
@@ -22,17 +21,11 @@ from .models import (
     Withdrawal,
     utcnow,
 )
-from .security import (
-    generate_password,
-    new_api_key,
-    new_connector_token,
-    new_postback_secret,
-    new_public_key,
-    new_totp_secret,
-    token_digest,
-)
+from .security import generate_password, new_totp_secret
 from .services import stats_rollup
 from .services.accounts import create_user
+from .services.connectors import issue_token
+from .services.merchants import create_merchant
 
 
 class DemoError(RuntimeError):
@@ -99,9 +92,7 @@ def build_demo(base_url, transactions=3000, seed=20261127):
         _rates(rng)
         operator_password = generate_password()
         operator = create_user("operator@demo.example", operator_password, "operator")
-        token = new_connector_token()
-        ConnectorToken.create(name="Demo connector", token_hash=token_digest(token),
-                              payment_systems=[ps.code for ps in systems])
+        token, _row = issue_token("Demo connector", [ps.code for ps in systems], None)
         merchants = []
         specs = [("Demo Shop", False, "Asia/Dhaka", systems),
                  ("Lucky Games", True, "Asia/Kolkata", systems)]
@@ -130,13 +121,14 @@ def _rates(rng):
 
 def _merchant(rng, index, name, delayed, tz, systems, count):
     slug = name.lower().replace(" ", "-")
-    merchant = Merchant.create(
-        name=name, public_key=new_public_key(), api_key=new_api_key(),
-        postback_secret=new_postback_secret(), postback_url=f"http://127.0.0.1:9{index:03d}/postbacks",
-        timezone=tz, delayed_activation=delayed,
-        allowed_origins=["http://127.0.0.1:8000", "http://localhost:8000"],
-        theme=("dark", "white-green")[index % 2],
-    )
+    merchant = create_merchant(name, None, timezone=tz)  # its keys and secret, audited
+    # Demo settings, stored as they are: the postback URL is the local receiver
+    # (loopback, which the System form's SSRF rules would refuse for a real merchant).
+    merchant.postback_url = f"http://127.0.0.1:9{index:03d}/postbacks"
+    merchant.delayed_activation = delayed
+    merchant.allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
+    merchant.theme = ("dark", "white-green")[index % 2]
+    merchant.save()
     owner_password, staff_password = generate_password(), generate_password()
     # The second merchant's owner turned the second factor on; the others did not.
     owner = create_user(f"owner@{slug}.example", owner_password, "merchant_owner", merchant=merchant,

@@ -28,8 +28,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..i18n import language_choices
 from ..models import Merchant
-from ..security import totp_uri, verify_password
-from ..services import audit, merchant_settings, profile
+from ..security import totp_uri
+from ..services import merchant_settings, profile
 from ..services import merchants as merchant_service
 from ..services.checks import SettingsError, timezone_names
 from .base import EVERYONE, SecureBaseView, current_role, form_errors, is_operator
@@ -208,13 +208,13 @@ class SettingsView(SecureBaseView):
     @expose("/second-factor/recovery-codes/", methods=("POST",))
     def recovery_codes(self):
         form = PasswordConfirmForm()
-        user = self._user()
-        if not user.totp_secret or not form.validate_on_submit() or not verify_password(
-                user.password_hash, form.password.data):
-            flash(_("The current password is wrong."), "error")
-            return redirect(url_for(".index"))
-        codes = profile.new_recovery_codes(user)
-        audit.record(user, "user.recovery_codes_new", user, merchant=user.merchant_id, ip=request.remote_addr)
+        if not form.validate_on_submit():
+            return self._render_profile(disable_form=form, status=400)
+        try:
+            codes = profile.renew_recovery_codes(self._user(), form.password.data, ip=request.remote_addr)
+        except SettingsError as exc:
+            form_errors(form, exc)
+            return self._render_profile(disable_form=form, status=400)
         return self.render("admin/settings_recovery_codes.html", codes=codes)
 
     # -- system ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ..db import write_transaction
 from ..models import Merchant, MerchantPaymentSystem, PaymentSystem
 from ..plugin_builder import snippet as snippets
 from ..plugin_builder.config import (
@@ -21,14 +20,15 @@ from ..plugin_builder.config import (
     THEMES,
     ThemeError,
     choose_theme,
+    delete_prompt,
     prompt_url,
     theme_name,
     theme_url,
     upload_own_theme,
+    upload_prompt,
 )
 from ..plugin_builder.css import MAX_CSS_BYTES
-from ..plugin_builder.gif import MAX_BYTES, GifError, clear_prompt, remove_prompt, set_prompt
-from ..services import audit
+from ..plugin_builder.gif import MAX_BYTES, GifError
 from .base import EVERYONE, SecureBaseView, current_role, is_operator
 
 EDITORS = ("operator", "merchant_owner")
@@ -140,19 +140,11 @@ class PluginAppearanceView(_MerchantPage):
         if not upload or not upload.filename:
             flash(_("Choose a GIF file."), "error")
             return self.back(merchant)
-        data = upload.stream.read(MAX_BYTES + 1)
         try:
-            if len(data) > MAX_BYTES:
-                raise GifError("too_large", _("The file is over 1 MiB."))
-            with write_transaction():
-                name, old = set_prompt(row, data)
-                audit.record(current_user.id, "plugin.prompt", row, merchant=merchant,
-                             summary={"payment_system": row.payment_system.code}, ip=request.remote_addr)
+            upload_prompt(row, upload.stream.read(MAX_BYTES + 1), current_user.id, ip=request.remote_addr)
         except GifError as exc:
             flash(_("The GIF was refused: %(reason)s", reason=exc.message), "error")
             return self.back(merchant)
-        if old and old != name:
-            remove_prompt(old)
         flash(_("The GIF prompt for %(name)s is saved.", name=row.payment_system.name), "success")
         return self.back(merchant)
 
@@ -161,11 +153,7 @@ class PluginAppearanceView(_MerchantPage):
         self.guard_edit()
         merchant = self.merchant(required=True)
         row = self._settings(merchant, settings_id)
-        with write_transaction():
-            old = clear_prompt(row)
-            audit.record(current_user.id, "plugin.prompt_removed", row, merchant=merchant,
-                         summary={"payment_system": row.payment_system.code}, ip=request.remote_addr)
-        remove_prompt(old)
+        delete_prompt(row, current_user.id, ip=request.remote_addr)
         flash(_("The GIF prompt for %(name)s is removed.", name=row.payment_system.name), "success")
         return self.back(merchant)
 

@@ -24,7 +24,7 @@ from ..models import PaymentSystem, Transaction, Wallet
 from ..money import AmountError, parse_amount
 from ..services import activation
 from ..services.ingest import IngestConflict, IngestError, Report, ingest
-from ..timeutil import local_midnight_utc
+from ..timeutil import local_midnight_utc, to_naive_utc
 from .base import EVERYONE, MERCHANT_USERS, ScopedModelView, is_operator, payment_system_choices, scope_query
 from .postbacks import resend_for_objects
 
@@ -175,8 +175,7 @@ class TransactionView(ScopedModelView):
                 ps = PaymentSystem.get_by_id(form.payment_system.data)
                 occurred = None
                 if form.occurred_at.data:
-                    local = form.occurred_at.data.replace(tzinfo=zone(viewer_timezone_name()))
-                    occurred = local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                    occurred = to_naive_utc(form.occurred_at.data, zone(viewer_timezone_name()))
                 report = Report(payment_system=ps.code, wallet_number=form.wallet_number.data.strip(),
                                 transaction_number=form.transaction_number.data.strip(), amount=amount,
                                 currency=ps.currency, direction=form.direction.data,

@@ -10,6 +10,9 @@
 * ``upload_own_theme`` / ``choose_theme`` — a merchant's own sheet (checked against the
   allowlist of ``css``) and its choice of theme, audited: the upload form and the
   merchant API both call them;
+* ``upload_prompt`` / ``delete_prompt`` — a payment system's GIF prompt (checked and
+  re-encoded by ``gif``), audited, the replaced file removed after the commit: the
+  Plugin appearance screen and the merchant API call them;
 * ``allowed_origins`` / ``origin_allowed`` / ``url_on_allowed_origin`` — the merchant's
   embedding sites, normalised (scheme://host[:port]).
 """
@@ -29,6 +32,7 @@ from ..money import to_str
 from ..origins import normalise_origin
 from ..services import audit
 from .css import MAX_CSS_BYTES, CssProblem, validate_css
+from .gif import GifError, clean_gif, clear_prompt, remove_prompt, set_prompt, store_prompt
 
 BUILT_IN_THEMES = ("dark", "light", "white-green")
 THEMES = BUILT_IN_THEMES + ("own",)
@@ -242,3 +246,51 @@ def choose_theme(merchant, choice, actor, ip=""):
         merchant.save()
         audit.record(actor, "plugin.theme", merchant, merchant=merchant, summary={"before": before, "after": choice},
                      ip=ip or "")
+
+
+def _prompt_summary(settings, via):
+    summary = {"payment_system": settings.payment_system.code}
+    if via:
+        summary["via"] = via
+    return summary
+
+
+def upload_prompt(settings, data, actor, ip="", via=None):
+    """Make the uploaded GIF the prompt of ``settings`` (a merchant's
+    MerchantPaymentSystem): checked and re-encoded (``gif.clean_gif``), stored under a
+    new name, audited (``via`` noted when given); the replaced file is removed once the
+    change has committed. Returns the new file's name.
+
+    ``data``: the bytes uploaded, read up to one byte over ``gif.MAX_BYTES`` (None: the
+    upload was larger still). A refused picture raises :class:`~.gif.GifError` (a
+    RuleError: ``422 invalid_gif`` naming the rule broken) and changes nothing.
+    """
+    if data is None:
+        raise GifError("too_large", _("The file is over 1 MiB."))
+    clean = clean_gif(data)  # outside the transaction: decoding may take a while
+    summary = _prompt_summary(settings, via)
+    name = store_prompt(clean)
+    before = settings.gif_prompt
+    try:
+        with write_transaction():
+            old = set_prompt(settings, name)
+            audit.record(actor, "plugin.prompt", settings, merchant=settings.merchant_id, summary=summary,
+                         ip=ip or "")
+    except BaseException:
+        settings.gif_prompt = before
+        remove_prompt(name)  # stored, never committed
+        raise
+    if old and old != name:
+        remove_prompt(old)
+    return name
+
+
+def delete_prompt(settings, actor, ip=""):
+    """Remove the GIF prompt of ``settings`` (audited); the file goes after the commit."""
+    summary = _prompt_summary(settings, None)
+    with write_transaction():
+        old = clear_prompt(settings)
+        audit.record(actor, "plugin.prompt_removed", settings, merchant=settings.merchant_id, summary=summary,
+                     ip=ip or "")
+    remove_prompt(old)
+    return old

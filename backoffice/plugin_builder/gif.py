@@ -141,17 +141,18 @@ def remove_prompt(name):
             pass
 
 
-def set_prompt(settings, data):
-    """Validate ``data`` and make it the GIF prompt of ``settings`` (a MerchantPaymentSystem).
+def set_prompt(settings, name):
+    """Make the stored file ``name`` (from ``store_prompt``) the GIF prompt of
+    ``settings`` (a MerchantPaymentSystem); returns the old name.
 
-    Returns ``(new_name, old_name)``; raises ``GifError``. The caller removes the old
-    file with ``remove_prompt`` once its database transaction has committed (a
-    rollback must not leave the row naming a deleted file)."""
-    clean = clean_gif(data)
+    The caller removes the old file with ``remove_prompt`` once its database
+    transaction has committed (a rollback must not leave the row naming a deleted
+    file), and the new one if the transaction fails — ``config.upload_prompt`` does it
+    all."""
     old = settings.gif_prompt
-    settings.gif_prompt = store_prompt(clean)
+    settings.gif_prompt = name
     settings.save()
-    return settings.gif_prompt, old
+    return old
 
 
 def clear_prompt(settings):

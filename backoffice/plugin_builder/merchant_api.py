@@ -12,14 +12,13 @@ gets ``403``.
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from ..api import ApiError, bp, merchant_from_api_key
+from ..api.base import ApiError, merchant_from_api_key
 from ..api.openapi import document, error_responses
-from ..db import write_transaction
 from ..models import MerchantPaymentSystem, PaymentSystem
-from ..services import audit
-from .config import ThemeError, prompt_url, theme_url, upload_own_theme
+from .blueprint import merchant_api_bp as bp
+from .config import ThemeError, prompt_url, theme_url, upload_own_theme, upload_prompt
 from .css import MAX_CSS_BYTES
-from .gif import MAX_BYTES, GifError, remove_prompt, set_prompt
+from .gif import MAX_BYTES
 
 
 api_merchant = merchant_from_api_key
@@ -50,19 +49,8 @@ def put_prompt(payment_system):
                 .first())
     if settings is None:
         raise ApiError(404, "not_found", _("This payment system is not set up for your account."))
-    data = _body(MAX_BYTES)
-    try:
-        if data is None:
-            raise GifError("too_large", _("The file is over 1 MiB."))
-        with write_transaction():
-            name, old = set_prompt(settings, data)
-            audit.record(None, "plugin.prompt", settings, merchant=merchant,
-                         summary={"payment_system": payment_system, "via": "api"}, ip=request.remote_addr or "")
-    except GifError as exc:
-        raise ApiError(422, "invalid_gif", exc.message,
-                       details=[{"field": "body", "rule": exc.rule, "message": exc.message}]) from None
-    if old and old != name:
-        remove_prompt(old)
+    # A refused GIF is a RuleError (GifError): the blueprint answers it, 422 invalid_gif.
+    name = upload_prompt(settings, _body(MAX_BYTES), None, ip=request.remote_addr or "", via="api")
     return jsonify({"url": prompt_url(name)})
 
 

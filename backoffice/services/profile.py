@@ -122,6 +122,19 @@ def new_recovery_codes(user, count=RECOVERY_CODES):
     return [_format_code(c) for c in codes]
 
 
+def renew_recovery_codes(user, password, ip=""):
+    """New recovery codes (returned once; the old ones stop working), audited. The
+    current password confirms it; only with the second factor on."""
+    if not user.totp_secret:
+        raise SettingsError({"password": _("The second factor is off.")})
+    if not verify_password(user.password_hash, password):
+        raise SettingsError({"password": _("The current password is wrong.")})
+    with db.atomic():
+        codes = new_recovery_codes(user)
+        audit.record(user, "user.recovery_codes_new", user, merchant=user.merchant_id, ip=ip)
+    return codes
+
+
 def use_recovery_code(user, code):
     """Spend one recovery code (a conditional UPDATE: a code works once, even in a race)."""
     normal = _normalise_code(code)
