@@ -223,17 +223,17 @@ def send(postback, config):
 
 # --- the drain -------------------------------------------------------------------------------
 
-def drain(config, limit=None):
+def drain(config, limit=None, now=None):
     """Enqueue every postback that is due and has no live job (the periodic sweep).
 
     Returns how many were enqueued. Concurrent drains (one per worker may be
-    scheduled) skip while another holds the drain lock.
+    scheduled) skip while another holds the drain lock. ``now``: the clock (tests).
     """
     lease_seconds = float(setting(config, "POSTBACK_LEASE_SECONDS"))
     with queues.SweepLock(config, DRAIN_LOCK_KEY, max(lease_seconds, 30)) as held:
         if not held:
             return 0
-        return _drain(config, int(limit or setting(config, "POSTBACK_DRAIN_BATCH")), lease_seconds)
+        return _drain(config, int(limit or setting(config, "POSTBACK_DRAIN_BATCH")), lease_seconds, now)
 
 
 def due_postbacks(now, limit):
@@ -258,7 +258,7 @@ def _without_live_job(config, rows, lease_seconds):
     return [row for row, is_free in zip(rows, free) if is_free]
 
 
-def _drain(config, limit, lease_seconds):
+def _drain(config, limit, lease_seconds, clock=None):
     """Enqueue what is due: one job per postback when few are, batches when many are.
 
     A backlog (``POSTBACK_BATCH_MIN`` or more postbacks due without a job: after a
@@ -271,7 +271,7 @@ def _drain(config, limit, lease_seconds):
     batch_size = int(setting(config, "POSTBACK_BATCH_SIZE"))
     enqueued = 0
     for _round in range(int(setting(config, "POSTBACK_DRAIN_ROUNDS"))):
-        now = utcnow()
+        now = clock or utcnow()
         rows = due_postbacks(now, limit)
         free = _without_live_job(config, rows, lease_seconds) if rows else []
         if len(free) < batch_min:
