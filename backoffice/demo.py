@@ -22,7 +22,7 @@ from .models import (
     utcnow,
 )
 from .security import generate_password, new_totp_secret
-from .services import stats_rollup
+from .services import ledger, stats_rollup
 from .services.accounts import create_user
 from .services.connectors import issue_token
 from .services.merchants import create_merchant
@@ -100,6 +100,7 @@ def build_demo(base_url, transactions=3000, seed=20261127):
         for index, (name, delayed, tz, merchant_systems) in enumerate(specs, start=1):
             merchants.append(_merchant(rng, index, name, delayed, tz, merchant_systems, per_merchant))
         stats_rollup.rebuild()  # the rows above were written in bulk, not through activation
+        ledger.book_history()  # and so were their money movements
     return {
         "base_url": base_url,
         "operator": {"login": operator.login, "password": operator_password, "totp_secret": operator.totp_secret},

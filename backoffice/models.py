@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from peewee import (
     SQL,
+    BlobField,
     BooleanField,
     CharField,
     DateField,
@@ -77,11 +78,12 @@ TRANSACTION_POSTBACK_STATUSES = ("not_activated", "stockpiling", "pending", "sen
 COMPLETED_DEPOSIT_POSTBACK_STATUSES = ("pending", "sent", "error")
 STOCKPILING_STATUSES = ("in_progress", "completed")
 PENDING_STATUSES = ("waiting", "activated", "expired")
-WITHDRAWAL_STATUSES = ("new", "approved", "rejected")
+WITHDRAWAL_STATUSES = ("new", "approved", "rejected", "cancelled")
 WITHDRAWAL_POSTBACK_STATUSES = ("pending", "received", "error")
 REQUEST_KINDS = ("manual", "api")
 POSTBACK_STATUSES = ("pending", "sent", "error")
-EVENT_TYPES = ("deposit.completed", "withdrawal.approved", "withdrawal.rejected", "test")
+EVENT_TYPES = ("deposit.completed", "deposit.reversed", "withdrawal.approved", "withdrawal.rejected",
+               "withdrawal.cancelled", "test")
 
 # The standard withdrawal field set (SPEC §3); each payment system marks which it needs.
 STANDARD_WITHDRAWAL_FIELDS = (
@@ -122,6 +124,9 @@ class Merchant(BaseModel):
     delayed_activation = BooleanField(default=False)
     pending_activation_ttl = IntegerField(default=30)  # minutes
     default_display_currency = CharField(max_length=3, default="USD")
+    # Withdrawal requests above this amount need two different operators' approvals
+    # (SPEC §14); null: never. Operator-only.
+    withdrawal_dual_approval_above = MoneyField(null=True, default=None)
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
 
@@ -321,6 +326,13 @@ class Withdrawal(BaseModel):
     created_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField(null=True)
     decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # Withdrawal controls (SPEC §14): the first of two approvals (the request stays
+    # new), the payout reference the deciding operator records, and whether a receipt
+    # image is stored (its content type; the bytes are in WithdrawalReceipt).
+    first_approved_by = ForeignKeyField(User, null=True, on_delete="SET NULL", index=False, backref="+")
+    first_approved_at = DateTimeField(null=True)
+    payout_reference = CharField(max_length=255, null=True)
+    payout_receipt_type = CharField(max_length=16, null=True)
 
     class Meta:
         indexes = (
@@ -329,6 +341,16 @@ class Withdrawal(BaseModel):
             (("merchant", "status"), False),
             (("status", "created_at"), False),
         )
+
+
+class WithdrawalReceipt(BaseModel):
+    """The payout receipt of an approved withdrawal: a re-encoded PNG or JPEG (no
+    metadata), kept in the database so every web machine can serve it."""
+
+    withdrawal = ForeignKeyField(Withdrawal, unique=True, on_delete="CASCADE", backref="+")
+    content_type = CharField(max_length=16)
+    data = BlobField()
+    created_at = DateTimeField(default=utcnow)
 
 
 class Postback(BaseModel):
@@ -458,6 +480,60 @@ class AuditLog(BaseModel):
         )
 
 
+# The latest ledger check (services.ledger_verify.latest_state, read for the operators'
+# banner on every page): a partial index of just those entries (migration 0009).
+AuditLog.add_index(
+    AuditLog.index(AuditLog.created_at, AuditLog.id, where=(AuditLog.action == "ledger.verify"),
+                   name="audit_log_ledger_verify")
+)
+
+
+class Balance(BaseModel):
+    """A merchant's money in one currency (SPEC §9): moved only by ``services.ledger.book``,
+    in the transaction of the change that moves it, under this row's lock."""
+
+    merchant = ForeignKeyField(Merchant, backref="balances", index=False, on_delete="CASCADE")
+    currency = CharField(max_length=3)
+    available = MoneyField()
+    on_hold = MoneyField()
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("merchant", "currency"), True),)
+
+
+LEDGER_KINDS = ("deposit", "commission", "deposit_reversal", "withdrawal_hold", "withdrawal_release",
+                "withdrawal_payout", "adjustment")
+
+
+class LedgerEntry(BaseModel):
+    """One line of the book of record (append-only: never updated or deleted).
+
+    ``amount`` is what the entry does to ``available``, ``hold`` what it does to
+    ``on_hold``; ``*_after`` are the balance right after it. The unique key books
+    each source event once."""
+
+    merchant = ForeignKeyField(Merchant, backref="ledger_entries", index=False, on_delete="CASCADE")
+    currency = CharField(max_length=3)
+    kind = CharField(max_length=24)
+    amount = MoneyField()
+    hold = MoneyField()
+    available_after = MoneyField()
+    on_hold_after = MoneyField()
+    source_type = CharField(max_length=16)
+    source_id = IntegerField()
+    occurrence = IntegerField(default=1)
+    actor = ForeignKeyField(User, null=True, index=False, on_delete="SET NULL", backref="+")
+    memo = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("source_type", "source_id", "kind", "occurrence"), True),
+            (("merchant", "currency", "created_at", "id"), False),  # statements and their pages
+        )
+
+
 class RecoveryCode(BaseModel):
     """A second-factor recovery code (SHA-256 digest), usable once in place of a TOTP code."""
 
@@ -488,6 +564,7 @@ ALL_MODELS = [
     Transaction,
     PendingActivation,
     Withdrawal,
+    WithdrawalReceipt,
     Postback,
     PostbackAttempt,
     ConnectorToken,
@@ -497,6 +574,8 @@ ALL_MODELS = [
     PasswordResetToken,
     StatBucket,
     StatDay,
+    Balance,
+    LedgerEntry,
 ]
 
 __all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

@@ -228,7 +228,7 @@ class Decider(threading.Thread):
                 try:
                     if self.rng.random() < 0.7:
                         wallet = service.sender_wallets(w).first()
-                        service.approve(w, self.operator_id, wallet, ip="127.0.0.1")
+                        service.approve(w, self.operator_id, wallet, f"bench-{w.id}", ip="127.0.0.1")
                         self.stats.count("decide", "approved")
                     else:
                         service.reject(w, self.operator_id, "bench: rejected", ip="127.0.0.1")
@@ -343,7 +343,7 @@ def verify(app, traffic, hits, world):
 
     from backoffice.db import db
     from backoffice.models import PaymentSystem, Postback, PostbackAttempt, Stockpiling, Transaction, Withdrawal
-    from backoffice.services.balances import balances
+    from backoffice.services.ledger import balances
 
     violations = []
     figures = {}

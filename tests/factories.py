@@ -17,7 +17,10 @@ from backoffice.security import (
     new_public_key,
     totp_now,
 )
+from backoffice.db import db
+from backoffice.services import ledger
 from backoffice.services.accounts import create_user
+from backoffice.services.activation import is_completed_deposit
 
 PASSWORD = "correct horse battery staple"
 APP = None  # set by the ``app`` fixture
@@ -71,7 +74,13 @@ def transaction(wallet, amount="600.00", **fields):
         transaction_number=f"TX{n:09d}", created_at=utcnow(),
     )
     values.update(fields)
-    return Transaction.create(**values)
+    with db.atomic():
+        tx = Transaction.create(**values)
+        # A completed deposit made here is booked as activation books it (a stockpiling's
+        # members are booked when a test completes it through the service).
+        if is_completed_deposit(tx) and tx.originality == "normal" and tx.stockpiling_id is None:
+            ledger.book_deposit("transaction", tx.id, tx.merchant_id, tx.currency, [tx])
+    return tx
 
 
 def withdrawal(merchant, ps, amount="100.00", **fields):
@@ -79,7 +88,15 @@ def withdrawal(merchant, ps, amount="100.00", **fields):
     values = dict(merchant=merchant, payment_system=ps, withdrawal_id=f"wd-{n}", amount=Decimal(amount),
                   currency=ps.currency)
     values.update(fields)
-    return Withdrawal.create(**values)
+    with db.atomic():
+        row = Withdrawal.create(**values)
+        # Booked as the service books a request and its decision.
+        ledger.book_withdrawal(row, "withdrawal_hold")
+        if row.status == "approved":
+            ledger.book_withdrawal(row, "withdrawal_payout")
+        elif row.status in ("rejected", "cancelled"):
+            ledger.book_withdrawal(row, "withdrawal_release")
+    return row
 
 
 def code_for(user_obj):

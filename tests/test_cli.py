@@ -7,6 +7,7 @@ import pyotp
 from helpers import login
 
 from backoffice.models import (
+    Balance,
     ExchangeRate,
     Merchant,
     PaymentSystem,
@@ -16,6 +17,7 @@ from backoffice.models import (
     Withdrawal,
 )
 from backoffice.security import token_digest
+from backoffice.services.ledger_verify import verify
 
 
 def test_create_user_prompts_for_the_password(runner, conn):
@@ -105,3 +107,5 @@ def test_demo_data_is_consistent(runner, conn):
         assert total == sp.accumulated_amount
         assert (sp.status == "completed") == (total >= sp.required_amount)
     assert {w.status for w in Withdrawal.select()} == {"new", "approved", "rejected"}
+    # The bulk-written history is booked: balances, entries and source records agree.
+    assert Balance.select().count() >= 2 and verify() == []

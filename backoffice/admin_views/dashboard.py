@@ -9,7 +9,7 @@ from flask_login import current_user
 from ..i18n import viewer_timezone_name, zone
 from ..models import ExchangeRate, Merchant, PaymentSystem
 from ..money import to_str
-from ..services import balances, stats_read
+from ..services import ledger, stats_read
 from .base import SecureIndexView, is_operator
 
 DEFAULT_DAYS = 30
@@ -83,7 +83,7 @@ def merchant_balances(merchant_id):
     """The available balance per currency of one merchant (None for "all merchants")."""
     if merchant_id is None:
         return None
-    return [{"currency": cur, "amount": to_str(amount)} for cur, amount in balances.balances(merchant_id).items()]
+    return [{"currency": cur, "amount": to_str(amount)} for cur, amount in ledger.balances(merchant_id).items()]
 
 
 class DashboardView(SecureIndexView):

@@ -27,8 +27,10 @@ from .timezones import LocalDateTimeBetweenFilter
 
 EVENT_TYPE_LABELS = {
     "deposit.completed": _l("Deposit completed"),
+    "deposit.reversed": _l("Deposit reversed"),
     "withdrawal.approved": _l("Withdrawal approved"),
     "withdrawal.rejected": _l("Withdrawal rejected"),
+    "withdrawal.cancelled": _l("Withdrawal cancelled"),
     "test": _l("Test"),
 }
 RESEND_ROLES = ("operator", "merchant_owner")

@@ -26,6 +26,7 @@ from peewee import Case, IntegrityError
 from ..db import CompiledInsert, CompiledQuery, Slot, db, write_transaction
 from ..errors import FieldError
 from ..models import (
+    COMPLETED_DEPOSIT_POSTBACK_STATUSES,
     Merchant,
     MerchantPaymentSystem,
     PaymentSystem,
@@ -35,7 +36,7 @@ from ..models import (
     utcnow,
 )
 from ..money import to_str
-from . import audit, postbacks, stats_rollup
+from . import audit, ledger, postbacks, stats_rollup
 
 ACTIVATED = "activated"
 STOCKPILING = "stockpiling"
@@ -213,6 +214,7 @@ def _complete_single(tx, merchant, settings, now):
     # The claim set its postback_status to "pending" already (one statement fewer).
     event = postbacks.create_event(merchant, "deposit.completed", data, object_type="transaction", object_id=tx.id,
                                    mark_objects=False)
+    ledger.book_deposit("transaction", tx.id, merchant.id, tx.currency, [tx])
     stats_rollup.record_activation(tx, True, merchant.timezone)  # last: it locks the merchant's hottest row
     return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency, postback=event)
 
@@ -276,6 +278,7 @@ def _stockpile(tx, merchant, settings, now):
     )
     event = postbacks.create_event(merchant, "deposit.completed", data, object_type="stockpiling", object_id=sp.id,
                                    mark_objects=False)  # set with stockpiling_end_at above
+    ledger.book_deposit("stockpiling", sp.id, merchant.id, sp.currency, members)
     stats_rollup.record_activation(tx, True, merchant.timezone)  # last: they lock the merchant's hottest rows
     stats_rollup.record_stockpiling_completed(members, now, tx, merchant.timezone)
     tx.stockpiling_end_at, tx.postback_status = now, "pending"
@@ -416,16 +419,46 @@ def activate_manually(tx, label, order_id, actor, ip=""):
 ORIGINALITIES = ("normal", "fraud")
 
 
-def set_originality(ids, value, actor, ip=""):
+def set_originality(ids, value, actor, ip="", reason=""):
     """An operator marks transactions as fraud (they can no longer be activated) or
-    normal again; each change audited. Returns how many changed."""
+    normal again; each change audited. Returns how many changed.
+
+    A completed deposit marked fraud is reversed in the ledger (its net amount
+    leaves the balance, ``deposit.reversed`` is sent); one marked normal again is
+    booked back. Each mark is a conditional update, so of two racing marks one wins.
+    """
     if value not in ORIGINALITIES:
         raise ValueError(f"originality must be one of {ORIGINALITIES}")
     changed = 0
     with write_transaction():
         for tx in Transaction.select().where(Transaction.id.in_(list(ids)) & (Transaction.originality != value)):
-            Transaction.update(originality=value).where(Transaction.id == tx.id).execute()
+            won = (Transaction.update(originality=value)
+                   .where((Transaction.id == tx.id) & (Transaction.originality == tx.originality)).execute())
+            if won != 1:
+                continue
             audit.record(actor, f"transaction.mark_{value}", tx, summary={"before": tx.originality, "after": value},
                          ip=ip)
+            if is_completed_deposit(tx):
+                _rebook(tx, value, actor, reason)
             changed += 1
     return changed
+
+
+def is_completed_deposit(tx):
+    """Whether ``tx`` is (part of) a deposit whose money was credited to the merchant."""
+    return (tx.status == "activated" and tx.direction == "incoming"
+            and tx.postback_status in COMPLETED_DEPOSIT_POSTBACK_STATUSES)
+
+
+def _rebook(tx, value, actor, reason):
+    """The ledger's side of a fraud mark on a completed deposit, and its postback."""
+    if value == "normal":
+        ledger.book_reinstatement(tx, actor=actor, memo=reason or "fraud mark withdrawn")
+        return
+    reason = reason or "fraud"
+    ledger.book_reversal(tx, actor=actor, memo=reason)
+    data = postbacks.deposit_completed_data(tx.merchant_id, tx.payment_system, tx.label, tx.order_id, tx.currency,
+                                            [tx], tx.stockpiling)
+    data["reason"] = reason
+    postbacks.create_event(tx.merchant_id, "deposit.reversed", data, object_type="transaction", object_id=tx.id,
+                           mark_objects=False)  # the deposit's own postback status stays as it is

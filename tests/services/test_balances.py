@@ -4,7 +4,8 @@ from decimal import Decimal
 import factories
 from withdrawal_support import fund
 
-from backoffice.services.balances import available, balances
+from backoffice.services.ledger import available, balances
+from backoffice.services.ledger_verify import verify
 
 
 def test_only_completed_deposits_count_and_withdrawals_reserve(ctx):
@@ -35,6 +36,7 @@ def test_only_completed_deposits_count_and_withdrawals_reserve(ctx):
     assert available(m, "BDT") == Decimal("222.50")
     assert available(m, "PKR") == Decimal("0.00")
     assert balances(m, "INR") == {"INR": Decimal("300.05")}
+    assert verify() == []  # the Balance rows, the entries and the source records agree
 
 
 def test_cents_add_up_exactly(ctx):
