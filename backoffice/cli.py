@@ -3,7 +3,7 @@ console entry point that runs them is ``backoffice/__main__.py``).
 
 ``init-db``, ``create-user``, ``demo``, ``run`` (web server and one job worker, for
 one machine), ``worker`` (an RQ worker with its scheduler), ``rebuild-stats``,
-``import-rates``, ``seed-bench``.
+``import-rates``, ``seed-bench``, ``ledger verify``.
 """
 import json
 import os
@@ -24,7 +24,7 @@ from .jobs.worker import run_worker_until_stopped
 from .models import Merchant
 from .queues import redis_url_for_children
 from .security import totp_uri
-from .services import audit
+from .services import audit, ledger_verify
 from .services.accounts import AccountError, create_user
 from .services.rates import RateImportError, import_rates
 from .services.stats_rollup import rebuild
@@ -177,8 +177,31 @@ def seed_bench_command(transactions, merchants, days):
     click.echo(f"Seeded {transactions} transactions; {buckets} statistics buckets.")
 
 
+@click.group("ledger")
+def ledger_group():
+    """The ledger: where merchants' money lives."""
+
+
+@ledger_group.command("verify")
+@click.option("--merchant", "merchant_id", type=int, default=None, help="Check this merchant (id) only.")
+@with_appcontext
+def ledger_verify_command(merchant_id):
+    """Recompute every balance from the source records and from the entries; print
+    each difference; exit 1 when there is one. The run is written to the audit log."""
+    with db.connection_context():
+        if merchant_id is not None and not Merchant.select().where(Merchant.id == merchant_id).exists():
+            raise click.BadParameter(f"no merchant {merchant_id}", param_hint="--merchant")
+        differences = ledger_verify.check(merchant_id)
+    for difference in differences:
+        click.echo(difference.describe())
+    if differences:
+        click.echo(f"The ledger has {len(differences)} difference(s).", err=True)
+        sys.exit(1)
+    click.echo("The ledger is consistent.")
+
+
 COMMANDS = (init_db_command, create_user_command, demo_command, worker_command, run_command,
-            rebuild_stats_command, import_rates_command, seed_bench_command)
+            rebuild_stats_command, import_rates_command, seed_bench_command, ledger_group)
 
 
 def init_app(app):

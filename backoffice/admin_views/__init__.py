@@ -31,6 +31,8 @@ from .operators import (
     WalletView,
 )
 from .dashboard import DashboardView
+from .ledger import BalanceView
+from .ledger_banner import init_app as init_ledger_banner
 from .pages import SettingsView, reset_bp
 from .plugin import PluginAppearanceView, PluginInstallationView
 from .postbacks import PostbackView
@@ -52,6 +54,7 @@ def init_admin(app):
     payments = _l("Payments")
     admin.add_view(TransactionView(Transaction, name=_l("Transactions"), category=payments, endpoint="transactions"))
     admin.add_view(WithdrawalView(Withdrawal, name=_l("Withdrawals"), category=payments, endpoint="withdrawals"))
+    admin.add_view(BalanceView(name=_l("Balance"), category=payments, endpoint="balance", url="/admin/balance"))
     # The Settings menu: profile and system here; the plugin pages join the category.
     admin.add_view(SettingsView(name=_l("Profile and system"), category=SETTINGS, endpoint="settings"))
     admin.add_view(PluginAppearanceView(name=_l("Plugin appearance"), category=SETTINGS,
@@ -73,6 +76,7 @@ def init_admin(app):
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit_log"))
     admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
     app.register_blueprint(reset_bp)  # the one-time password reset links (issue 7)
+    init_ledger_banner(app)  # the operators' banner while the ledger has differences
     app.extensions["backoffice_admin"] = admin
     return admin
 

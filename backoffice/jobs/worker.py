@@ -33,7 +33,7 @@ from rq.job import JobStatus
 from ..db import ASYNC_COMMIT_SQL, db, is_postgres
 from ..queues import queues, redis_connection, redis_url_for_children
 from ..services.postbacks import QUEUE as POSTBACK_QUEUE
-from . import deposits, postbacks
+from . import deposits, ledger, postbacks
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class CronThread(threading.Thread):
                                        name=f"backoffice-cron:{os.uname().nodename}:{os.getpid()}")
         postbacks.register_cron(self.scheduler, app.config)
         deposits.register_cron(self.scheduler, app.config)
+        ledger.register_cron(self.scheduler, app.config)
 
     def run(self):
         scheduler = self.scheduler
