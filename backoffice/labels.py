@@ -12,7 +12,8 @@ TRANSACTION_STATUS = {"new": _l("New"), "activated": _l("Activated")}
 DIRECTION = {"incoming": _l("Incoming"), "outgoing": _l("Outgoing")}
 TRANSACTION_TYPE = {"auto": _l("Auto"), "manual": _l("Manual")}
 ORIGINALITY = {"normal": _l("Normal"), "fraud": _l("Fraud")}
-WITHDRAWAL_STATUS = {"new": _l("New"), "approved": _l("Approved"), "rejected": _l("Rejected")}
+WITHDRAWAL_STATUS = {"new": _l("New"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                     "cancelled": _l("Cancelled")}
 WITHDRAWAL_POSTBACK_STATUS = {"pending": _l("Sending"), "received": _l("Received"), "error": _l("Error sending")}
 REQUEST_KIND = {"manual": _l("Manual"), "api": _l("API")}
 POSTBACK_STATUS = {"pending": _l("Pending"), "sent": _l("Sent"), "error": _l("Error")}

@@ -70,6 +70,9 @@ class SystemForm(FlaskForm):
     delayed_activation = BooleanField(_l("Delayed automatic activation"))
     pending_activation_ttl = IntegerField(_l("Waiting time of a delayed activation, minutes"),
                                           validators=[Optional()])
+    withdrawal_dual_approval_above = StringField(
+        _l("Withdrawals above this amount need two operators' approvals (blank: never)"),
+        validators=[Optional(), Length(max=30)])
 
 
 class RotateForm(FlaskForm):
@@ -236,6 +239,8 @@ class SettingsView(SecureBaseView):
             "require_signed_labels": merchant.require_signed_labels,
             "delayed_activation": merchant.delayed_activation,
             "pending_activation_ttl": merchant.pending_activation_ttl,
+            "withdrawal_dual_approval_above": ("" if merchant.withdrawal_dual_approval_above is None
+                                               else str(merchant.withdrawal_dual_approval_above)),
         }
         form = SystemForm(formdata=formdata, data=data)
         form.after_payment.choices = [(k, v) for k, v in AFTER_PAYMENT_LABELS.items()]
@@ -243,6 +248,7 @@ class SettingsView(SecureBaseView):
         if not is_operator():
             del form.delayed_activation
             del form.pending_activation_ttl
+            del form.withdrawal_dual_approval_above
         return form
 
     def _render_system(self, merchant, form=None, status=200, **extra):

@@ -6,13 +6,21 @@
   is a form built from that system's field schema, with the available balance.
 * Decisions (operators only): the row buttons and the bulk actions lead to
   ``/decide/``, where the sender wallet is chosen (one per merchant and payment
-  system among the selected requests) or the rejection reason given. The business
-  rules live in ``backoffice.services.withdrawals``.
+  system among the selected requests) and each request's payout reference (and,
+  optionally, receipt picture) given, or the rejection reason. Above the merchant's
+  dual-approval threshold the first approval is only recorded ("1 of 2 approvals").
+  The business rules live in ``backoffice.services.withdrawals``.
+* Cancel (merchant owners, their own new requests): a POST (CSRF token) from the
+  list's row button or the details page, to ``/cancel/``.
+* The payout receipt: ``/receipt/?id=``, scoped like the details page (the
+  merchant's users and operators).
+* Bulk approval from a CSV file (operators): ``/approve-csv/``, with a per-line
+  report (``services.withdrawals.approve_from_csv``).
 """
 import datetime
 import json
 
-from flask import abort, flash, redirect, request
+from flask import Response, abort, flash, has_request_context, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual, FilterLike
@@ -21,16 +29,19 @@ from flask_admin.model.template import BaseListRowAction
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from wtforms import TextAreaField
 
 from .. import labels
-from ..i18n import viewer_timezone_name, zone
+from ..i18n import format_datetime, viewer_timezone_name, zone
 from ..models import STANDARD_WITHDRAWAL_FIELDS, Merchant, PaymentSystem, Wallet, Withdrawal
 from ..money import to_str
+from ..services import receipts
 from ..services import withdrawals as service
-from ..services.balances import available, balances
+from ..services.ledger import available, balances
 from ..timeutil import local_midnight_utc
-from .base import EVERYONE, ScopedModelView, clean_pk, is_operator, payment_system_choices
+from .base import EVERYONE, ScopedModelView, clean_pk, current_role, is_operator, payment_system_choices
 from .postbacks import resend_for_objects
 
 
@@ -71,6 +82,33 @@ def _amount(view, context, model, name):
     return f"{to_str(model.amount)} {model.currency}"
 
 
+def _status(view, context, model, name):
+    """The status label; operators also see a pending first approval ("1 of 2 approvals")."""
+    label = labels.WITHDRAWAL_STATUS.get(model.status, model.status)
+    if model.status == "new" and model.first_approved_by_id is not None and is_operator():
+        return Markup('%s <span class="badge badge-info" data-testid="approvals">%s</span>') % (
+            label, _("%(given)d of %(required)d approvals", given=1, required=2))
+    return label
+
+
+def _receipt(view, context, model, name):
+    if not model.payout_receipt_type:
+        return ""
+    url = view.get_url(".receipt_view", id=model.id)
+    return Markup('<a href="%s" target="_blank" rel="noopener" data-testid="payout-receipt">'
+                  '<img src="%s" alt="%s" style="max-width: 20rem; max-height: 20rem"></a>') % (
+        url, url, _("Payout receipt"))
+
+
+def _first_approval(view, context, model, name):
+    if model.first_approved_by_id is None:
+        return ""
+    return _("%(who)s, %(when)s", who=model.first_approved_by.login, when=format_datetime(model.first_approved_at))
+
+
+OPERATOR_ONLY_DETAILS = ("first_approved_by",)
+
+
 class DecideRowAction(BaseListRowAction):
     """A row button to approve or reject, shown on requests that are still new."""
 
@@ -83,6 +121,37 @@ class DecideRowAction(BaseListRowAction):
             return ""
         link = self._resolve_symbol(context, "row_actions.link")
         return link(self, self.view._decide_url(self.decision, [row_id]))
+
+
+class CancelRowAction(BaseListRowAction):
+    """The merchant owner's row button to cancel a new request: a POST with the CSRF token."""
+
+    def __init__(self, view):
+        super().__init__(title=_("Cancel request"))
+        self.view = view
+
+    def render(self, context, row_id, row):
+        if not self.view.may_cancel(row):
+            return ""
+        return cancel_form(self.view, row, icon=True)
+
+
+def cancel_form(view, withdrawal, icon=False):
+    """The cancel button of a request (list row or details page), asking first."""
+    question = json.dumps(_("Cancel withdrawal request %(id)s? The amount becomes available again.",
+                            id=withdrawal.withdrawal_id))
+    if icon:
+        button = Markup('<button type="submit" title="%s" data-testid="cancel-withdrawal" '
+                        'onclick="return faHelpers.safeConfirm(%s);"><span class="fa fa-ban"></span></button>') % (
+            _("Cancel request"), question)
+        css = "icon"
+    else:
+        button = Markup('<button type="submit" class="btn btn-outline-danger" data-testid="cancel-withdrawal" '
+                        'onclick="return faHelpers.safeConfirm(%s);">%s</button>') % (question, _("Cancel request"))
+        css = "d-inline"
+    return Markup('<form class="%s" method="POST" action="%s"><input type="hidden" name="id" value="%s">'
+                  '<input type="hidden" name="csrf_token" value="%s">%s</form>') % (
+        css, view.get_url(".cancel_view"), withdrawal.id, generate_csrf(), button)
 
 
 class WithdrawalView(ScopedModelView):
@@ -104,13 +173,13 @@ class WithdrawalView(ScopedModelView):
     )
     column_details_list = (
         "id", "merchant", "payment_system", "withdrawal_id", "amount", "label", "wallet_recipient", "fields",
-        "comment", "request_kind", "status", "wallet_sender", "reject_reason", "decided_by", "decided_at",
-        "postback_status", "created_at",
+        "comment", "request_kind", "status", "first_approved_by", "wallet_sender", "payout_reference",
+        "payout_receipt_type", "reject_reason", "decided_by", "decided_at", "postback_status", "created_at",
     )
     column_export_list = (
         "payment_system", "id", "created_at", "amount", "currency", "withdrawal_id", "wallet_sender",
-        "wallet_recipient", "label", "comment", "request_kind", "postback_status", "status", "reject_reason",
-        "decided_at",
+        "wallet_recipient", "label", "comment", "request_kind", "postback_status", "status", "payout_reference",
+        "reject_reason", "decided_at",
     )
     column_labels = {
         "payment_system": _l("Wallet type"), "id": _l("ID"), "created_at": _l("Request date"),
@@ -119,15 +188,18 @@ class WithdrawalView(ScopedModelView):
         "label": _l("Label"), "comment": _l("Comment"), "request_kind": _l("Request kind"),
         "postback_status": _l("Postback"), "status": _l("Status"), "merchant": _l("Merchant"),
         "fields": _l("Fields"), "reject_reason": _l("Reject reason"), "decided_by": _l("Decided by"),
-        "decided_at": _l("Decided at"),
+        "decided_at": _l("Decided at"), "payout_reference": _l("Payout reference"),
+        "payout_receipt_type": _l("Payout receipt"), "first_approved_by": _l("First approval"),
     }
     column_formatters = {
-        "status": labels.formatter(labels.WITHDRAWAL_STATUS, "status"),
+        "status": _status,
         "postback_status": labels.formatter(labels.WITHDRAWAL_POSTBACK_STATUS, "postback_status"),
         "request_kind": labels.formatter(labels.REQUEST_KIND, "request_kind"),
         "wallet_sender": _wallet_sender,
         "amount": _amount,
         "fields": _fields,
+        "payout_receipt_type": _receipt,
+        "first_approved_by": _first_approval,
     }
     column_formatters_export = {
         "status": labels.formatter(labels.WITHDRAWAL_STATUS, "status"),
@@ -148,12 +220,26 @@ class WithdrawalView(ScopedModelView):
         DateToFilter(column=Withdrawal.created_at, name=_l("Request date")),
     )
 
+    # The first of two approvals is operators' business: merchant users do not see that row.
+    @property
+    def _details_columns(self):
+        columns = self.__dict__.get("_details_columns_cached", [])
+        if has_request_context() and not is_operator():
+            return [column for column in columns if column[0] not in OPERATOR_ONLY_DETAILS]
+        return columns
+
+    @_details_columns.setter
+    def _details_columns(self, value):
+        self.__dict__["_details_columns_cached"] = value
+
     # -- operators' row buttons and bulk actions ------------------------------------------------
     def get_list_row_actions(self):
         actions = super().get_list_row_actions()
         if is_operator():
             actions = actions + [DecideRowAction(self, "approve", "fa fa-check", _("Approve")),
                                  DecideRowAction(self, "reject", "fa fa-times", _("Reject"))]
+        elif current_role() == "merchant_owner":
+            actions = actions + [CancelRowAction(self)]
         return actions
 
     def is_action_allowed(self, name):
@@ -193,37 +279,119 @@ class WithdrawalView(ScopedModelView):
         selected = self._selected(source.getlist("id"))
         if not selected:
             abort(404)
-        pending, decided, groups = service.decision_groups(selected)
-        errors = {}
-        values = {"reason": ""}
+        pending, decided, groups = service.decision_groups(selected, current_user)
+        errors, row_errors = {}, {}
+        values = {"reason": "", "references": {}}
         if request.method == "POST" and pending:
             ip = request.remote_addr or ""
             try:
                 if decision == "approve":
+                    values["references"] = {w.id: request.form.get(f"reference_{w.id}", "") for w in pending}
+
                     def wallet_for(w):
                         raw = request.form.get(f"wallet_{service.decision_group_key(w)}")
                         value = clean_pk(Wallet.id, raw)
                         return Wallet.get_or_none(Wallet.id == value) if value is not None else None
 
-                    done, refused = service.approve_many(pending, current_user, wallet_for, ip=ip)
+                    def receipt_for(w):
+                        upload = request.files.get(f"receipt_{w.id}")
+                        return upload.read(receipts.MAX_BYTES + 1) if upload and upload.filename else None
+
+                    done, refused = service.approve_many(pending, current_user, wallet_for,
+                                                         lambda w: values["references"].get(w.id, ""),
+                                                         receipt_for, ip=ip)
                 else:
                     values["reason"] = request.form.get("reason", "")
                     done, refused = service.reject_many(pending, current_user, values["reason"], ip=ip)
             except service.ValidationFailed as exc:
                 errors = {d["field"]: d["message"] for d in exc.details} or {"_": exc.message}
             else:
-                if done:
-                    flash(_("%(n)d withdrawal request(s) %(what)s.", n=len(done),
+                approved = [w for w in done if w.status != "new"]
+                first = [w for w in done if w.status == "new"]
+                if approved:
+                    flash(_("%(n)d withdrawal request(s) %(what)s.", n=len(approved),
                             what=_("approved") if decision == "approve" else _("rejected")), "success")
+                if first:
+                    flash(_("First approval recorded for %(ids)s (1 of 2): another operator must approve.",
+                            ids=", ".join(w.withdrawal_id for w in first)), "info")
+                if not refused:
+                    return redirect(self.get_url(".index_view"))
                 for w, message in refused:
-                    flash(_("Withdrawal %(id)s: %(message)s", id=w.withdrawal_id, message=message), "error")
-                if done or not refused:
+                    row_errors[w.id] = message
+                if done:
+                    for w, message in refused:
+                        flash(_("Withdrawal %(id)s: %(message)s", id=w.withdrawal_id, message=message), "error")
                     return redirect(self.get_url(".index_view"))
                 errors = {"_": _("Nothing was decided.")}
         return self.render("admin/withdrawals_decide.html", decision=decision, selected=selected,
-                           pending=pending, decided=decided, groups=groups, errors=errors,
-                           values=values, format_money=to_str,
+                           pending=pending, decided=decided, groups=groups, errors=errors, row_errors=row_errors,
+                           values=values, format_money=to_str, receipt_max_kib=receipts.MAX_BYTES // 1024,
                            status_label=lambda s: labels.WITHDRAWAL_STATUS.get(s, s))
+
+    # -- the merchant cancels its own new request ------------------------------------------------
+    def may_cancel(self, withdrawal):
+        """The cancel button: merchant owners, on their own requests that are still new."""
+        return current_role() == "merchant_owner" and service.may_cancel(withdrawal)
+
+    @expose("/cancel/", methods=("POST",))
+    def cancel_view(self):
+        # The CSRF token is checked by the app's CSRFProtect before this runs.
+        if current_role() != "merchant_owner":
+            abort(403)
+        withdrawal = self.get_one(request.form.get("id"))  # another merchant's: 404
+        try:
+            service.cancel(withdrawal, actor=current_user, merchant=current_user.merchant_id,
+                           ip=request.remote_addr or "")
+        except service.WithdrawalError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("Withdrawal request %(id)s cancelled; the amount is available again.",
+                    id=withdrawal.withdrawal_id), "success")
+        return redirect(self.get_url(".details_view", id=withdrawal.id))
+
+    # -- the payout receipt ------------------------------------------------------------------------
+    @expose("/receipt/")
+    def receipt_view(self):
+        self._guard("details")
+        withdrawal = self.get_one(request.args.get("id"))  # scoped: the merchant's users and operators
+        receipt = service.receipt_of(withdrawal)
+        if receipt is None:
+            abort(404)
+        content_type, data = receipt
+        response = Response(data, mimetype=content_type)
+        response.headers["Content-Disposition"] = (
+            f'inline; filename="{service.receipt_filename(withdrawal, content_type)}"')
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    # -- bulk approval from a CSV file (operators) ---------------------------------------------
+    @expose("/approve-csv/", methods=("GET", "POST"))
+    def approve_csv_view(self):
+        if not is_operator():
+            abort(403)
+        context = {"faults": None, "report": None, "filename": "",
+                   "required": service.CSV_REQUIRED_COLUMNS, "optional": service.CSV_OPTIONAL_COLUMNS,
+                   "max_rows": service.CSV_MAX_ROWS, "max_kib": service.CSV_MAX_BYTES // 1024}
+        status = 200
+        if request.method == "POST":
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                context["faults"] = [(0, _("Choose a CSV file."))]
+                return self.render("admin/withdrawals_approve_csv.html", **context), 400
+            context["filename"] = upload.filename
+            try:
+                report = service.approve_from_csv(upload.read(service.CSV_MAX_BYTES + 1), current_user,
+                                                  ip=request.remote_addr or "")
+            except service.CsvFileError as exc:
+                context["faults"] = exc.faults
+                status = 400
+            else:
+                context["report"] = report
+                context["counts"] = {outcome: sum(1 for r in report if r["outcome"] == outcome)
+                                     for outcome in ("approved", "first_approval", "refused")}
+        return self.render("admin/withdrawals_approve_csv.html", **context), status
 
     def may_create(self):
         return self._may("create")
@@ -234,6 +402,24 @@ class WithdrawalView(ScopedModelView):
     def may_decide(self, withdrawal):
         """The details page's Approve / Reject buttons: operators, on a request still to decide."""
         return is_operator() and service.awaiting_decision(withdrawal)
+
+    def cancel_button(self, withdrawal):
+        return cancel_form(self, withdrawal)
+
+    def approval_note(self, withdrawal):
+        """Operators, on a request still to decide: how many approvals it needs and has."""
+        if not is_operator() or not service.awaiting_decision(withdrawal):
+            return None
+        required = service.approvals_required(withdrawal)
+        if required == 1:
+            return None
+        stage = service.approval_stage(withdrawal, current_user)
+        note = _("%(given)d of %(required)d approvals", given=service.approvals_given(withdrawal), required=required)
+        if stage == "own_first":
+            note += " · " + _("you gave the first: another operator must give the second")
+        elif stage == "first":
+            note += " · " + _("above the merchant's threshold: two operators must approve it")
+        return note
 
     def balance_summary(self):
         """The merchant user's balances for the list page (None for operators: many merchants)."""

@@ -7,8 +7,18 @@ a different body ``409``. A request above the available balance is ``422``
 current balance that refuses it (a ``400`` means "fix your request"; a ``422`` may
 succeed unchanged later, once deposits arrive).
 ``GET /api/v1/withdrawals/<withdrawal_id>`` reads one of the caller's requests.
+
+Withdrawal controls (SPEC §14):
+
+* ``POST /api/v1/withdrawals/<withdrawal_id>/cancel`` cancels one of the caller's
+  requests while it is ``new`` (the hold is released, postback
+  ``withdrawal.cancelled``) and answers the withdrawal as GET does; another merchant's
+  or an unknown id is ``404``; a request no longer new is ``409 already_decided``.
+* The withdrawal JSON carries ``payout_reference`` and ``has_payout_receipt``; the
+  receipt itself is ``GET /api/v1/withdrawals/<withdrawal_id>/receipt`` (the picture,
+  ``image/png`` or ``image/jpeg``; ``404`` when there is none).
 """
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from flask_babel import gettext as _
 
 from ..services import withdrawals as service
@@ -50,13 +60,42 @@ def create_withdrawal():
     return response
 
 
-@bp.route("/withdrawals/<withdrawal_id>", methods=["GET"])
-def get_withdrawal(withdrawal_id):
+def _own_withdrawal(withdrawal_id):
+    """The caller's request with this ``withdrawal_id`` (404 for anything else)."""
     merchant = current_merchant()
     withdrawal = service.find(merchant, withdrawal_id) if len(withdrawal_id) <= 100 else None
     if withdrawal is None:
         raise ApiError(404, "not_found", _("No withdrawal with this ID."))
+    return merchant, withdrawal
+
+
+@bp.route("/withdrawals/<withdrawal_id>", methods=["GET"])
+def get_withdrawal(withdrawal_id):
+    _merchant, withdrawal = _own_withdrawal(withdrawal_id)
     return jsonify(service.payload_data(withdrawal))
+
+
+@bp.route("/withdrawals/<withdrawal_id>/cancel", methods=["POST"])
+def cancel_withdrawal(withdrawal_id):
+    merchant, withdrawal = _own_withdrawal(withdrawal_id)
+    # A refusal (AlreadyDecided: 409) is answered by the blueprint's RuleError handler.
+    withdrawal = service.cancel(withdrawal, actor=None, merchant=merchant, ip=request.remote_addr or "")
+    return jsonify(service.payload_data(withdrawal))
+
+
+@bp.route("/withdrawals/<withdrawal_id>/receipt", methods=["GET"])
+def get_withdrawal_receipt(withdrawal_id):
+    _merchant, withdrawal = _own_withdrawal(withdrawal_id)
+    receipt = service.receipt_of(withdrawal)
+    if receipt is None:
+        raise ApiError(404, "not_found", _("This withdrawal has no payout receipt."))
+    content_type, data = receipt
+    response = Response(data, mimetype=content_type)
+    response.headers["Content-Disposition"] = f'inline; filename="{service.receipt_filename(withdrawal, content_type)}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 schema("Withdrawal", {
@@ -69,13 +108,18 @@ schema("Withdrawal", {
         "amount": {"$ref": "#/components/schemas/Money"},
         "currency": {"type": "string", "example": "BDT"},
         "label": {"type": "string"},
-        "status": {"type": "string", "enum": ["new", "approved", "rejected"]},
+        "status": {"type": "string", "enum": ["new", "approved", "rejected", "cancelled"]},
         "fields": {"type": "object", "additionalProperties": {"type": "string"}},
         "comment": {"type": "string"},
         "reject_reason": {"type": "string", "nullable": True},
         "wallet_sender": {"type": "string", "nullable": True, "description": "The paying wallet's number."},
         "wallet_recipient": {"type": "string"},
         "request_kind": {"type": "string", "enum": ["manual", "api"]},
+        "payout_reference": {"type": "string", "nullable": True,
+                             "description": "The payout's reference, recorded by the approving operator."},
+        "has_payout_receipt": {"type": "boolean",
+                               "description": "A receipt picture is stored: GET "
+                                              "/api/v1/withdrawals/{withdrawal_id}/receipt."},
         "created_at": {"type": "string", "format": "date-time"},
         "decided_at": {"type": "string", "format": "date-time", "nullable": True},
     },
@@ -119,4 +163,26 @@ document("/api/v1/withdrawals/{withdrawal_id}", "get", {
     "security": [{"merchantApiKey": []}],
     "parameters": [{"name": "withdrawal_id", "in": "path", "required": True, "schema": {"type": "string"}}],
     "responses": {"200": dict(_ref, description="The request."), **error_responses(401, 403, 404)},
+})
+document("/api/v1/withdrawals/{withdrawal_id}/cancel", "post", {
+    "summary": "Cancel a new withdrawal request (the held amount becomes available again)",
+    "security": [{"merchantApiKey": []}],
+    "parameters": [{"name": "withdrawal_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "responses": {
+        "200": dict(_ref, description="Cancelled: the request, status cancelled."),
+        **error_responses(401, 403, 404),
+        "409": dict(error_responses(409)["409"],
+                    description="The request is no longer new (code already_decided)."),
+    },
+})
+document("/api/v1/withdrawals/{withdrawal_id}/receipt", "get", {
+    "summary": "The payout receipt picture of an approved withdrawal",
+    "security": [{"merchantApiKey": []}],
+    "parameters": [{"name": "withdrawal_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "responses": {
+        "200": {"description": "The picture (re-encoded, no metadata).",
+                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
+                            "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(401, 403, 404),
+    },
 })

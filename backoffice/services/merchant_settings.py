@@ -7,8 +7,8 @@ never a secret).
 
 * System (merchant owner, or an operator for any merchant): postback URL (the SSRF
   rules of ``netguard``), behaviour after payment, time zone, allowed origins, signed
-  labels; operators only: delayed activation and its TTL (ignored when a merchant
-  posts them).
+  labels; operators only: delayed activation and its TTL, and the amount above which
+  a withdrawal needs two operators' approvals (ignored when a merchant posts them).
 * Postback secret and API key rotation (each new value is returned once, to be shown
   once). After a secret rotation the old one keeps signing, next to the new one, for
   :data:`SECRET_GRACE` (Standard Webhooks allows several signatures in
@@ -26,11 +26,12 @@ from ..security import new_api_key, new_postback_secret
 from . import audit, stats_rollup
 from .checks import SettingsError, check_timezone
 from .netguard import validate_postback_url
+from .withdrawals import ValidationFailed, parse_dual_approval_threshold
 
 SECRET_GRACE = datetime.timedelta(hours=24)
 MERCHANT_FIELDS = ("postback_url", "after_payment", "after_payment_url", "timezone", "allowed_origins",
                    "require_signed_labels")
-OPERATOR_FIELDS = ("delayed_activation", "pending_activation_ttl")
+OPERATOR_FIELDS = ("delayed_activation", "pending_activation_ttl", "withdrawal_dual_approval_above")
 MAX_ORIGINS = 50
 TTL_RANGE = (1, 24 * 60)  # minutes
 
@@ -88,6 +89,11 @@ def _check_system(merchant, values, operator):
                 value = parse_origins(value) if isinstance(value, str) else parse_origins("\n".join(value or []))
             elif name in ("require_signed_labels", "delayed_activation"):
                 value = _as_bool(value)
+            elif name == "withdrawal_dual_approval_above":
+                try:
+                    value = parse_dual_approval_threshold(value)
+                except ValidationFailed as exc:
+                    raise SettingsError({name: _("Two-operator threshold: %(reason)s", reason=exc.message)}) from None
             elif name == "pending_activation_ttl":
                 try:
                     value = int(str(value).strip())

@@ -513,12 +513,17 @@ def example_payloads():
         "amount": "500.00", "currency": "BDT", "label": "user-1001", "status": "approved",
         "fields": {"recipient_wallet": "01712345678"}, "comment": "", "reject_reason": None,
         "wallet_sender": "01798765432", "wallet_recipient": "01712345678", "request_kind": "api",
+        "payout_reference": "TRX-8N7A6B5C4D", "has_payout_receipt": True,
         "created_at": "2026-01-31T11:00:00Z", "decided_at": "2026-01-31T12:00:05Z",
     }
-    rejected = dict(withdrawal, status="rejected", wallet_sender=None, reject_reason="Recipient wallet is blocked")
+    rejected = dict(withdrawal, status="rejected", wallet_sender=None, reject_reason="Recipient wallet is blocked",
+                    payout_reference=None, has_payout_receipt=False)
+    cancelled = dict(withdrawal, status="cancelled", wallet_sender=None, payout_reference=None,
+                     has_payout_receipt=False)
     test = {"merchant_id": 42, "message": "This is a test postback from the back office."}
     out = {}
-    for n, (kind, data) in enumerate((("deposit.completed", deposit), ("withdrawal.approved", withdrawal),
-                                      ("withdrawal.rejected", rejected), ("test", test))):
+    events = (("deposit.completed", deposit), ("withdrawal.approved", withdrawal), ("withdrawal.rejected", rejected),
+              ("withdrawal.cancelled", cancelled), ("test", test))
+    for n, (kind, data) in enumerate(events):
         out[kind] = {"id": f"evt_0f3c2a9b8e7d6c5b4a39281{n}", "type": kind, "created_at": created, "data": data}
     return out

@@ -90,7 +90,7 @@ def test_balances_and_withdrawal_series(client, world, app):
     operator = factories.user("operator")
     with app.app_context():
         withdrawals.approve(Withdrawal.get_by_id(w.id), User.get_by_id(operator.id),
-                            factories.wallet(world["a"], factories.payment_system("bkash")))
+                            factories.wallet(world["a"], factories.payment_system("bkash")), "TRX-1")
     assert "967.50 BDT" in client.get("/admin/").get_data(as_text=True)
     data = client.get("/admin/dashboard/stats.json?details=1").get_json()
     assert data["summary"]["withdrawals_period"] == [{"currency": "BDT", "amount": "300.00", "count": 1}]

@@ -1,15 +1,17 @@
 """Payments → Withdrawals in the back office: adding requests, decisions, filters, export, scoping."""
 import datetime
+import io
 import json
 import re
 from decimal import Decimal
 
 import pytest
 from helpers import login, post_form
+from PIL import Image
 from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
-from backoffice.models import AuditLog, PaymentSystem, Postback, Withdrawal, utcnow
+from backoffice.models import AuditLog, Balance, LedgerEntry, Merchant, PaymentSystem, Postback, Withdrawal, utcnow
 from backoffice.services import withdrawals as service
 
 LIST = "/admin/withdrawals/"
@@ -176,7 +178,8 @@ def test_operator_approves_one_choosing_the_sender_wallet(client, world):
     assert missing.status_code == 200 and Withdrawal.get_by_id(wda.id).status == "new"
     foreign = post_form(client, LIST, DECIDE, {"decision": "approve", "id": wda.id, key: world["wallet_b"].id})
     assert foreign.status_code == 200 and Withdrawal.get_by_id(wda.id).status == "new"
-    response = post_form(client, LIST, DECIDE, {"decision": "approve", "id": wda.id, key: world["wallet_a"].id})
+    response = post_form(client, LIST, DECIDE, {"decision": "approve", "id": wda.id, key: world["wallet_a"].id,
+                                                f"reference_{wda.id}": "TRX-A1"})
     assert response.status_code == 302
     w = Withdrawal.get_by_id(wda.id)
     assert w.status == "approved" and w.wallet_sender_id == world["wallet_a"].id
@@ -208,7 +211,8 @@ def test_bulk_approve_asks_one_wallet_per_merchant_and_payment_system(client, wo
     ids = [world["wda"].id, world["wdb"].id]
     data = {"decision": "approve", "id": ids,
             f"wallet_{world['a'].id}_{world['bkash'].id}": world["wallet_a"].id,
-            f"wallet_{world['b'].id}_{world['bkash'].id}": world["wallet_b"].id}
+            f"wallet_{world['b'].id}_{world['bkash'].id}": world["wallet_b"].id,
+            f"reference_{ids[0]}": "TRX-A", f"reference_{ids[1]}": "TRX-B"}
     assert post_form(client, LIST, DECIDE, data).status_code == 302
     senders = {w.merchant_id: w.wallet_sender_id for w in Withdrawal.select()}
     assert senders == {world["a"].id: world["wallet_a"].id, world["b"].id: world["wallet_b"].id}
@@ -271,3 +275,226 @@ def test_operator_edits_a_withdrawal_field_schema(client, world):
     response = post_form(client, url, url, dict(base, withdrawal_fields=json.dumps(good)))
     assert response.status_code == 302
     assert PaymentSystem.get_by_id(ps.id).withdrawal_fields == good
+
+
+# -- withdrawal controls (SPEC §14) ---------------------------------------------------------------
+CANCEL = "/admin/withdrawals/cancel/"
+CSV_UPLOAD = "/admin/withdrawals/approve-csv/"
+
+
+def details(withdrawal):
+    return f"{LIST}details/?id={withdrawal.id}"
+
+
+def sign_out(client):
+    assert post_form(client, "/admin/", "/logout", {}).status_code == 302
+
+
+def png_bytes(color=(0, 90, 200)):
+    out = io.BytesIO()
+    Image.new("RGB", (16, 12), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_owner_cancels_a_new_request_and_the_hold_is_released(client, world):
+    wda = world["wda"]
+    login(client, world["owner_a"])
+    assert 'data-testid="cancel-withdrawal"' in text(client.get(LIST))  # the row button
+    page = text(client.get(details(wda)))
+    assert 'data-testid="cancel-buttons"' in page and 'action="/admin/withdrawals/cancel/"' in page
+    assert "875.00 BDT" in text(client.get(LIST))
+    response = post_form(client, details(wda), CANCEL, {"id": wda.id})
+    assert response.status_code == 302 and details(wda) in response.headers["Location"]
+    w = Withdrawal.get_by_id(wda.id)
+    assert (w.status, w.decided_by_id) == ("cancelled", world["owner_a"].id)
+    balance = Balance.get(Balance.merchant == world["a"].id)
+    assert (balance.available, balance.on_hold) == (Decimal("975.00"), Decimal("0.00"))
+    assert [e.kind for e in LedgerEntry.select().where((LedgerEntry.source_type == "withdrawal")
+                                                      & (LedgerEntry.source_id == wda.id))
+            .order_by(LedgerEntry.id)] == ["withdrawal_hold", "withdrawal_release"]
+    assert Postback.get(Postback.object_id == wda.id).event_type == "withdrawal.cancelled"
+    assert AuditLog.get(AuditLog.action == "withdrawal.cancel").user_id == world["owner_a"].id
+    page = text(client.get(details(wda)))
+    assert "cancelled; the amount is available again" in page and "Cancelled" in page
+    assert 'data-testid="cancel-buttons"' not in page
+    assert "975.00 BDT" in text(client.get(LIST))
+    assert text(client.get(f"{LIST}?flt0_5=cancelled")).count("A-WD-1") == 1  # the status filter knows it
+    # Once more: refused with a clear message, nothing booked twice.
+    again = post_form(client, details(wda), CANCEL, {"id": wda.id})
+    assert "cannot be cancelled: it is cancelled already" in text(client.get(again.headers["Location"]))
+    assert LedgerEntry.select().where((LedgerEntry.source_type == "withdrawal")
+                                      & (LedgerEntry.source_id == wda.id)).count() == 2
+
+
+def test_cancel_needs_the_csrf_token_the_owner_role_and_its_own_request(client, world):
+    wda, wdb = world["wda"], world["wdb"]
+    login(client, world["owner_a"])
+    assert client.post(CANCEL, data={"id": wda.id}).status_code == 400  # no CSRF token
+    assert post_form(client, LIST, CANCEL, {"id": wdb.id}).status_code == 404  # Bravo's
+    assert post_form(client, LIST, CANCEL, {"id": "nope"}).status_code == 404
+    sign_out(client)
+    for user in (world["staff_a"], world["operator"]):
+        login(client, user)
+        assert 'data-testid="cancel-withdrawal"' not in text(client.get(details(wda)))
+        assert 'data-testid="cancel-withdrawal"' not in text(client.get(LIST))
+        assert post_form(client, LIST, CANCEL, {"id": wda.id}).status_code == 403
+        sign_out(client)
+    assert {w.status for w in Withdrawal.select()} == {"new"} and Postback.select().count() == 0
+
+
+def test_an_approved_request_offers_no_cancel(client, world):
+    service.approve(world["wda"], world["operator"], world["wallet_a"], "TRX-1")
+    login(client, world["owner_a"])
+    page = text(client.get(details(world["wda"])))
+    assert 'data-testid="cancel-buttons"' not in page
+    response = post_form(client, LIST, CANCEL, {"id": world["wda"].id})
+    assert "cannot be cancelled: it is approved already" in text(client.get(response.headers["Location"]))
+    assert Withdrawal.get_by_id(world["wda"].id).status == "approved"
+
+
+def test_approval_needs_the_payout_reference_and_the_merchant_sees_it_and_the_receipt(client, world):
+    wda = world["wda"]
+    key = f"wallet_{world['a'].id}_{world['bkash'].id}"
+    login(client, world["operator"])
+    page = text(client.get(f"{DECIDE}?decision=approve&id={wda.id}"))
+    assert f'name="reference_{wda.id}"' in page and f'name="receipt_{wda.id}"' in page
+    assert 'enctype="multipart/form-data"' in page
+    missing = post_form(client, LIST, DECIDE, {"decision": "approve", "id": wda.id, key: world["wallet_a"].id,
+                                               f"reference_{wda.id}": "  "})
+    assert missing.status_code == 200 and "Give the payout reference." in text(missing)
+    assert Withdrawal.get_by_id(wda.id).status == "new"
+    not_a_picture = post_form(client, LIST, DECIDE, {
+        "decision": "approve", "id": wda.id, key: world["wallet_a"].id, f"reference_{wda.id}": "TRX-9",
+        f"receipt_{wda.id}": (io.BytesIO(b"%PDF-1.4 not a picture"), "receipt.pdf")})
+    assert not_a_picture.status_code == 200 and "PNG or JPEG" in text(not_a_picture)
+    assert Withdrawal.get_by_id(wda.id).status == "new"
+    response = post_form(client, LIST, DECIDE, {
+        "decision": "approve", "id": wda.id, key: world["wallet_a"].id, f"reference_{wda.id}": " TRX-9 ",
+        f"receipt_{wda.id}": (io.BytesIO(png_bytes()), "receipt.png")})
+    assert response.status_code == 302
+    w = Withdrawal.get_by_id(wda.id)
+    assert (w.status, w.payout_reference, w.payout_receipt_type) == ("approved", "TRX-9", "image/png")
+    sign_out(client)
+
+    receipt_url = f"{LIST}receipt/?id={wda.id}"
+    for user in (world["owner_a"], world["staff_a"]):
+        login(client, user)
+        page = text(client.get(details(wda)))
+        assert "Payout reference" in page and "TRX-9" in page
+        assert f'src="{receipt_url}"' in page.replace("&amp;", "&")
+        receipt = client.get(receipt_url)
+        assert receipt.status_code == 200 and receipt.mimetype == "image/png" and receipt.data.startswith(b"\x89PNG")
+        assert receipt.headers["X-Content-Type-Options"] == "nosniff"
+        assert "TRX-9" in text(client.get(f"{LIST}export/csv/"))
+        sign_out(client)
+    login(client, world["owner_b"])
+    assert client.get(receipt_url).status_code == 404
+    assert client.get(f"{LIST}receipt/?id={world['wdb'].id}").status_code == 404  # Bravo's own: no receipt
+    sign_out(client)
+    assert client.get(receipt_url).status_code == 302  # signed out: to the sign-in page
+
+
+def test_two_operators_approve_above_the_threshold(client, world):
+    Merchant.update(withdrawal_dual_approval_above=Decimal("50.00")).where(Merchant.id == world["a"].id).execute()
+    wda = world["wda"]
+    key = f"wallet_{world['a'].id}_{world['bkash'].id}"
+    first, second = world["operator"], factories.user("operator")
+    login(client, first)
+    page = text(client.get(f"{DECIDE}?decision=approve&id={wda.id}"))
+    assert "this approval is the first" in page and f'name="reference_{wda.id}"' not in page
+    response = post_form(client, LIST, DECIDE, {"decision": "approve", "id": wda.id})
+    assert response.status_code == 302
+    assert "First approval recorded for A-WD-1" in text(client.get(response.headers["Location"]))
+    w = Withdrawal.get_by_id(wda.id)
+    assert (w.status, w.first_approved_by_id) == ("new", first.id)
+    assert "1 of 2 approvals" in text(client.get(LIST))
+    page = text(client.get(details(wda)))
+    assert "you gave the first" in page and "First approval" in page and first.login in page
+    again = post_form(client, LIST, DECIDE, {"decision": "approve", "id": wda.id, key: world["wallet_a"].id,
+                                             f"reference_{wda.id}": "TRX-1"})
+    assert again.status_code == 200 and "another operator must give the second" in text(again)
+    assert Withdrawal.get_by_id(wda.id).status == "new" and Postback.select().count() == 0
+    sign_out(client)
+
+    login(client, second)
+    page = text(client.get(f"{DECIDE}?decision=approve&id={wda.id}"))
+    assert "1 of 2: this approval decides" in page and f'name="reference_{wda.id}"' in page
+    response = post_form(client, LIST, DECIDE, {"decision": "approve", "id": wda.id, key: world["wallet_a"].id,
+                                                f"reference_{wda.id}": "TRX-2"})
+    assert response.status_code == 302
+    w = Withdrawal.get_by_id(wda.id)
+    assert (w.status, w.decided_by_id, w.payout_reference) == ("approved", second.id, "TRX-2")
+    sign_out(client)
+    login(client, world["owner_a"])
+    assert "1 of 2 approvals" not in text(client.get(LIST))
+    page = text(client.get(details(wda)))
+    assert "First approval" not in page and first.login not in page and "TRX-2" in page
+
+
+def test_operator_sets_the_threshold_on_the_system_page(client, world):
+    a = world["a"]
+    url = f"/admin/settings/system/?merchant={a.id}"
+    base = {"postback_url": "", "after_payment": a.after_payment, "after_payment_url": "", "timezone": a.timezone,
+            "allowed_origins": "", "pending_activation_ttl": "30"}
+    login(client, world["operator"])
+    assert 'name="withdrawal_dual_approval_above"' in text(client.get(url))
+    bad = post_form(client, url, url, dict(base, withdrawal_dual_approval_above="-10"))
+    assert bad.status_code == 400 and "must not be negative" in text(bad)
+    assert Merchant.get_by_id(a.id).withdrawal_dual_approval_above is None
+    assert post_form(client, url, url, dict(base, withdrawal_dual_approval_above="5000")).status_code == 302
+    assert Merchant.get_by_id(a.id).withdrawal_dual_approval_above == Decimal("5000.00")
+    assert 'value="5000.00"' in text(client.get(url))
+    sign_out(client)
+    login(client, world["owner_a"])
+    assert 'name="withdrawal_dual_approval_above"' not in text(client.get("/admin/settings/system/"))
+    post_form(client, "/admin/settings/system/", "/admin/settings/system/",
+              dict(base, withdrawal_dual_approval_above="1"))
+    assert Merchant.get_by_id(a.id).withdrawal_dual_approval_above == Decimal("5000.00")
+
+
+def upload_csv(client, content, name="approvals.csv"):
+    return post_form(client, CSV_UPLOAD, CSV_UPLOAD, {"file": (io.BytesIO(content), name)})
+
+
+def test_a_malformed_csv_approves_nothing_and_reports_each_line(client, world):
+    login(client, world["operator"])
+    page = text(client.get(CSV_UPLOAD))
+    assert "payout_reference" in page and 'enctype="multipart/form-data"' in page
+    assert 'data-testid="approve-csv"' in text(client.get(LIST))
+    a, b = world["a"].id, world["b"].id
+    content = (f"merchant_id,withdrawal_id,payout_reference\n{a},A-WD-1,TRX-1\n{b},B WD,TRX-2\n{b},B-WD-SECRET,\n"
+               ).encode()
+    response = upload_csv(client, content)
+    page = text(response)
+    assert response.status_code == 400 and "nothing was approved" in page
+    assert "<td>3</td>" in page and "withdrawal_id must be" in page
+    assert "<td>4</td>" in page and "payout_reference is required" in page
+    assert upload_csv(client, b"\xff\xfe m\x00").status_code == 400
+    assert {w.status for w in Withdrawal.select()} == {"new"} and Postback.select().count() == 0
+
+
+def test_a_good_csv_approves_and_reports_each_line(client, world):
+    a, b = world["a"].id, world["b"].id
+    service.reject(world["wdb"], world["operator"], "no")
+    login(client, world["operator"])
+    content = (f"merchant_id,withdrawal_id,wallet_sender,payout_reference\n"
+               f"{a},A-WD-1,,TRX-A\n{b},B-WD-SECRET,,TRX-B\n{a},A-WD-404,,TRX-C\n").encode()
+    response = upload_csv(client, content)
+    page = text(response)
+    assert response.status_code == 200
+    assert "1 approved, 0 first approvals recorded, 2 refused." in page
+    assert 'data-outcome="approved"' in page and page.count('data-outcome="refused"') == 2
+    assert "decided already" in page and "unknown withdrawal" in page
+    w = Withdrawal.get_by_id(world["wda"].id)
+    assert (w.status, w.payout_reference, w.wallet_sender_id) == ("approved", "TRX-A", world["wallet_a"].id)
+
+
+def test_merchants_cannot_upload_approval_files(client, world):
+    login(client, world["owner_a"])
+    assert client.get(CSV_UPLOAD).status_code == 403
+    assert 'data-testid="approve-csv"' not in text(client.get(LIST))
+    content = f"merchant_id,withdrawal_id,payout_reference\n{world['a'].id},A-WD-1,TRX\n".encode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text(client.get(LIST))).group(1)
+    response = client.post(CSV_UPLOAD, data={"csrf_token": token, "file": (io.BytesIO(content), "x.csv")})
+    assert response.status_code == 403
+    assert Withdrawal.get_by_id(world["wda"].id).status == "new"

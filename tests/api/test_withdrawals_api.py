@@ -1,9 +1,15 @@
-"""Merchant API: POST/GET /api/v1/withdrawals over HTTP with the merchant's API key."""
+"""Merchant API: POST/GET /api/v1/withdrawals over HTTP with the merchant's API key, and
+the withdrawal controls (cancel, payout reference, receipt)."""
+import io
+from decimal import Decimal
+
 import pytest
+from PIL import Image
 from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
-from backoffice.models import AuditLog, Merchant, Withdrawal
+from backoffice.models import AuditLog, Balance, LedgerEntry, Merchant, Postback, Withdrawal
+from backoffice.services import withdrawals as service
 
 
 @pytest.fixture
@@ -110,3 +116,77 @@ def test_openapi_documents_both_endpoints(client, setup):
     assert {"200", "201", "400", "401", "403", "409", "422"} <= set(post["responses"])
     assert "get" in doc["paths"]["/api/v1/withdrawals/{withdrawal_id}"]
     assert "WithdrawalRequest" in doc["components"]["schemas"]
+
+
+# -- withdrawal controls (SPEC §14) ---------------------------------------------------------------
+def _receipt_png():
+    out = io.BytesIO()
+    Image.new("RGB", (12, 8), (0, 128, 0)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_cancel_answers_the_withdrawal_and_releases_the_hold(client, setup):
+    client.post("/api/v1/withdrawals", json=body(), headers=setup["headers"])
+    response = client.post("/api/v1/withdrawals/wd-0001/cancel", headers=setup["headers"])
+    assert response.status_code == 200, response.get_json()
+    data = response.get_json()
+    assert data["status"] == "cancelled" and data["withdrawal_id"] == "wd-0001" and data["decided_at"].endswith("Z")
+    assert data == client.get("/api/v1/withdrawals/wd-0001", headers=setup["headers"]).get_json()
+    balance = Balance.get(Balance.merchant == setup["m"].id)
+    assert (balance.available, balance.on_hold) == (Decimal("975.00"), Decimal("0.00"))
+    kinds = [e.kind for e in LedgerEntry.select().where(LedgerEntry.source_type == "withdrawal")
+             .order_by(LedgerEntry.id)]
+    assert kinds == ["withdrawal_hold", "withdrawal_release"]
+    assert Postback.get().event_type == "withdrawal.cancelled"
+    entry = AuditLog.get(AuditLog.action == "withdrawal.cancel")
+    assert entry.user_id is None and entry.merchant_id == setup["m"].id and entry.summary["by"] == "api"
+
+    again = client.post("/api/v1/withdrawals/wd-0001/cancel", headers=setup["headers"])
+    assert again.status_code == 409
+    error = again.get_json()["error"]
+    assert error["code"] == "already_decided" and "cannot be cancelled" in error["message"]
+
+
+def test_cancel_of_another_merchants_or_an_unknown_request_is_404(client, setup):
+    client.post("/api/v1/withdrawals", json=body(), headers=setup["headers"])
+    for wid, headers in (("wd-0001", setup["other_headers"]), ("nope", setup["headers"]), ("x" * 101, setup["headers"])):
+        response = client.post(f"/api/v1/withdrawals/{wid}/cancel", headers=headers)
+        assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    assert client.post("/api/v1/withdrawals/wd-0001/cancel").status_code == 401
+    assert Withdrawal.get().status == "new"
+
+
+def test_cancel_after_approval_is_refused_and_the_reference_is_shown(client, setup):
+    client.post("/api/v1/withdrawals", json=body(), headers=setup["headers"])
+    wallet = factories.wallet(setup["m"], setup["systems"]["bkash"], number="01966666666")
+    operator = factories.user("operator")
+    with client.application.app_context():
+        service.approve(Withdrawal.get(), operator, wallet, "TRX-API-1", receipt=_receipt_png())
+    response = client.post("/api/v1/withdrawals/wd-0001/cancel", headers=setup["headers"])
+    assert response.status_code == 409 and "approved" in response.get_json()["error"]["message"]
+    data = client.get("/api/v1/withdrawals/wd-0001", headers=setup["headers"]).get_json()
+    assert data["status"] == "approved" and data["payout_reference"] == "TRX-API-1"
+    assert data["has_payout_receipt"] is True and data["wallet_sender"] == "01966666666"
+
+    receipt = client.get("/api/v1/withdrawals/wd-0001/receipt", headers=setup["headers"])
+    assert receipt.status_code == 200 and receipt.mimetype == "image/png"
+    assert receipt.data.startswith(b"\x89PNG") and receipt.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/api/v1/withdrawals/wd-0001/receipt", headers=setup["other_headers"]).status_code == 404
+    assert client.get("/api/v1/withdrawals/wd-0001/receipt").status_code == 401
+
+
+def test_a_request_without_a_receipt_has_none_to_serve(client, setup):
+    client.post("/api/v1/withdrawals", json=body(), headers=setup["headers"])
+    data = client.get("/api/v1/withdrawals/wd-0001", headers=setup["headers"]).get_json()
+    assert data["payout_reference"] is None and data["has_payout_receipt"] is False
+    assert client.get("/api/v1/withdrawals/wd-0001/receipt", headers=setup["headers"]).status_code == 404
+
+
+def test_openapi_documents_cancel_and_receipt(client, setup):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    cancel = doc["paths"]["/api/v1/withdrawals/{withdrawal_id}/cancel"]["post"]
+    assert {"200", "401", "403", "404", "409"} <= set(cancel["responses"])
+    assert "/api/v1/withdrawals/{withdrawal_id}/receipt" in doc["paths"]
+    props = doc["components"]["schemas"]["Withdrawal"]["properties"]
+    assert "cancelled" in props["status"]["enum"]
+    assert {"payout_reference", "has_payout_receipt"} <= set(props)

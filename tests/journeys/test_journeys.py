@@ -19,11 +19,13 @@ watched: a console error, an uncaught exception, a failed request or an HTTP ans
 """
 import csv
 import datetime
+import io
 import json
 import urllib.request
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
 from browser_support import (
     HOST_PAGE, PageWatch, Screens, add_filter, backend_of, drop_gif_prompt, open_menu, shop_server, sign_in,
@@ -131,6 +133,23 @@ def connector_token(codes):
 
 def utc(*parts):
     return datetime.datetime(*parts)
+
+
+def receipt_png():
+    """A payout receipt picture (40×30 px)."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (20, 140, 60)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def balance_screen(page):
+    """Payments → Balance: ``(available, on_hold)`` of the current balance, and the
+    statement's entry rows as ``(kind, amount, hold, available, on hold)``."""
+    open_menu(page, "Payments", "Balance")
+    current = page.locator("[data-testid=current-balance] tbody tr").first.locator("td").all_inner_texts()
+    rows = [[cell.strip() for cell in row.locator("td").all_inner_texts()]
+            for row in page.locator("[data-testid=statement] tbody tr[data-row=entry]").all()]
+    return (current[1].strip(), current[2].strip()), [(r[1], r[3], r[4], r[5], r[6]) for r in rows]
 
 
 # --- 1. the merchant owner ----------------------------------------------------------------------
@@ -324,6 +343,9 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
     with op_page.expect_navigation():
         op_page.click("a[title=Approve]")
     op_page.select_option(f"#wallet_{merchant.id}_{upi.id}", str(payer.id))
+    op_page.fill(f"#reference_{withdrawal.id}", "UPI-REF-7781")  # the payout reference, required
+    op_page.set_input_files(f"#receipt_{withdrawal.id}", files=[
+        {"name": "receipt.png", "mimeType": "image/png", "buffer": receipt_png()}])
     op_screens.shot(op_page, "approve")
     with op_page.expect_navigation():
         op_page.click("button:has-text('Approve')")
@@ -331,6 +353,18 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
     withdrawal = Withdrawal.get_by_id(withdrawal.id)
     assert (withdrawal.status, withdrawal.wallet_sender_id, withdrawal.decided_by_id) == ("approved", payer.id,
                                                                                          operator.id)
+    assert (withdrawal.payout_reference, withdrawal.payout_receipt_type) == ("UPI-REF-7781", "image/png")
+
+    # The merchant owner sees the payout reference and the receipt on the request's page.
+    page.reload()
+    assert list_column(page, "Status") == ["Approved"]
+    with page.expect_navigation():
+        page.click("table.model-list a[title='View Record']")
+    assert "UPI-REF-7781" in page.inner_text("table")
+    receipt = page.locator("[data-testid=payout-receipt] img")
+    receipt.wait_for(state="visible")
+    assert page.evaluate("(img) => img.complete && img.naturalWidth", receipt.element_handle()) == 40
+    screens.shot(page, "approved-with-receipt")
     assert withdrawal.decided_at is not None and withdrawal.postback_status == "pending"
     postback = Postback.get((Postback.object_type == "withdrawal") & (Postback.object_id == withdrawal.id))
     assert (postback.event_type, postback.status, postback.merchant_id) == ("withdrawal.approved", "pending",
@@ -374,6 +408,73 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
 
     watch.assert_clean()
     op_watch.assert_clean()
+
+
+def test_merchant_cancels_a_withdrawal_request_and_sees_the_hold_released(
+        app, conn, journey, backoffice_url, receiver, run_jobs):
+    systems = seed_payment_systems()
+    bkash = systems["bkash"]
+    merchant = factories.merchant(name="Shop", timezone="Asia/Dhaka", postback_url=receiver.url)
+    factories.merchant_payment_system(merchant, bkash)
+    fund(merchant, bkash, amount="1000.00", commission="25.00")  # 975.00 BDT available
+    owner = factories.user("merchant_owner", merchant=merchant)
+
+    page, watch, screens = journey("withdrawal-cancel")
+    sign_in(page, backoffice_url, owner, factories.PASSWORD)
+    (available, on_hold), entries = balance_screen(page)
+    assert (available, on_hold) == ("975.00", "0.00")
+    assert [e[0] for e in entries] == ["Deposit", "Commission"]
+
+    # The owner asks for a withdrawal: the amount moves from available to on hold.
+    open_menu(page, "Payments", "Withdrawals")
+    page.click("[data-testid=add-withdrawal]")
+    page.select_option("#payment_system", label="bKash (BDT)")
+    with page.expect_navigation():
+        page.click("button:has-text('Next')")
+    fields = VALID_FIELDS["bkash"]
+    page.fill("#f-recipient_wallet", fields["recipient_wallet"])
+    page.fill("#f-recipient_name", fields["recipient_name"])
+    page.fill("#amount", "300.00")
+    page.fill("#label", "payout-9")
+    with page.expect_navigation():
+        page.click("button:has-text('Create request')")
+    withdrawal = Withdrawal.get()
+    assert withdrawal.status == "new"
+    (available, on_hold), entries = balance_screen(page)
+    assert (available, on_hold) == ("675.00", "300.00")
+    assert entries[-1] == ("Withdrawal requested (held)", "-300.00", "300.00", "675.00", "300.00")
+    screens.shot(page, "balance-with-hold")
+
+    # It cancels the request from its page (the browser asks first).
+    open_menu(page, "Payments", "Withdrawals")
+    with page.expect_navigation():
+        page.click("table.model-list a[title='View Record']")
+    screens.shot(page, "request-details")
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.click("[data-testid=cancel-buttons] button")
+    assert f"Withdrawal request {withdrawal.withdrawal_id} cancelled" in flash_text(page)
+    assert page.locator("[data-testid=cancel-buttons]").count() == 0
+    screens.shot(page, "request-cancelled")
+    assert Withdrawal.get_by_id(withdrawal.id).status == "cancelled"
+    open_menu(page, "Payments", "Withdrawals")
+    assert list_column(page, "Status") == ["Cancelled"]
+    assert "975.00 BDT" in page.inner_text("[data-testid=balances]")
+
+    # The statement shows the hold and its release; the money is available again.
+    (available, on_hold), entries = balance_screen(page)
+    assert (available, on_hold) == ("975.00", "0.00")
+    assert entries[-2:] == [("Withdrawal requested (held)", "-300.00", "300.00", "675.00", "300.00"),
+                            ("Withdrawal hold released", "300.00", "-300.00", "975.00", "0.00")]
+    closing = page.locator("[data-testid=statement] tbody tr[data-row=closing] td").all_inner_texts()
+    assert [cell.strip() for cell in closing[5:7]] == ["975.00", "0.00"]
+    screens.shot(page, "balance-released")
+
+    # The merchant's server hears of it.
+    run_jobs()
+    assert [json.loads(r["body"])["type"] for r in receiver.requests] == ["withdrawal.cancelled"]
+    assert json.loads(receiver.requests[0]["body"])["data"]["status"] == "cancelled"
+    watch.assert_clean()
 
 
 # --- 3. the site visitor --------------------------------------------------------------------------

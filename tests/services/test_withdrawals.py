@@ -12,7 +12,7 @@ import factories
 from backoffice.demo import PAYMENT_SYSTEMS
 from backoffice.models import AuditLog, Postback, Withdrawal
 from backoffice.services import withdrawals as service
-from backoffice.services.balances import available
+from backoffice.services.ledger import available
 
 SCHEMAS = {code: fields for code, _name, _cur, fields in PAYMENT_SYSTEMS}
 BAD_VALUE = "not valid!"
@@ -183,7 +183,7 @@ ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 def test_approve_writes_audit_and_postback_with_the_payload(pending):
-    w = service.approve(pending["w"], pending["operator"], pending["wallet"])
+    w = service.approve(pending["w"], pending["operator"], pending["wallet"], "TRX-1")
     assert w.status == "approved" and w.postback_status == "pending" and w.decided_by_id == pending["operator"].id
     assert w.wallet_sender_id == pending["wallet"].id and w.decided_at is not None
     (pb,) = Postback.select()
@@ -217,11 +217,11 @@ def test_reject_needs_a_reason_and_sends_it(pending):
 
 
 def test_a_decided_request_cannot_be_decided_again(pending):
-    service.approve(pending["w"], pending["operator"], pending["wallet"])
+    service.approve(pending["w"], pending["operator"], pending["wallet"], "TRX-1")
     with pytest.raises(service.AlreadyDecided):
         service.reject(pending["w"].id, pending["operator"], "too late")
     with pytest.raises(service.AlreadyDecided):
-        service.approve(pending["w"].id, pending["operator"], pending["wallet"])
+        service.approve(pending["w"].id, pending["operator"], pending["wallet"], "TRX-1")
     w = Withdrawal.get_by_id(pending["w"].id)
     assert w.status == "approved" and w.reject_reason is None
     assert Postback.select().count() == 1
@@ -235,7 +235,7 @@ def test_sender_wallet_must_be_the_merchants_on_that_payment_system(pending):
     wrong_system = factories.wallet(pending["m"], nagad, number="01933333333")
     for wallet in (foreign, wrong_system, None):
         with pytest.raises(service.ValidationFailed):
-            service.approve(pending["w"], pending["operator"], wallet)
+            service.approve(pending["w"], pending["operator"], wallet, "TRX-1")
     assert Withdrawal.get_by_id(pending["w"].id).status == "new" and Postback.select().count() == 0
 
 
@@ -249,7 +249,7 @@ def test_approve_and_reject_racing_decide_once(app, pending):
         def decide(i, wid=wid):
             try:
                 if i == 0:
-                    service.approve(wid, pending["operator"].id, pending["wallet"].id)
+                    service.approve(wid, pending["operator"].id, pending["wallet"].id, "TRX-1")
                     return "approved"
                 service.reject(wid, pending["operator"].id, "no")
                 return "rejected"
@@ -270,7 +270,8 @@ def test_bulk_decisions_skip_decided_ones(pending):
     extra, _ = service.create_withdrawal(pending["m"], pending["ps"], "20.00", "BDT", fields=VALID_FIELDS["bkash"],
                                          withdrawal_id="extra")
     service.reject(extra, pending["operator"], "dup")
-    done, refused = service.approve_many([pending["w"], extra], pending["operator"], lambda w: pending["wallet"])
+    done, refused = service.approve_many([pending["w"], extra], pending["operator"], lambda w: pending["wallet"],
+                                         lambda w: "TRX-1")
     assert [w.id for w in done] == [pending["w"].id]
     assert [w.id for w, _msg in refused] == [extra.id]
     assert Withdrawal.get_by_id(extra.id).status == "rejected"
@@ -288,13 +289,13 @@ def test_a_failure_after_the_outbox_write_rolls_everything_back(pending, monkeyp
 
     monkeypatch.setattr(service, "create_event", create_then_fail)
     with pytest.raises(RuntimeError):
-        service.approve(pending["w"], pending["operator"], pending["wallet"])
+        service.approve(pending["w"], pending["operator"], pending["wallet"], "TRX-1")
     w = Withdrawal.get_by_id(pending["w"].id)
     assert w.status == "new" and w.wallet_sender_id is None and w.postback_status is None
     assert Postback.select().count() == 0
     assert AuditLog.select().where(AuditLog.action == "withdrawal.approve").count() == 0
     monkeypatch.setattr(service, "create_event", real)
-    assert service.approve(pending["w"], pending["operator"], pending["wallet"]).status == "approved"
+    assert service.approve(pending["w"], pending["operator"], pending["wallet"], "TRX-1").status == "approved"
 
 
 def test_schema_validation_for_the_operator_editor(ctx):
