@@ -5,7 +5,6 @@ this module only speaks HTTP. The session holds ``"<user id>:<session token>"``
 (Flask-Login's alternative id), so replacing a user's token ends every session.
 """
 import time
-from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -15,9 +14,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .extensions import limiter, login_manager
+from .extensions import address_key, failure_limits, login_manager
 from .models import User
-from .security import constant_time_equals, new_totp_secret, totp_uri
+from .redirects import safe_next
+from .security import constant_time_equals, totp_uri
 from .services import accounts, profile
 
 bp = Blueprint("auth", __name__)
@@ -50,16 +50,6 @@ def load_user(alternative_id):
     return user
 
 
-def _safe_next(target):
-    """Only same-site paths are followed after sign-in (no open redirect)."""
-    if not target:
-        return None
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 def _failed_login_only(response):
     """Flask-Limiter counts only failed attempts against the address limit."""
     return response.status_code in (401, 403, 429) or getattr(request, "_login_failed", False)
@@ -72,10 +62,10 @@ def _login_rate_limit():
 def _finish(user):
     session.pop(PENDING_KEY, None)
     session.clear()  # no state of the anonymous session survives sign-in
-    accounts.record_login(user)
+    accounts.record_login(user, address_key())
     login_user(user)
     session.permanent = True
-    return redirect(_safe_next(request.args.get("next")) or url_for("admin.index"))
+    return redirect(safe_next(request.args.get("next")) or url_for("admin.index"))
 
 
 def _refuse(form, message, template="auth/login.html", status=401, **extra):
@@ -85,7 +75,7 @@ def _refuse(form, message, template="auth/login.html", status=401, **extra):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"], deduct_when=_failed_login_only)
+@failure_limits((_login_rate_limit, address_key), methods=["POST"], counts=_failed_login_only)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("admin.index"))
@@ -93,7 +83,7 @@ def login():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form), status
-    result = accounts.check_password_step(form.login.data, form.password.data)
+    result = accounts.check_password_step(form.login.data, form.password.data, address_key())
     if not result.ok:
         if result.reason == "locked":
             return _refuse(form, _("Too many failed sign-ins: this account is locked for a while. Try again later."), status=403)
@@ -108,10 +98,11 @@ def login():
         "at": int(time.time()),
     }
     if result.needs_enrolment:
-        session[PENDING_KEY]["enrol_secret"] = new_totp_secret()
+        # Only an opaque reference: the secret waits on the server (issue 17).
+        session[PENDING_KEY]["enrol_ref"] = accounts.start_enrolment(result.user)
         session.modified = True
-        return redirect(url_for("auth.enrol", next=request.args.get("next")))
-    return redirect(url_for("auth.second_factor", next=request.args.get("next")))
+        return redirect(url_for("auth.enrol", next=safe_next(request.args.get("next"))))
+    return redirect(url_for("auth.second_factor", next=safe_next(request.args.get("next"))))
 
 
 def _pending_user():
@@ -126,7 +117,7 @@ def _pending_user():
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"], deduct_when=_failed_login_only)
+@failure_limits((_login_rate_limit, address_key), methods=["POST"], counts=_failed_login_only)
 def second_factor():
     user, _pending = _pending_user()
     if user is None:
@@ -135,7 +126,11 @@ def second_factor():
     form = CodeForm()
     if not form.validate_on_submit():
         return render_template("auth/code.html", form=form), (400 if request.method == "POST" else 200)
-    if not _second_factor_ok(user, form.code.data):
+    try:
+        ok = _second_factor_ok(user, form.code.data)
+    except accounts.TooManyAttempts:
+        return _refuse(form, accounts.too_many_attempts_message(), template="auth/code.html")
+    if not ok:
         return _refuse(form, _("The code is wrong or was used already."), template="auth/code.html")
     return _finish(user)
 
@@ -144,29 +139,29 @@ def _second_factor_ok(user, code):
     """Six digits: the TOTP code; anything longer: a one-time recovery code (issue 7)."""
     compact = (code or "").strip().replace(" ", "")
     if len(compact) <= 8:
-        return accounts.check_second_factor(user, code)
-    if accounts.is_locked(User.get_by_id(user.id)):
-        return False
-    if profile.use_recovery_code(user, compact):
-        return True
-    accounts._register_failure(user)
-    return False
+        return accounts.check_second_factor(user, code, address=address_key())
+    return accounts.check_secret(user.login, address_key(), lambda: profile.use_recovery_code(user, compact))
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"], deduct_when=_failed_login_only)
+@failure_limits((_login_rate_limit, address_key), methods=["POST"], counts=_failed_login_only)
 def enrol():
     user, pending = _pending_user()
-    if user is None or "enrol_secret" not in pending:
+    secret = accounts.enrolment_secret(user, pending.get("enrol_ref")) if user is not None else None
+    if secret is None:
         flash(_("Please sign in again."), "error")
         return redirect(url_for("auth.login"))
-    secret = pending["enrol_secret"]
     form = CodeForm()
     extra = {"secret": secret, "uri": totp_uri(secret, user.login)}
     if not form.validate_on_submit():
         return render_template("auth/enrol.html", form=form, **extra), (400 if request.method == "POST" else 200)
-    if not accounts.check_second_factor(user, form.code.data, secret=secret):
+    try:
+        ok = accounts.check_second_factor(user, form.code.data, secret=secret, address=address_key())
+    except accounts.TooManyAttempts:
+        return _refuse(form, accounts.too_many_attempts_message(), template="auth/enrol.html", **extra)
+    if not ok:
         return _refuse(form, _("The code is wrong. Check your authenticator app's clock."), template="auth/enrol.html", **extra)
+    accounts.finish_enrolment(user)
     return _finish(user)
 
 

@@ -48,8 +48,18 @@ def from_environment(instance_path):
         "PASSWORD_HASH_METHOD": os.environ.get("BACKOFFICE_PASSWORD_HASH", "scrypt"),
         "PASSWORD_MIN_LENGTH": 8,
         "PASSWORD_MAX_LENGTH": 256,
+        # Every check of a secret (password, TOTP or recovery code, reset token) is
+        # counted per (login, address) and per address (services.accounts.check_secret):
+        # at LOGIN_MAX_FAILURES a pair is locked for LOGIN_LOCKOUT_SECONDS, each further
+        # failure after that doubles the delay (up to LOGIN_LOCKOUT_MAX_SECONDS, also how
+        # long failures are remembered); an address failing LOGIN_ADDRESS_MAX_FAILURES
+        # times, on any accounts, is locked the same way.
         "LOGIN_MAX_FAILURES": env_int("BACKOFFICE_LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_SECONDS": env_int("BACKOFFICE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+        "LOGIN_LOCKOUT_MAX_SECONDS": env_int("BACKOFFICE_LOGIN_LOCKOUT_MAX_SECONDS", 24 * 3600),
+        "LOGIN_ADDRESS_MAX_FAILURES": env_int("BACKOFFICE_LOGIN_ADDRESS_MAX_FAILURES", 20),
+        # A second factor being enrolled waits this long for its first code.
+        "TOTP_ENROLMENT_SECONDS": env_int("BACKOFFICE_TOTP_ENROLMENT_SECONDS", 15 * 60),
         "LOGIN_RATE_LIMIT": os.environ.get("BACKOFFICE_LOGIN_RATE_LIMIT", "20 per 5 minutes"),
         "RATELIMIT_ENABLED": env_bool("BACKOFFICE_RATELIMIT_ENABLED", True),
         # How many reverse proxies (TLS terminator, load balancer) stand in front of the

@@ -147,6 +147,11 @@ class User(UserMixin, BaseModel):
     locked_until = DateTimeField(null=True)
     totp_secret = CharField(max_length=64, null=True)
     totp_last_step = IntegerField(default=0)  # a TOTP code is accepted once
+    # A second factor being enrolled: the secret waits here (never in the session
+    # cookie) with the digest of the opaque reference the enrolling session holds.
+    totp_pending_secret = CharField(max_length=64, null=True)
+    totp_pending_ref = CharField(max_length=64, null=True)
+    totp_pending_until = DateTimeField(null=True)
     # Part of the session's identity: replacing it ends every session of the user.
     session_token = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
@@ -554,6 +559,20 @@ class PasswordResetToken(BaseModel):
     used_at = DateTimeField(null=True)
 
 
+class SecretAttempt(BaseModel):
+    """Failed checks of a secret (password, TOTP or recovery code, reset token) per
+    (account, address group); ``account`` "*" counts the address as a whole."""
+
+    account = CharField(max_length=254)
+    address = CharField(max_length=64)
+    failures = IntegerField(default=0)
+    last_failed_at = DateTimeField()
+    locked_until = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("account", "address"), True),)
+
+
 ALL_MODELS = [
     Merchant,
     User,
@@ -572,6 +591,7 @@ ALL_MODELS = [
     AuditLog,
     RecoveryCode,
     PasswordResetToken,
+    SecretAttempt,
     StatBucket,
     StatDay,
     Balance,

@@ -4,7 +4,7 @@ from conftest import csrf_from
 from helpers import fresh_code, login, post_form, totp_clock
 
 import factories
-from backoffice.models import User
+from backoffice.models import SecretAttempt, User
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def test_wrong_password_is_refused(client, merchant_user):
     assert response.status_code == 401
     assert "Invalid login or password" in response.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
-    assert User.get_by_id(merchant_user.id).failed_logins == 1
+    # Counted per (login, address) and per address (issue 17: services.accounts.check_secret).
+    assert SecretAttempt.get(SecretAttempt.account == merchant_user.login).failures == 1
 
 
 def test_unknown_login_gets_the_same_answer(client, conn):
@@ -58,8 +59,8 @@ def test_unknown_login_gets_the_same_answer(client, conn):
 def test_account_locks_after_repeated_failures_even_with_right_password(client, app, merchant_user):
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         login(client, merchant_user, password="wrong password")
-    locked = User.get_by_id(merchant_user.id)
-    assert locked.locked_until is not None
+    locked = SecretAttempt.get(SecretAttempt.account == merchant_user.login)
+    assert locked.locked_until is not None  # this login from this address (tests/test_lockout.py: not elsewhere)
     response = login(client, merchant_user)  # the right password, but locked
     assert response.status_code == 403
     assert "locked" in response.get_data(as_text=True)

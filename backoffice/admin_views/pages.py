@@ -26,15 +26,18 @@ from markupsafe import Markup
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..extensions import address_key
 from ..i18n import language_choices
 from ..models import Merchant
 from ..security import totp_uri
-from ..services import merchant_settings, profile
+from ..services import accounts, merchant_settings, profile
 from ..services import merchants as merchant_service
 from ..services.checks import SettingsError, timezone_names
-from .base import EVERYONE, SecureBaseView, current_role, form_errors, is_operator
+from .base import SecureBaseView, current_role, form_errors, is_operator
 
-TOTP_SESSION_KEY = "settings_totp_secret"
+# The session holds only an opaque reference to the secret being enrolled (issue 17):
+# the secret itself waits on the user's row.
+TOTP_SESSION_KEY = "settings_totp_ref"
 AFTER_PAYMENT_LABELS = {"message": _l("Show a message"), "redirect": _l("Redirect to a URL"),
                         "close": _l("Close the plugin")}
 
@@ -98,7 +101,6 @@ def _timezone_choices():
 
 
 class SettingsView(SecureBaseView):
-    allowed_roles = EVERYONE
 
     def _user(self):
         return current_user._get_current_object()
@@ -116,7 +118,7 @@ class SettingsView(SecureBaseView):
     def _render_profile(self, password_form=None, preferences_form=None, code_form=None, disable_form=None,
                         status=200, **extra):
         user = self._user()
-        enrolling = session.get(TOTP_SESSION_KEY)
+        enrolling = None if user.totp_secret else profile.pending_totp_secret(user, session.get(TOTP_SESSION_KEY))
         context = dict(
             user=user,
             password_form=password_form or PasswordForm(formdata=None),
@@ -146,7 +148,7 @@ class SettingsView(SecureBaseView):
         user = self._user()
         try:
             profile.change_password(user, form.old_password.data, form.new_password.data,
-                                    form.new_password_again.data, ip=request.remote_addr)
+                                    form.new_password_again.data, ip=request.remote_addr, address=address_key())
         except SettingsError as exc:
             form_errors(form, exc)
             return self._render_profile(password_form=form, status=400)
@@ -175,20 +177,20 @@ class SettingsView(SecureBaseView):
         if not form.validate_on_submit():
             abort(400)
         if not self._user().totp_secret:
-            session[TOTP_SESSION_KEY] = profile.start_totp()
+            session[TOTP_SESSION_KEY] = profile.start_totp(self._user())
         return redirect(url_for(".index") + "#second-factor")
 
     @expose("/second-factor/confirm/", methods=("POST",))
     def totp_confirm(self):
         user = self._user()
         form = CodeForm()
-        secret = session.get(TOTP_SESSION_KEY)
-        if user.totp_secret or not secret:
+        ref = session.get(TOTP_SESSION_KEY)
+        if user.totp_secret or not ref:
             return redirect(url_for(".index"))
         if not form.validate_on_submit():
             return self._render_profile(code_form=form, status=400)
         try:
-            codes = profile.confirm_totp(user, secret, form.code.data, ip=request.remote_addr)
+            codes = profile.confirm_totp(user, ref, form.code.data, ip=request.remote_addr, address=address_key())
         except SettingsError as exc:
             form_errors(form, exc)
             return self._render_profile(code_form=form, status=400)
@@ -201,7 +203,7 @@ class SettingsView(SecureBaseView):
         if not form.validate_on_submit():
             return self._render_profile(disable_form=form, status=400)
         try:
-            profile.disable_totp(self._user(), form.password.data, ip=request.remote_addr)
+            profile.disable_totp(self._user(), form.password.data, ip=request.remote_addr, address=address_key())
         except SettingsError as exc:
             form_errors(form, exc)
             return self._render_profile(disable_form=form, status=400)
@@ -214,7 +216,8 @@ class SettingsView(SecureBaseView):
         if not form.validate_on_submit():
             return self._render_profile(disable_form=form, status=400)
         try:
-            codes = profile.renew_recovery_codes(self._user(), form.password.data, ip=request.remote_addr)
+            codes = profile.renew_recovery_codes(self._user(), form.password.data, ip=request.remote_addr,
+                                                 address=address_key())
         except SettingsError as exc:
             form_errors(form, exc)
             return self._render_profile(disable_form=form, status=400)
@@ -304,7 +307,14 @@ reset_bp = Blueprint("password_reset", __name__)
 
 @reset_bp.route("/login/reset/<token>", methods=["GET", "POST"])
 def reset_password(token):
-    user = merchant_service.reset_token_user(token)
+    # A reset token is a secret: guessing goes through the guard of every secret check,
+    # per address (a token names no account until it is right).
+    found = {}
+    try:
+        accounts.check_secret(None, address_key(), lambda: found.setdefault("user", merchant_service.reset_token_user(token)))
+    except accounts.TooManyAttempts:
+        return render_template("auth/reset_invalid.html", message=accounts.too_many_attempts_message()), 429
+    user = found["user"]
     if user is None:
         return render_template("auth/reset_invalid.html"), 404
     form = ResetForm()

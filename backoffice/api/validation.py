@@ -9,6 +9,13 @@ from ..money import AmountError, parse_amount
 from .base import ApiError
 
 
+def normalise_text(value):
+    """The value a text field is checked and looked up as: stripped of whitespace of
+    every Unicode kind (``str.strip``). Rate-limit keys use it too (issue 17): a
+    variant that validation turns into the same value is the same key."""
+    return value.strip()
+
+
 class _Fields:
     """What a JSON body and a query string check alike: faults collected per field."""
 
@@ -60,7 +67,7 @@ class Body(_Fields):
         if not isinstance(value, str):
             self.fail(field, _("must be a string"))
             return None
-        return self._text(field, value.strip(), max_length, choices, pattern)
+        return self._text(field, normalise_text(value), max_length, choices, pattern)
 
     def amount(self, field, required=True):
         value = self._raw(field, required)

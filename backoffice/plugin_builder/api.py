@@ -8,12 +8,11 @@ other answer, a bad signature included, counts against all three limits.
 """
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
 
 from ..api.base import ApiError
 from ..api.openapi import document, error_responses, schema
-from ..api.validation import Body
-from ..extensions import limiter
+from ..api.validation import Body, normalise_text
+from ..extensions import address_key, failure_limits, limiter
 from ..services.activation import (
     BINDING,
     MerchantDisabled,
@@ -27,9 +26,11 @@ from .signing import signature_ok
 
 
 def _body_value(name):
+    """A body field as validation accepts it (``normalise_text``): the key of a limit
+    is the value the activation looks up, so its variants share one allowance."""
     data = request.get_json(silent=True)
     value = data.get(name) if isinstance(data, dict) else None
-    return str(value)[:255] if value is not None else ""
+    return normalise_text(value)[:255] if isinstance(value, str) else ""
 
 
 def _label_key():
@@ -51,9 +52,8 @@ def _limit(name):
 
 
 @bp.route("/api/activate", methods=["POST"])
-@limiter.limit(_limit("PLUGIN_LIMIT_PER_ADDRESS"), key_func=get_remote_address, deduct_when=_counts)
-@limiter.limit(_limit("PLUGIN_LIMIT_PER_LABEL"), key_func=_label_key, deduct_when=_counts)
-@limiter.limit(_limit("PLUGIN_LIMIT_PER_NUMBER"), key_func=_number_key, deduct_when=_counts)
+@failure_limits((_limit("PLUGIN_LIMIT_PER_ADDRESS"), address_key), (_limit("PLUGIN_LIMIT_PER_LABEL"), _label_key),
+                (_limit("PLUGIN_LIMIT_PER_NUMBER"), _number_key), counts=_counts)
 def activate_endpoint():
     settings, number, label, order_id = _visitor_request()
     outcome = activate(settings.merchant, settings.payment_system.code, number, label, order_id, settings=settings)
@@ -61,7 +61,7 @@ def activate_endpoint():
 
 
 @bp.route("/api/pending", methods=["POST"])
-@limiter.limit(_limit("PLUGIN_LIMIT_PENDING"), key_func=get_remote_address)
+@limiter.limit(_limit("PLUGIN_LIMIT_PENDING"), key_func=address_key)
 def pending_endpoint():
     """What became of this visitor's delayed activation. Read only: it answers only the
     label that waits for the number (signed, when the merchant signs labels)."""
@@ -97,7 +97,9 @@ schema("ActivationRequest", {
         "transaction_number": {"type": "string", "maxLength": 100},
         "label": {"type": "string", "maxLength": 255, "description": "The visitor's user id on the merchant's site"},
         "order_id": {"type": "string", "maxLength": 255},
-        "signature": {"type": "string", "description": "hex HMAC-SHA256 of label|order_id with the API key"},
+        "signature": {"type": "string",
+                      "description": "v2=<hex HMAC-SHA256 of the length-prefixed label and order id> (README, "
+                                     "The plugin); the bare hex of label|order_id (v1) is deprecated"},
     },
 })
 # What both answers may say of a deposit (activation.Outcome.as_json).

@@ -8,11 +8,10 @@ visitor) and ``payment_systems`` (comma-separated codes). Rate limited per addre
 """
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
 
 from ..api.base import ApiError
 from ..api.openapi import document, error_responses, schema
-from ..extensions import limiter
+from ..extensions import address_key, limiter
 from .blueprint import bp
 from .config import config_json, merchant_by_public_key, parse_codes
 
@@ -23,7 +22,7 @@ def _limit():
 
 
 @bp.route("/api/config", methods=["GET"])
-@limiter.limit(_limit, key_func=get_remote_address)
+@limiter.limit(_limit, key_func=address_key)
 def config_endpoint():
     public_key = request.args.get("merchant", "")
     if not public_key:

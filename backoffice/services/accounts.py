@@ -3,6 +3,7 @@
 No Flask-Admin and no HTTP here: the login view, the CLI and the demo call these.
 """
 import datetime
+import secrets
 from dataclasses import dataclass
 
 from flask import current_app
@@ -10,16 +11,20 @@ from flask_babel import gettext as _
 
 from ..db import db
 from ..errors import FieldError
-from ..models import ROLES, Merchant, User, utcnow
+from ..models import ROLES, Merchant, SecretAttempt, User, utcnow
 from ..security import (
     PasswordError,
     check_password_rules,
+    constant_time_equals,
     hash_password,
     new_session_token,
     new_totp_secret,
+    token_digest,
     totp_match_step,
     verify_password,
 )
+
+EVERY_ACCOUNT = "*"  # the SecretAttempt row that counts an address's failures on any account
 
 
 class AccountError(FieldError):
@@ -81,33 +86,109 @@ def requires_second_factor(user):
     return user.role == "operator" or bool(user.totp_secret)
 
 
-def _register_failure(user):
-    """Count a failed attempt atomically; lock the account at the limit."""
+# --- the one guard of every secret check (issue 17) -----------------------------------------
+
+class TooManyAttempts(Exception):
+    """Too many failed checks from this address (for this account, or for any)."""
+
+
+def too_many_attempts_message():
+    return _("Too many failed attempts: try again later.")
+
+
+def _rows(account, address):
+    keys = [(EVERY_ACCOUNT, address)] + ([(account, address)] if account else [])
+    return keys
+
+
+def _key_filter(account, address):
+    where = None
+    for acc, addr in _rows(account, address):
+        clause = (SecretAttempt.account == acc) & (SecretAttempt.address == addr)
+        where = clause if where is None else (where | clause)
+    return where
+
+
+def attempts_locked(account, address, now=None):
+    """True while (account, address) or the address as a whole is locked."""
+    now = now or utcnow()
+    return (SecretAttempt.select().where(_key_filter(account, address) & (SecretAttempt.locked_until > now))
+            .exists())
+
+
+def record_failed_attempt(account, address, now=None):
+    """Count a failure for (account, address) and for the address; lock at the limit,
+    each further failure doubling the delay. The counts are atomic upserts."""
     cfg = current_app.config
-    limit = cfg["LOGIN_MAX_FAILURES"]
-    with db.atomic():
-        User.update(failed_logins=User.failed_logins + 1).where(User.id == user.id).execute()
-        lock_until = utcnow() + datetime.timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
-        User.update(locked_until=lock_until, failed_logins=0).where(
-            (User.id == user.id) & (User.failed_logins >= limit)
-        ).execute()
+    now = now or utcnow()
+    base, cap = cfg["LOGIN_LOCKOUT_SECONDS"], cfg["LOGIN_LOCKOUT_MAX_SECONDS"]
+    forget = now - datetime.timedelta(seconds=cap)
+    for acc, addr in _rows(account, address):
+        maximum = cfg["LOGIN_ADDRESS_MAX_FAILURES"] if acc == EVERY_ACCOUNT else cfg["LOGIN_MAX_FAILURES"]
+        with db.atomic():
+            # Failures older than the longest lock are forgotten.
+            SecretAttempt.delete().where(
+                (SecretAttempt.account == acc) & (SecretAttempt.address == addr)
+                & (SecretAttempt.last_failed_at < forget)
+                & (SecretAttempt.locked_until.is_null() | (SecretAttempt.locked_until <= now))
+            ).execute()
+            rows = list(
+                SecretAttempt.insert(account=acc, address=addr, failures=1, last_failed_at=now)
+                .on_conflict(conflict_target=[SecretAttempt.account, SecretAttempt.address],
+                             update={SecretAttempt.failures: SecretAttempt.failures + 1,
+                                     SecretAttempt.last_failed_at: now})
+                .returning(SecretAttempt.failures).tuples().execute()
+            )
+            failures = rows[0][0]
+            if failures >= maximum:
+                delay = min(base * 2 ** min(failures - maximum, 32), cap)
+                SecretAttempt.update(locked_until=now + datetime.timedelta(seconds=delay)).where(
+                    (SecretAttempt.account == acc) & (SecretAttempt.address == addr)
+                    & (SecretAttempt.failures == failures)
+                ).execute()
 
 
-def is_locked(user, now=None):
-    return user.locked_until is not None and user.locked_until > (now or utcnow())
+def clear_failed_attempts(account, address):
+    """A complete sign-in forgets the pair's failures (not the address's)."""
+    SecretAttempt.delete().where((SecretAttempt.account == account) & (SecretAttempt.address == address)).execute()
 
 
-def check_password_step(login, password):
+def forget_account_failures(login):
+    """A password reset (a link an operator issued) proves control of the account:
+    forget its failures from every address (the addresses' own counts stay)."""
+    SecretAttempt.delete().where(SecretAttempt.account == normalise_login(login)).execute()
+
+
+def check_secret(account, address, check, now=None):
+    """The guard every check of a secret goes through: raise :class:`TooManyAttempts`
+    while (account, address) or the address is locked (``check`` is not run: no answer
+    leaks); else run ``check()`` and count a failure when it is false.
+
+    ``account``: the normalised login (whether it exists or not), or None when the
+    secret names no account (a reset token); ``address``: the client's address group
+    (``extensions.address_key``), passed in by the adapter.
+    """
+    account = normalise_login(account) if account else None
+    address = address or "unknown"
+    if attempts_locked(account, address, now):
+        raise TooManyAttempts()
+    ok = bool(check())
+    if not ok:
+        record_failed_attempt(account, address, now)
+    return ok
+
+
+def check_password_step(login, password, address=None):
+    """The password step. Unknown logins are counted, locked and answered exactly like
+    existing ones, and cost the same (a check against a dummy hash)."""
     user = User.get_or_none(User.login == normalise_login(login))
-    if user is None:
-        verify_password(None, password)  # same cost as a real check
-        return SignIn(False, reason="invalid")
-    if is_locked(user):
-        return SignIn(False, user=user, reason="locked")
-    if not verify_password(user.password_hash, password):
-        _register_failure(user)
-        user = User.get_by_id(user.id)
-        return SignIn(False, user=user, reason="locked" if is_locked(user) else "invalid")
+    try:
+        ok = check_secret(login, address, lambda: verify_password(user.password_hash if user else None, password))
+    except TooManyAttempts:
+        return SignIn(False, reason="locked")
+    if not ok or user is None:
+        locked = attempts_locked(normalise_login(login), address or "unknown")
+        return SignIn(False, reason="locked" if locked else "invalid")
     if not user.active or (user.merchant_id is not None and not user.merchant.active):
         return SignIn(False, user=user, reason="disabled")
     if requires_second_factor(user):
@@ -115,16 +196,20 @@ def check_password_step(login, password):
     return SignIn(True, user=user)
 
 
-def check_second_factor(user, code, secret=None):
-    """Accept a TOTP code once. ``secret`` is given while enrolling (not yet stored)."""
+def check_second_factor(user, code, secret=None, address=None):
+    """Accept a TOTP code once, through the guard (:class:`TooManyAttempts` while
+    locked). ``secret`` is given while enrolling (not yet stored)."""
     user = User.get_by_id(user.id)
-    if is_locked(user):
-        return False
     secret = secret or user.totp_secret
-    step = totp_match_step(secret, code, user.totp_last_step) if secret else None
-    if step is None:
-        _register_failure(user)
+    found = {}
+
+    def matches():
+        found["step"] = totp_match_step(secret, code, user.totp_last_step) if secret else None
+        return found["step"] is not None
+
+    if not check_secret(user.login, address, matches):
         return False
+    step = found["step"]
     # Conditional update: two requests racing with the same code cannot both pass.
     updated = (
         User.update(totp_last_step=step, totp_secret=secret)
@@ -134,8 +219,37 @@ def check_second_factor(user, code, secret=None):
     return updated == 1
 
 
-def record_login(user):
+def record_login(user, address=None):
     User.update(last_login_at=utcnow(), failed_logins=0, locked_until=None).where(User.id == user.id).execute()
+    clear_failed_attempts(user.login, address or "unknown")
+
+
+# --- a second factor being enrolled (the secret stays on the server) ---------------------
+
+def start_enrolment(user, now=None):
+    """Keep a new TOTP secret on the user's row for a while; return the opaque reference
+    the enrolling session holds (the secret itself never goes into the cookie). A new
+    start replaces the previous one."""
+    ref = secrets.token_urlsafe(24)
+    until = (now or utcnow()) + datetime.timedelta(seconds=current_app.config["TOTP_ENROLMENT_SECONDS"])
+    User.update(totp_pending_secret=new_totp_secret(), totp_pending_ref=token_digest(ref),
+                totp_pending_until=until).where(User.id == user.id).execute()
+    return ref
+
+
+def enrolment_secret(user, ref, now=None):
+    """The secret being enrolled, when ``ref`` is this enrolment's and it is not stale."""
+    row = User.get_by_id(user.id)
+    if not ref or not row.totp_pending_secret or not row.totp_pending_ref:
+        return None
+    if row.totp_pending_until is None or row.totp_pending_until < (now or utcnow()):
+        return None
+    return row.totp_pending_secret if constant_time_equals(row.totp_pending_ref, token_digest(ref)) else None
+
+
+def finish_enrolment(user):
+    User.update(totp_pending_secret=None, totp_pending_ref=None, totp_pending_until=None).where(
+        User.id == user.id).execute()
 
 
 def end_all_sessions(user):

@@ -207,5 +207,6 @@ def use_reset_token(token, new_password, new_password_again, ip="", now=None):
             raise SettingsError({"new_password": exc.message}) from None
         # A forgotten password often comes with a lock-out: clear it.
         User.update(failed_logins=0, locked_until=None).where(User.id == user.id).execute()
+        accounts.forget_account_failures(user.login)
         audit.record(user, "user.reset_password", user, merchant=user.merchant_id, ip=ip)
     return user

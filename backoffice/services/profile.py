@@ -12,22 +12,34 @@ from flask_babel import gettext as _
 from ..db import db
 from ..i18n import languages
 from ..models import RecoveryCode, User, utcnow
-from ..security import PasswordError, check_password_rules, new_totp_secret, token_digest, verify_password
+from ..security import PasswordError, check_password_rules, token_digest, verify_password
 from . import accounts, audit
 from .checks import SettingsError, check_not_common, check_timezone
 
 RECOVERY_CODES = 10
 
 
+# --- the guard ---------------------------------------------------------------------------
+
+def _confirm(user, field, check, address):
+    """A secret the user confirms (current password, TOTP code) goes through the one
+    guard of every secret check (``accounts.check_secret``): counted per (login,
+    address) and per address, refused for a while after too many failures."""
+    try:
+        return accounts.check_secret(user.login, address, check)
+    except accounts.TooManyAttempts:
+        raise SettingsError({field: accounts.too_many_attempts_message()}) from None
+
+
 # --- password ----------------------------------------------------------------------------
 
-def change_password(user, old_password, new_password, new_password_again, ip=""):
+def change_password(user, old_password, new_password, new_password_again, ip="", address=None):
     """Change one's own password: every other session of the user ends.
 
     The rules in order: the old password, the two new ones equal, the length rules
     (``accounts``), then the common-password list.
     """
-    if not verify_password(user.password_hash, old_password):
+    if not _confirm(user, "old_password", lambda: verify_password(user.password_hash, old_password), address):
         raise SettingsError({"old_password": _("The current password is wrong.")})
     if new_password != new_password_again:
         raise SettingsError({"new_password_again": _("The two new passwords differ.")})
@@ -74,25 +86,38 @@ def update_profile(user, language, timezone=None, ip=""):
 
 # --- second factor -----------------------------------------------------------------------
 
-def start_totp():
-    return new_totp_secret()
+def start_totp(user):
+    """Start enrolling: the new secret waits on the server; returns the opaque reference
+    the session keeps (``accounts.start_enrolment``)."""
+    return accounts.start_enrolment(user)
 
 
-def confirm_totp(user, secret, code, ip=""):
-    """Turn the second factor on: the code must come from ``secret``. Returns recovery codes."""
-    if not secret or not accounts.check_second_factor(user, code, secret=secret):
+def pending_totp_secret(user, ref):
+    return accounts.enrolment_secret(user, ref)
+
+
+def confirm_totp(user, ref, code, ip="", address=None):
+    """Turn the second factor on: the code must come from the secret being enrolled
+    (``ref``: the session's reference to it). Returns recovery codes."""
+    secret = accounts.enrolment_secret(user, ref)
+    try:
+        ok = bool(secret) and accounts.check_second_factor(user, code, secret=secret, address=address)
+    except accounts.TooManyAttempts:
+        raise SettingsError({"code": accounts.too_many_attempts_message()}) from None
+    if not ok:
         raise SettingsError({"code": _("The code is wrong. Check your authenticator app's clock.")})
+    accounts.finish_enrolment(user)
     with db.atomic():
         codes = new_recovery_codes(user)
         audit.record(user, "user.totp_enable", user, merchant=user.merchant_id, ip=ip)
     return codes
 
 
-def disable_totp(user, password, ip=""):
+def disable_totp(user, password, ip="", address=None):
     """A merchant user may turn the second factor off (operators must keep it)."""
     if user.role == "operator":
         raise SettingsError({"password": _("Operators must keep the second factor.")})
-    if not verify_password(user.password_hash, password):
+    if not _confirm(user, "password", lambda: verify_password(user.password_hash, password), address):
         raise SettingsError({"password": _("The current password is wrong.")})
     with db.atomic():
         User.update(totp_secret=None).where(User.id == user.id).execute()
@@ -122,12 +147,12 @@ def new_recovery_codes(user, count=RECOVERY_CODES):
     return [_format_code(c) for c in codes]
 
 
-def renew_recovery_codes(user, password, ip=""):
+def renew_recovery_codes(user, password, ip="", address=None):
     """New recovery codes (returned once; the old ones stop working), audited. The
     current password confirms it; only with the second factor on."""
     if not user.totp_secret:
         raise SettingsError({"password": _("The second factor is off.")})
-    if not verify_password(user.password_hash, password):
+    if not _confirm(user, "password", lambda: verify_password(user.password_hash, password), address):
         raise SettingsError({"password": _("The current password is wrong.")})
     with db.atomic():
         codes = new_recovery_codes(user)
