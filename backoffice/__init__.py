@@ -3,13 +3,15 @@
 ``create_app`` is the only way an application is built (web, CLI, workers, tests).
 """
 import os
+import re
 
-from flask import Flask, redirect, url_for
+from flask import Flask, Request, current_app, redirect, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin_views, api, auth, cli, config, db, plugin_builder
+from .api.base import JSONBodyTooDeep, JSONBodyTooLarge
 from .extensions import babel, csrf, limiter, login_manager
 from .i18n import format_datetime, select_locale, select_timezone
 from .money import json_number
@@ -18,14 +20,67 @@ from .security import apply_security_headers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+JSON_MAX_DEPTH = 32  # arrays and objects within each other; settings: JSON_MAX_DEPTH
+JSON_MAX_BYTES = 64 * 1024  # a JSON request body; settings: JSON_MAX_BYTES
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_too_deep(data, limit):
+    """Whether the JSON text ``data`` nests arrays/objects deeper than ``limit``,
+    found by counting brackets outside strings: no parsing, no recursion."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False  # the common case: too few brackets to be too deep
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', data)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth = max(depth - 1, 0)
+    return False
+
+
+def _config(name, default):
+    try:
+        return int(current_app.config.get(name, default))
+    except RuntimeError:  # no application context
+        return default
+
+
 class JSONProvider(DefaultJSONProvider):
     """Request bodies read JSON numbers with a fraction or an exponent as ``Decimal``,
     never float: 9999999999999999.99 stays exact, and an amount written 1E2 is refused
-    (as the API's documentation says) instead of arriving as the float 100.0."""
+    (as the API's documentation says) instead of arriving as the float 100.0.
+
+    Nothing deeper than ``JSON_MAX_DEPTH`` is parsed (``JSONBodyTooDeep``, a 400 in
+    the API's error shape); with :class:`BoundedRequest`, no body over
+    ``JSON_MAX_BYTES`` is even read (``JSONBodyTooLarge``, a 413)."""
 
     def loads(self, s, **kwargs):
+        limit = _config("JSON_MAX_DEPTH", JSON_MAX_DEPTH)
+        if json_too_deep(s, limit):
+            raise JSONBodyTooDeep(limit)
         kwargs.setdefault("parse_float", json_number)
         return super().loads(s, **kwargs)
+
+
+class BoundedRequest(Request):
+    """``get_json`` (every JSON body the app reads: the APIs' ``Body``, the plugin's
+    limiter keys, CORS) refuses a body over ``JSON_MAX_BYTES`` before reading it; the
+    provider then bounds its depth before parsing."""
+
+    def get_json(self, force=False, silent=False, cache=True):
+        if (force or self.is_json) and not (cache and self._cached_json[silent] is not Ellipsis):
+            limit = _config("JSON_MAX_BYTES", JSON_MAX_BYTES)
+            if self.content_length is not None and self.content_length > limit:
+                raise JSONBodyTooLarge(limit)
+            if len(self.get_data(cache=True)) > limit:  # chunked: no length announced
+                raise JSONBodyTooLarge(limit)
+        return super().get_json(force=force, silent=silent, cache=cache)
 
 
 def create_app(test_config=None):
@@ -41,6 +96,7 @@ def create_app(test_config=None):
         static_folder=os.path.join(ROOT, "static"),
     )
     app.json = JSONProvider(app)
+    app.request_class = BoundedRequest
 
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(config.from_environment(instance_path))

@@ -6,7 +6,7 @@ Errors are ``{"error": {"code", "message", "details": [{"field", "message"}]}}``
 """
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from ..errors import RuleError
 from ..extensions import csrf
@@ -22,6 +22,39 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+
+
+class JSONBodyTooDeep(BadRequest):
+    """A JSON body nested deeper than ``JSON_MAX_DEPTH`` (refused before parsing: a
+    parser recursing 10,000 levels down fails with a RecursionError, a 500)."""
+
+    api_code = "json_too_deep"
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+
+    def api_message(self):
+        return _("The JSON body is nested too deeply.")
+
+    def api_details(self):
+        return [{"field": "body", "message": _("must be nested at most %(n)d levels deep", n=self.limit)}]
+
+
+class JSONBodyTooLarge(RequestEntityTooLarge):
+    """A JSON body over ``JSON_MAX_BYTES`` (refused before it is read or parsed)."""
+
+    api_code = "payload_too_large"
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+
+    def api_message(self):
+        return _("The JSON body is too large.")
+
+    def api_details(self):
+        return [{"field": "body", "message": _("must be at most %(n)d bytes", n=self.limit)}]
 
 
 def error_response(status, code, message, details=None, headers=None):
@@ -92,6 +125,8 @@ def register_error_handlers(blueprint):
 
     @blueprint.errorhandler(HTTPException)
     def _http_error(exc):
+        if isinstance(exc, (JSONBodyTooDeep, JSONBodyTooLarge)):
+            return error_response(exc.code, exc.api_code, exc.api_message(), exc.api_details())
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
 

@@ -1,14 +1,15 @@
-"""CORS on the plugin API: only for the merchant's allowed origins (SPEC §6).
+"""CORS on the plugin API: only for the allowed origins of the merchant the request is
+for (SPEC §6), never for an origin some other merchant lists.
 
-The merchant is the ``merchant`` query parameter or JSON field. A preflight
-(``OPTIONS``) carries no body: it is answered for the ``merchant`` query parameter
-when there is one, else for any merchant that lists the origin. Never credentials.
+The merchant is named by its public key: the ``merchant`` query parameter, the
+``merchant`` field of a JSON body, or a ``public_key`` in the path. A preflight
+(``OPTIONS``) carries no body, so a site that posts to the plugin API names the
+merchant in the query (``POST /plugin/api/activate?merchant=PK``); a preflight that
+names no merchant gets no grant. When the request names more than one merchant (the
+query says one, the body another) nothing is granted. Never credentials.
 """
 from flask import request
 
-from peewee import Value
-
-from ..models import Merchant
 from ..origins import normalise_origin
 from .blueprint import bp
 from .config import merchant_by_public_key, origin_allowed
@@ -17,25 +18,28 @@ ALLOW_METHODS = "GET, POST, OPTIONS"
 ALLOW_HEADERS = "Content-Type"
 
 
-def _merchant_key():
-    key = request.args.get("merchant")
-    if not key and request.method == "POST":
+def requested_merchant_keys():
+    """Every public key the request names (query, path, JSON body), without repeats."""
+    keys = [request.args.get("merchant"), (request.view_args or {}).get("public_key")]
+    if request.method == "POST":
         data = request.get_json(silent=True)
-        if isinstance(data, dict) and isinstance(data.get("merchant"), str):
-            key = data["merchant"]
-    return key
+        if isinstance(data, dict):
+            keys.append(data.get("merchant"))
+    out = []
+    for key in keys:
+        if key is not None and key not in out:
+            out.append(key)
+    return out
 
 
-def _origin_ok(origin):
-    key = _merchant_key()
-    if key:
-        merchant = merchant_by_public_key(key)
-        return merchant is not None and origin_allowed(merchant, origin)
-    if request.method != "OPTIONS":
+def origin_granted(origin):
+    """Whether ``origin`` may read this answer: the request names exactly one merchant,
+    and that merchant lists the origin."""
+    keys = requested_merchant_keys()
+    if len(keys) != 1 or not isinstance(keys[0], str):
         return False
-    pattern = Value("%" + origin.replace("%", "") + "%", converter=False)
-    candidates = Merchant.select().where(Merchant.allowed_origins ** pattern).limit(50)
-    return any(origin_allowed(m, origin) for m in candidates)
+    merchant = merchant_by_public_key(keys[0])
+    return merchant is not None and origin_allowed(merchant, origin)
 
 
 @bp.after_request
@@ -47,7 +51,7 @@ def add_cors_headers(response):
     if not origin:
         return response
     try:
-        allowed = _origin_ok(origin)
+        allowed = origin_granted(origin)
     except Exception:  # noqa: BLE001 - a CORS header is never worth a failed answer
         allowed = False
     if allowed:

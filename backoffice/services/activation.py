@@ -99,6 +99,14 @@ def merchant_settings(merchant, payment_system_code):
     return row
 
 
+def merchant_scope(model, merchant_id, payment_system_id):
+    """The first condition of every lookup a public endpoint (the plugin API) makes by
+    a key a visitor typed (transaction number, label): that merchant's rows of that
+    payment system only. Two merchants may share a label, and a number one merchant's
+    visitor waits for says nothing to, and blocks nothing of, another merchant."""
+    return (model.merchant == merchant_id) & (model.payment_system == payment_system_id)
+
+
 class MerchantDisabled(Exception):
     """The merchant is switched off: its plugin accepts no deposits."""
 
@@ -142,8 +150,10 @@ def activate(merchant, payment_system_code, transaction_number, label, order_id=
                     number=transaction_number, merchant=merchant.id)
         if tx is not None:
             return _claimed(tx, merchant, settings, now)
+        # Scoped to the merchant: another merchant's transaction is, for this
+        # merchant's visitors, a number never reported (no oracle across merchants).
         tx = Transaction.get_or_none(
-            (Transaction.payment_system == settings.payment_system_id)
+            merchant_scope(Transaction, merchant.id, settings.payment_system_id)
             & (Transaction.transaction_number == transaction_number)
         )
         if tx is None:
@@ -289,15 +299,15 @@ def _not_reported(merchant, settings, transaction_number, label, order_id, now):
     if not merchant.delayed_activation:
         return Outcome(NOT_FOUND)
     waiting = PendingActivation.get_or_none(
-        (PendingActivation.payment_system == settings.payment_system_id)
+        merchant_scope(PendingActivation, merchant.id, settings.payment_system_id)
         & (PendingActivation.transaction_number == transaction_number)
         & (PendingActivation.status == "waiting")
         & (PendingActivation.expires_at > now)
     )
     if waiting is not None:
-        # The same visitor asking again sees the same answer; nobody else may
-        # take over a number somebody is already waiting for.
-        if waiting.merchant_id == merchant.id and waiting.label == label:
+        # The same visitor asking again sees the same answer; nobody else (of this
+        # merchant: the lookup is scoped) may take over a number somebody waits for.
+        if waiting.label == label:
             return Outcome(PENDING, expires_at=waiting.expires_at)
         return Outcome(NOT_FOUND)
     expires_at = now + datetime.timedelta(minutes=merchant.pending_activation_ttl)
@@ -320,8 +330,7 @@ def pending_state(settings, transaction_number, label, now=None):
     waiting = (
         PendingActivation.select()
         .where(
-            (PendingActivation.merchant == settings.merchant_id)
-            & (PendingActivation.payment_system == settings.payment_system_id)
+            merchant_scope(PendingActivation, settings.merchant_id, settings.payment_system_id)
             & (PendingActivation.transaction_number == transaction_number)
             & (PendingActivation.label == label)
         )
@@ -335,9 +344,8 @@ def pending_state(settings, transaction_number, label, now=None):
     if waiting.status == "expired":
         return Outcome(EXPIRED)
     tx = Transaction.get_or_none(
-        (Transaction.payment_system == settings.payment_system_id)
+        merchant_scope(Transaction, settings.merchant_id, settings.payment_system_id)
         & (Transaction.transaction_number == transaction_number)
-        & (Transaction.merchant == settings.merchant_id)
     )
     if tx is None or tx.status != "activated" or tx.label != label:
         return Outcome(REJECTED)
@@ -348,7 +356,8 @@ def deposit_state(tx):
     """The deposit an activated transaction belongs to, as it stands now."""
     if tx.stockpiling_id is None:
         return Outcome(ACTIVATED, transaction=tx, amount=tx.amount, currency=tx.currency)
-    sp = Stockpiling.get_by_id(tx.stockpiling_id)
+    sp = Stockpiling.get(merchant_scope(Stockpiling, tx.merchant_id, tx.payment_system_id)
+                         & (Stockpiling.id == tx.stockpiling_id))
     if sp.status == "completed":
         return Outcome(ACTIVATED, transaction=tx, amount=sp.accumulated_amount, currency=sp.currency)
     return Outcome(STOCKPILING, transaction=tx, accumulated=sp.accumulated_amount, required=sp.required_amount,

@@ -9,8 +9,10 @@ The rules:
   **any** address it resolves to is not a public unicast address: loopback,
   RFC 1918, link-local, CGNAT 100.64/10, benchmarking 198.18/15, the documentation
   ranges, reserved, multicast, unspecified, IPv6 unique-local fc00::/7, and the
-  IPv4-mapped, IPv4-compatible, 6to4 (2002::/16) and NAT64 (64:ff9b::/96) forms of
-  those (the embedded IPv4 address is checked);
+  IPv4-mapped (``::ffff:a.b.c.d``), IPv4-translated (``::ffff:0:a.b.c.d``),
+  IPv4-compatible (``::a.b.c.d``), 6to4 (2002::/16) and NAT64 (64:ff9b::/96) forms
+  of those: :func:`embedded_ipv4` normalises each to its IPv4 address, which the
+  IPv4 rules then judge;
 * the caller then connects to one of the addresses checked here
   (:attr:`Target.addresses`), never to the name again, so DNS rebinding cannot
   slip a second answer past the check.
@@ -137,28 +139,43 @@ class Target:
     addresses: list = field(default_factory=list)  # [(family, "ip")]
 
 
-def _embedded_v4(ip):
-    """The IPv4 address an IPv6 address stands for (mapped, compatible, 6to4, NAT64)."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped, "ipv4-mapped"
-    if ip in _V6("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "nat64"
+# The IPv6 forms that carry an IPv4 address in their low 32 bits: (network, form).
+# 6to4 (2002::/16) carries it in bits 16-47 instead (``IPv6Address.sixtofour``).
+_V4_IN_LOW_BITS = [
+    (_V6("::ffff:0:0/96"), "ipv4-mapped"),  # ::ffff:a.b.c.d
+    (_V6("::ffff:0:0:0/96"), "ipv4-translated"),  # ::ffff:0:a.b.c.d (SIIT, RFC 2765)
+    (_V6("64:ff9b::/96"), "nat64"),  # RFC 6052 well-known prefix
+    (_V6("::/96"), "ipv4-compatible"),  # ::a.b.c.d (deprecated); :: and ::1 are not
+]
+
+
+def embedded_ipv4(ip):
+    """``(IPv4Address, form)`` for an IPv6 address that stands for an IPv4 one (mapped,
+    translated, compatible, NAT64, 6to4), else ``(None, None)``: the one place an IPv6
+    address is normalised to the IPv4 address it embeds, so the IPv4 rules judge it."""
+    if ip.version != 6:
+        return None, None
     if ip.sixtofour is not None:
         return ip.sixtofour, "6to4"
-    if ip in _V6("::/96") and int(ip) > 1:  # deprecated IPv4-compatible form ::a.b.c.d
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "ipv4-compatible"
+    for network, form in _V4_IN_LOW_BITS:
+        if ip in network:
+            if form == "ipv4-compatible" and int(ip) <= 1:
+                return None, None  # the unspecified and loopback IPv6 addresses themselves
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), form
     return None, None
 
 
 def address_block_reason(address, allow_private=False):
-    """The reason code an address is refused for, or None when it may be called."""
+    """The reason code an address is refused for, or None when it may be called.
+
+    An IPv6 address that embeds an IPv4 one is judged by that IPv4 address first
+    (:func:`embedded_ipv4`), then as itself."""
     if isinstance(address, str):
         address = ipaddress.ip_address(address.split("%", 1)[0])
     if address.version == 6:
-        embedded, form = _embedded_v4(address)
+        embedded, _form = embedded_ipv4(address)
         if embedded is not None:
-            reason = address_block_reason(embedded, allow_private)
-            return f"{reason}" if reason else None
+            return address_block_reason(embedded, allow_private)
         table = BLOCKED_V6
     else:
         table = BLOCKED_V4

@@ -10,15 +10,22 @@ from backoffice.models import Merchant
 from backoffice.plugin_builder import snippet as snippets
 from backoffice.plugin_builder.signing import label_signature, signature_ok
 
+# The installation page's examples: v2 (issue 17), then the deprecated v1 — each must
+# produce a signature the server accepts (v1 while its deprecation period lasts).
+EXAMPLE_SETS = [(snippets.V2_EXAMPLES, "v2="), (snippets.V1_EXAMPLES, "")]
+
 API_KEY = "sk_" + "5f" * 24
 CASES = [("user-42", "order-7"), ("user-42", ""), ("Пётр|42", "заказ 1"), ("a b&c<d>", "x\"y")]
 
 
-def test_python_example_matches_the_server(tmp_path):
+@pytest.mark.parametrize("examples,prefix", EXAMPLE_SETS, ids=["v2", "v1"])
+def test_python_example_matches_the_server(tmp_path, examples, prefix):
     namespace = {}
-    exec(compile(snippets.PYTHON_EXAMPLE, "example.py", "exec"), namespace)  # noqa: S102 - our own text
+    exec(compile(dict((c, t) for c, _title, t in examples)[examples[0][0]], "example.py", "exec"),  # noqa: S102
+         namespace)
     for label, order_id in CASES:
         signature = namespace["sign"](API_KEY, label, order_id)
+        assert signature.startswith(prefix)
         assert signature_ok(API_KEY, label, order_id or None, signature)
         assert not signature_ok(API_KEY, label + "x", order_id or None, signature)
 
@@ -34,18 +41,31 @@ def run_example(command, source, suffix, tmp_path, call):
     return results
 
 
+def _source(examples, language):
+    return next(text for code, _title, text in examples if code.split("-")[0] == language)
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_node_example_matches_the_server(tmp_path):
+@pytest.mark.parametrize("examples,prefix", EXAMPLE_SETS, ids=["v2", "v1"])
+def test_node_example_matches_the_server(tmp_path, examples, prefix):
     call = "\nconsole.log(sign(process.argv[2], process.argv[3], process.argv[4]));\n"
-    for label, order_id, signature in run_example(["node"], snippets.NODE_EXAMPLE, ".js", tmp_path, call):
-        assert signature_ok(API_KEY, label, order_id or None, signature), (label, order_id, signature)
+    for label, order_id, signature in run_example(["node"], _source(examples, "node"), ".js", tmp_path, call):
+        assert signature.startswith(prefix) and signature_ok(API_KEY, label, order_id or None, signature), \
+            (label, order_id, signature)
 
 
 @pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed on this machine")
-def test_php_example_matches_the_server(tmp_path):
+@pytest.mark.parametrize("examples,prefix", EXAMPLE_SETS, ids=["v2", "v1"])
+def test_php_example_matches_the_server(tmp_path, examples, prefix):
     call = "\necho sign($argv[1], $argv[2], $argv[3]);\n"
-    for label, order_id, signature in run_example(["php"], snippets.PHP_EXAMPLE, ".php", tmp_path, call):
-        assert signature_ok(API_KEY, label, order_id or None, signature), (label, order_id, signature)
+    for label, order_id, signature in run_example(["php"], _source(examples, "php"), ".php", tmp_path, call):
+        assert signature.startswith(prefix) and signature_ok(API_KEY, label, order_id or None, signature), \
+            (label, order_id, signature)
+
+
+def test_the_page_shows_v2_first():
+    assert [code for code, _t, _x in snippets.EXAMPLES][:3] == ["python", "php", "node"]
+    assert all("v2=" in text for _c, _t, text in snippets.EXAMPLES[:3])
 
 
 class _Tags(html.parser.HTMLParser):

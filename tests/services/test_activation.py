@@ -75,12 +75,14 @@ def test_fraud_and_outgoing_are_rejected(shop):
     assert Postback.select().count() == 0
 
 
-def test_another_merchants_transaction_is_rejected(shop):
+def test_another_merchants_transaction_is_not_found_for_this_merchant(shop):
+    # Scoped to the merchant (issue 17, class 3): no answer tells another merchant's
+    # visitor that this number was received somewhere.
     other = factories.merchant(name="Other")
     factories.merchant_payment_system(other, shop["bkash"])
     ingest(report(shop["wb"], "MINE1", "900.00"))
     outcome = activate(other, "bkash", "MINE1", "thief")
-    assert outcome.status == "rejected"
+    assert outcome.status == "not_found"
     assert Transaction.get(Transaction.transaction_number == "MINE1").status == "new"
 
 
