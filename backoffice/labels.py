@@ -41,3 +41,21 @@ def formatter(mapping, attribute):
         return mapping.get(value, value) if value is not None else ""
 
     return _format
+
+
+def actor_label(user, viewer_is_operator):
+    """Who did something, as the viewer may see it: operators see every login; merchant
+    users see "Operator" for platform staff (never their login) and their own
+    colleagues' logins. ``user`` is a User (or None: nobody, e.g. the API or a job)."""
+    if user is None:
+        return ""
+    if user.role == "operator" and not viewer_is_operator:
+        return str(ROLE["operator"])
+    return user.login
+
+
+def actor_address(user, address, viewer_is_operator):
+    """The address an action came from: hidden from merchant users when an operator acted."""
+    if user is not None and user.role == "operator" and not viewer_is_operator:
+        return ""
+    return address or ""

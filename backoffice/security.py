@@ -10,7 +10,7 @@ import secrets
 import time
 
 import pyotp
-from flask import current_app, has_app_context, request
+from flask import current_app, g, has_app_context, request
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -132,11 +132,37 @@ def totp_match_step(secret, code, last_step=0, at=None):
 
 # --- headers on every response ---------------------------------------------------------
 
-BACK_OFFICE_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def csp_nonce():
+    """This request's Content-Security-Policy nonce: made on first use, kept in ``g``.
+
+    Templates call ``csp_nonce()`` for every inline ``<script>`` (and ``<style>``); the
+    policy allows those and scripts from the site itself, nothing inline without it."""
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(18)
+    return nonce
+
+
+def back_office_csp(nonce):
+    """The policy of every page but the plugin's (which frames itself per merchant): no
+    ``'unsafe-inline'``; inline scripts and styles need this request's nonce, and inline
+    event handlers and ``style=`` attributes are refused (templates use static files)."""
+    return (
+        f"default-src 'self'; img-src 'self' data:; style-src 'self' 'nonce-{nonce}'; "
+        f"script-src 'self' 'nonce-{nonce}'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def is_https(req):
+    """Whether the visitor reached us over https. Behind the documented TLS proxy
+    (``PROXY_HOPS`` > 0) ProxyFix has already put the proxy's ``X-Forwarded-Proto``
+    into the request's scheme; with ``PROXY_HOPS`` at 0 that header is never read
+    (anyone can write it), so only a TLS connection to the app itself counts."""
+    return req.scheme == "https"
 
 
 def apply_security_headers(response):
@@ -147,10 +173,10 @@ def apply_security_headers(response):
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     # A page that chose its own framing policy (the plugin page) keeps it.
     if "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = BACK_OFFICE_CSP
+        headers["Content-Security-Policy"] = back_office_csp(csp_nonce())
         headers.setdefault("X-Frame-Options", "DENY")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if is_https(request):
+        headers.setdefault("Strict-Transport-Security", HSTS)
     if request.path.startswith(("/admin", "/login", "/logout")):
         headers.setdefault("Cache-Control", "no-store")
     return response

@@ -17,6 +17,7 @@ from ..models import (
     Wallet,
     Withdrawal,
 )
+from ..security import csp_nonce
 from .base import SecureIndexView
 from .operators import (
     AuditLogView,
@@ -50,7 +51,11 @@ def init_admin(app):
         url="/admin",
         theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
         index_view=DashboardView(name=_l("Dashboard"), url="/admin", endpoint="admin"),
+        # Flask-Admin's own inline scripts carry this request's CSP nonce (security.py).
+        csp_nonce_generator=csp_nonce,
     )
+    # Ours too, and the sign-in pages': {{ csp_nonce() }} in any template.
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
     payments = _l("Payments")
     admin.add_view(TransactionView(Transaction, name=_l("Transactions"), category=payments, endpoint="transactions"))
     admin.add_view(WithdrawalView(Withdrawal, name=_l("Withdrawals"), category=payments, endpoint="withdrawals"))

@@ -12,27 +12,51 @@ forget them. Scoping a Flask-Admin model view needs more than ``get_query`` (STA
   form posts are checked against the scoped query of the related model;
 * create/edit — a merchant user's rows always belong to their own merchant, whatever
   the form posted.
+
+Who may open which screen and use which page or action is ``backoffice.roles``' one
+table: :class:`RoleMixin` checks it before every exposed page of every view
+(``_handle_view``), and :class:`ScopedModelView` derives Flask-Admin's ``can_*`` flags
+and the list actions from it. Every list export is written through
+``backoffice.csv_safe`` (formula injection); every list's query string is checked
+before it reaches the database (a bad filter is ignored, a bad page is the first);
+a redirect target the request names must pass ``backoffice.redirects.safe_next``.
 """
 import datetime
 
-from flask import abort, flash, has_request_context, redirect, request, url_for
+from flask import Response, abort, flash, has_request_context, redirect, request, stream_with_context, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import ActionsMixin
 from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
-from flask_admin.helpers import flash_errors, get_redirect_target
+from flask_admin.helpers import flash_errors
 from flask_admin.model import typefmt
 from flask_login import current_user
-from peewee import ForeignKeyField, IntegerField
+from markupsafe import Markup
+from peewee import BigIntegerField, ForeignKeyField, IntegerField
+from werkzeug.utils import secure_filename
 
+from .. import csv_safe, roles
 from ..i18n import format_datetime
 from ..models import ExchangeRate, Merchant, PaymentSystem
+from ..redirects import safe_next
 from .timezones import zoned_export_columns
 
-OPERATOR = ("operator",)
-MERCHANT_USERS = ("merchant_owner", "merchant_staff")
+OPERATOR = (roles.OPERATOR,)
+MERCHANT_USERS = (roles.OWNER, roles.STAFF)
 EVERYONE = OPERATOR + MERCHANT_USERS
+
+# The largest page number or page size a list accepts (beyond: the first page, the default size).
+MAX_PAGE = 10 ** 6
+MAX_PAGE_SIZE = 1000
+# Flask-Admin's own pages, as the permissions of ``backoffice.roles``.
+BUILT_IN_PAGES = {
+    "index": "view", "index_view": "view", "action_view": "view", "ajax_lookup": "view",
+    "details_view": "details", "create_view": "create", "edit_view": "edit", "ajax_update": "edit",
+    "delete_view": "delete", "export": "export",
+}
+# Query-string and form fields that name where to go next.
+REDIRECT_PARAMS = ("next", "url")
 
 
 def current_role():
@@ -67,14 +91,34 @@ def scope_query(query, model):
     return query.where(column == current_user.merchant_id)
 
 
+def _integer_column(column):
+    """The integer column behind ``column`` (a foreign key's target), or None."""
+    if isinstance(column, ForeignKeyField):
+        column = column.rel_field
+    return column if isinstance(column, IntegerField) else None
+
+
 def clean_pk(column, raw):
-    """A posted or queried id as the column's type, or None when it is not one."""
-    if isinstance(column, IntegerField):
+    """A posted or queried id as the column's type, or None when it is not one (or out
+    of the range the column holds in both databases: PostgreSQL's integer or bigint)."""
+    integer = _integer_column(column)
+    if integer is not None:
         try:
-            return int(str(raw), 10)
+            value = int(str(raw), 10)
         except (TypeError, ValueError):
             return None
-    return None if raw is None else str(raw)
+        bits = 63 if isinstance(integer, BigIntegerField) else 31
+        return value if -(2 ** bits) <= value < 2 ** bits else None
+    if raw is None or "\x00" in str(raw):
+        return None
+    return str(raw)
+
+
+def permission_of(method_name):
+    """The ``backoffice.roles`` permission of a view's exposed method."""
+    if method_name in BUILT_IN_PAGES:
+        return BUILT_IN_PAGES[method_name]
+    return method_name[:-len("_view")] if method_name.endswith("_view") else method_name
 
 
 class LiveChoices:
@@ -115,24 +159,37 @@ def payment_system_choices():
 
 
 class RoleMixin:
-    """Who may open a view: ``allowed_roles``. Anonymous users go to the login page."""
+    """Who may open a view and each of its pages: ``backoffice.roles.SCREENS`` by the
+    view's endpoint. Anonymous users go to the login page; a signed-in user the table
+    does not allow gets 403, on every exposed page (present and future: deny by default)."""
 
-    allowed_roles = OPERATOR
+    def may(self, permission):
+        return roles.allowed(self.endpoint, permission, current_role())
 
     def is_accessible(self):
-        return current_role() in self.allowed_roles
+        return self.may("view")
 
     def is_visible(self):
         return self.is_accessible()
 
     def inaccessible_callback(self, name, **kwargs):
         if current_role() is None:
-            return redirect(url_for("auth.login", next=request.full_path))
+            return redirect(url_for("auth.login", next=safe_next(request.full_path)))
         abort(403)
+
+    def _handle_view(self, name, **kwargs):
+        if not (self.is_accessible() and self.may(permission_of(name))):
+            return self.inaccessible_callback(name, **kwargs)
+        # Flask-Admin and our pages redirect to ``url`` / ``next``: same-site paths only.
+        for param in REDIRECT_PARAMS:
+            for value in request.values.getlist(param):
+                if value and safe_next(value) is None:
+                    abort(400)
+        return None
 
 
 class SecureIndexView(RoleMixin, AdminIndexView):
-    allowed_roles = EVERYONE
+    pass
 
 
 class SecureBaseView(RoleMixin, BaseView):
@@ -151,6 +208,8 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
 
     def get_list(self, term, offset=0, limit=10):
         query = scope_query(self.model.select(), self.model)
+        if term and "\x00" in term:
+            return []
         if term:
             stmt = None
             for field in self._cached_fields:
@@ -163,12 +222,10 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
 class ScopedModelView(RoleMixin, ModelView):
     """A model view scoped to the current user's merchant (operators see all).
 
-    Permissions are per role: ``role_permissions`` maps a role to the subset of
-    ``{"create", "edit", "delete", "details", "export"}`` it may use.
+    Permissions are per role, from ``backoffice.roles``: ``create``, ``edit``,
+    ``delete``, ``details``, ``export`` and each list action by its name.
     """
 
-    allowed_roles = OPERATOR
-    role_permissions = {"operator": {"create", "edit", "delete", "details", "export"}}
     simple_list_pager = True  # no COUNT(*) over big tables
     page_size = 50
     can_set_page_size = True
@@ -179,7 +236,9 @@ class ScopedModelView(RoleMixin, ModelView):
         formatters = dict(typefmt.BASE_FORMATTERS)
         formatters[datetime.datetime] = lambda view, value, name: format_datetime(value)
         self.column_type_formatters = formatters
-        self.column_type_formatters_export = dict(formatters)
+        export = dict(typefmt.EXPORT_FORMATTERS)  # text, not the list's HTML icons
+        export[datetime.datetime] = formatters[datetime.datetime]
+        self.column_type_formatters_export = export
         detail = dict(typefmt.DETAIL_FORMATTERS)
         detail[datetime.datetime] = formatters[datetime.datetime]
         self.column_type_formatters_detail = detail
@@ -196,7 +255,7 @@ class ScopedModelView(RoleMixin, ModelView):
     def _may(self, what):
         if getattr(self, "_building", False):
             return True
-        return what in self.role_permissions.get(current_role(), set())
+        return self.may(what)
 
     # Flask-Admin reads these flags; each follows the role table above.
     can_create = property(lambda self: self._may("create"))
@@ -235,19 +294,21 @@ class ScopedModelView(RoleMixin, ModelView):
         if self.validate_form(form):
             action = form.action.data
             handler = self._actions_data.get(action)
-            if handler and self.is_action_allowed(action):
+            if handler and not self.is_action_allowed(action):
+                abort(403)
+            if handler:
                 response = handler[0](self.scoped_ids(request.form.getlist("rowid")))
                 if response is not None:
                     return response
         else:
             flash_errors(form, message=admin_gettext("Failed to perform action. %(error)s"))
-        url = self.get_url("." + return_view) if return_view else (get_redirect_target() or self.get_url(".index_view"))
+        url = self.get_url("." + return_view) if return_view else (
+            safe_next(request.values.get("url")) or self.get_url(".index_view"))
         return redirect(url)
 
     def is_action_allowed(self, name):
-        if name == "delete":
-            return self.can_delete
-        return super().is_action_allowed(name)
+        """A list action (the built-in delete included) is the role table's, by its name."""
+        return self._may(name) and super().is_action_allowed(name)
 
     def _create_ajax_loader(self, name, options):
         return ScopedAjaxLoader(name, options["model"] if "model" in options else self._related_model(name), **options)
@@ -313,17 +374,77 @@ class ScopedModelView(RoleMixin, ModelView):
     @expose("/export/<export_type>/")
     def export(self, export_type):
         self._guard("export")
+        if export_type != "csv":
+            abort(404)  # every export is a CSV written through csv_safe
         return super().export(export_type)
+
+    def _export_csv(self, return_url):
+        """The list as CSV, streamed: every cell (titles too) through ``csv_safe``."""
+        _count, data = self._export_data()
+        columns = self._export_columns
+        header = [title for _name, title in columns]
+        rows = ([self.get_export_value(row, name) for name, _title in columns] for row in data)
+        return Response(stream_with_context(csv_safe.stream(header, rows)), mimetype="text/csv",
+                        headers={"Content-Disposition":
+                                 f"attachment;filename={secure_filename(self.get_export_name(export_type='csv'))}"})
+
+    def _export_tablib(self, export_type, return_url):
+        abort(404)
+
+    def get_export_value(self, model, name):
+        """A cell of the export as text: a list formatter's HTML becomes its text (the
+        file carries no markup); ``csv_safe`` then neutralises it like any other cell."""
+        value = super().get_export_value(model, name)
+        return value.striptags() if isinstance(value, Markup) else value
+
+    # -- the list's query string ---------------------------------------------------------------
+    def _filter_value_ok(self, flt, value):
+        """A filter value the database can take: no NUL byte, an integer in the column's
+        range, a date the filter can turn into a query (year 9999 or 1 may not be)."""
+        if "\x00" in value:
+            return False
+        column = getattr(flt, "column", None)
+        if _integer_column(column) is not None and clean_pk(column, value) is None:
+            return False
+        try:
+            flt.apply(self.model.select(), flt.clean(value)).sql()
+        except (ArithmeticError, TypeError, ValueError):
+            return False
+        return True
+
+    def _get_list_filter_args(self):
+        if not self._filters:
+            return None
+        filters = []
+        for arg in request.args:
+            if not arg.startswith("flt") or "_" not in arg:
+                continue
+            pos, key = arg[3:].split("_", 1)
+            if key not in self._filter_args:
+                continue
+            idx, flt = self._filter_args[key]
+            value = request.args[arg]
+            if flt.validate(value) and self._filter_value_ok(flt, value):
+                filters.append((pos, (idx, str(flt.name), value)))
+            else:
+                # Flask-Admin's own (translated) message; the filter is left out of the query.
+                flash(self.get_invalid_value_msg(value.replace("\x00", "\ufffd"), flt), "error")
+        return [f[1] for f in sorted(filters, key=lambda f: f[0])]
+
+    def _get_list_extra_args(self):
+        args = super()._get_list_extra_args()
+        if not 0 <= (args.page or 0) <= MAX_PAGE:
+            args.page = 0
+        if not 0 <= (args.page_size or 0) <= MAX_PAGE_SIZE:
+            args.page_size = 0
+        if args.search and "\x00" in args.search:
+            args.search = None
+        return args
 
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
         self._guard("edit")
         return super().ajax_update()
-
-
-def read_only(*roles):
-    """Permissions for roles that may list, open and export, but change nothing."""
-    return {role: {"details", "export"} for role in roles}
 
 
 __all__ = [
@@ -340,6 +461,5 @@ __all__ = [
     "form_errors",
     "is_operator",
     "payment_system_choices",
-    "read_only",
     "scope_query",
 ]

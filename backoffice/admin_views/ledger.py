@@ -10,9 +10,7 @@
   the CSV alike (so the file holds exactly what the page shows).
 * ``/adjust/`` (operators only, CSRF-protected): ``services.ledger.adjust``.
 """
-import csv
 import datetime
-import io
 import re
 from dataclasses import dataclass
 
@@ -25,12 +23,14 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from .. import csv_safe
 from ..i18n import format_datetime, viewer_timezone_name, zone
+from ..labels import actor_label
 from ..models import Merchant
 from ..money import to_str
 from ..services import ledger
 from ..timeutil import local_midnight_utc
-from .base import EVERYONE, SecureBaseView, clean_pk, is_operator
+from .base import SecureBaseView, clean_pk, is_operator
 
 MAX_DAYS = 366
 MERCHANT_CHOICES_LIMIT = 1000
@@ -51,10 +51,6 @@ SOURCE_LABELS = {
     "adjustment": _l("Adjustment"),
 }
 
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# ... except a plain number (a negative amount), which it reads as the number it is.
-_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class AdjustmentForm(FlaskForm):
@@ -157,16 +153,6 @@ class Row:
 NUMERIC_COLUMNS = (3, 4, 5, 6)
 
 
-def actor_label(actor, operator_viewer):
-    """Who booked an entry: operators see the login; merchant users see "Operator" for
-    an operator (never the login) and their own colleagues' logins."""
-    if actor is None:
-        return ""
-    if actor.role == "operator" and not operator_viewer:
-        return str(_("Operator"))
-    return actor.login
-
-
 def statement_table(statement, date_from, date_to, tz, operator_viewer):
     """``(header, rows)`` of a statement: the opening balance, one row per entry, the
     closing balance. Every cell is text, dates in ``tz``."""
@@ -194,21 +180,10 @@ def statement_table(statement, date_from, date_to, tz, operator_viewer):
     return [str(cell) for cell in header], rows
 
 
-def csv_cell(value):
-    """A cell a spreadsheet shows as text: one that would start a formula gets a ``'``."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
 def write_csv(header, rows):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([csv_cell(cell) for cell in header])
-    for row in rows:
-        writer.writerow([csv_cell(cell) for cell in row.cells])
-    return out.getvalue()
+    """The statement as a CSV file: every cell through ``csv_safe`` (SPEC §14, formula
+    injection), as every export of the back office."""
+    return csv_safe.text(header, (row.cells for row in rows))
 
 
 def period_bounds(filters):
@@ -218,7 +193,7 @@ def period_bounds(filters):
 
 
 class BalanceView(SecureBaseView):
-    allowed_roles = EVERYONE
+    """Who may open it and adjust: ``backoffice.roles`` ("balance")."""
 
     def _statement(self, filters):
         start, end = period_bounds(filters)
@@ -297,4 +272,4 @@ class BalanceView(SecureBaseView):
         return redirect(url_for(".index", merchant=posted_merchant.id, currency=entry["currency"]))
 
 
-__all__ = ["BalanceView", "csv_cell", "read_filters", "statement_table", "write_csv"]
+__all__ = ["BalanceView", "read_filters", "statement_table", "write_csv"]

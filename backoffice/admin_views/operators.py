@@ -24,7 +24,8 @@ from ..services import merchants as service
 from ..services.checks import SettingsError, timezone_names
 from ..services.merchants import RESET_TTL
 from .auditing import AuditedViewMixin
-from .base import OPERATOR, LiveChoices, ScopedModelView, SecureBaseView, form_errors, is_operator, scope_query
+from .identity import actor_formatter, address_formatter
+from .base import LiveChoices, ScopedModelView, SecureBaseView, form_errors, is_operator, scope_query
 from .timezones import LocalDateBetweenFilter
 from .withdrawals import WithdrawalSchemaField
 
@@ -64,13 +65,13 @@ class MerchantView(ScopedModelView):
     are edited on Settings → System, which validates them; every change is audited.
     Creating and editing go through ``services.merchants`` (keys, checks, audit)."""
 
-    role_permissions = {"operator": {"create", "edit", "details", "export"}}
     list_template = "admin/merchants_list.html"
     column_list = ("id", "name", "public_key", "timezone", "delayed_activation", "active", "created_at")
     column_details_exclude_list = SECRETS_HIDDEN + ("previous_postback_secret",)
     column_export_exclude_list = SECRETS_HIDDEN + ("previous_postback_secret",)
     column_searchable_list = ("name", "public_key")
     column_formatters = {"name": lambda v, c, m, n: _merchant_link(m)}
+    column_formatters_export = {"name": lambda v, c, m, n: m.name}  # the name itself, not the link
     column_labels = {"name": _l("Name"), "public_key": _l("Public key"), "timezone": _l("Time zone"),
                      "delayed_activation": _l("Delayed activation"), "active": _l("Active"),
                      "created_at": _l("Created"), "default_display_currency": _l("Default display currency")}
@@ -122,7 +123,6 @@ class UserView(ScopedModelView):
     hand out one-time password reset links (nothing is e-mailed). Operators themselves
     are created with ``backoffice create-user``."""
 
-    role_permissions = {"operator": {"edit", "details"}}
     list_template = "admin/users_list.html"
     column_list = ("id", "login", "role", "merchant", "language", "active", "last_login_at", "locked_until")
     column_details_exclude_list = ("password_hash", "session_token", "totp_secret", "totp_last_step")
@@ -206,7 +206,6 @@ class UserView(ScopedModelView):
 
 
 class WalletView(AuditedViewMixin, ScopedModelView):
-    role_permissions = {"operator": {"create", "edit", "details", "export"}}
     column_list = ("id", "merchant", "payment_system", "identifier", "number", "active", "created_at")
     column_searchable_list = ("identifier", "number")
     column_labels = COMMON_LABELS
@@ -214,7 +213,6 @@ class WalletView(AuditedViewMixin, ScopedModelView):
 
 
 class PaymentSystemView(AuditedViewMixin, ScopedModelView):
-    role_permissions = {"operator": {"create", "edit", "details"}}
     column_list = ("id", "code", "name", "currency", "active")
     form_columns = ("code", "name", "currency", "active", "withdrawal_fields")
     # The withdrawal field schema (issue 5): JSON checked against the standard field set.
@@ -229,7 +227,6 @@ class ExchangeRateView(AuditedViewMixin, ScopedModelView):
 
 
 class PendingActivationView(ScopedModelView):
-    role_permissions = {"operator": {"details", "export"}}
     column_default_sort = ("id", True)
     column_labels = COMMON_LABELS
 
@@ -237,15 +234,6 @@ class PendingActivationView(ScopedModelView):
 def _audit_summary(view, context, model, name):
     text = json.dumps(model.summary or {}, ensure_ascii=False, sort_keys=True)
     return Markup('<code class="small text-break">%s</code>') % escape(text[:2000])
-
-
-def _audit_actor(view, context, model, name):
-    """Merchants see "Operator" for platform staff, not their logins."""
-    if model.user_id is None:
-        return ""
-    if model.user.role == "operator" and not is_operator():
-        return labels.ROLE["operator"]
-    return model.user.login
 
 
 def _audit_user_choices():
@@ -257,8 +245,6 @@ class AuditLogView(ScopedModelView):
     """Who changed what, when. Operators see every entry; a merchant owner its own
     merchant's entries (scoped by the base class). Dates in the viewer's zone."""
 
-    allowed_roles = ("operator", "merchant_owner")
-    role_permissions = {"operator": {"details", "export"}, "merchant_owner": {"details", "export"}}
     export_types = ["csv"]
     named_filter_urls = True
     column_default_sort = ("id", True)
@@ -266,8 +252,10 @@ class AuditLogView(ScopedModelView):
     column_labels = {"created_at": _l("Date"), "user": _l("User"), "merchant": _l("Merchant"),
                      "action": _l("Action"), "object_type": _l("Object"), "object_id": _l("Object ID"),
                      "summary": _l("Before / after"), "ip": _l("IP address")}
-    column_formatters = {"summary": _audit_summary, "user": _audit_actor}
-    column_formatters_export = {"user": _audit_actor,
+    # Who and from where: merchants see "Operator" and no address for platform staff.
+    column_formatters = {"summary": _audit_summary, "user": actor_formatter("user"),
+                         "ip": address_formatter("user", "ip")}
+    column_formatters_export = {"user": actor_formatter("user"), "ip": address_formatter("user", "ip"),
                                 "summary": lambda v, c, m, n: json.dumps(m.summary or {}, ensure_ascii=False)}
     column_filters = (
         FilterEqual(column=AuditLog.user, name=_l("User"), options=_live(_audit_user_choices)),
@@ -291,8 +279,6 @@ class AuditLogView(ScopedModelView):
 
 
 class JobsView(SecureBaseView):
-    allowed_roles = OPERATOR
-
     @expose("/")
     def index(self):
         return self.render("admin/jobs.html", queues=queue_summary(current_app.config))
@@ -301,7 +287,6 @@ class JobsView(SecureBaseView):
 class MerchantPaymentSystemView(AuditedViewMixin, ScopedModelView):
     """Per merchant and payment system: enabled in the plugin, minimum deposit, commission."""
 
-    role_permissions = {"operator": {"create", "edit", "details"}}
     column_list = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
     column_labels = COMMON_LABELS
     form_columns = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
@@ -327,7 +312,6 @@ class ConnectorTokenForm(FlaskForm):
 class ConnectorTokenView(ScopedModelView):
     """Tokens are stored hashed: a new one is shown once, on the page that issues it."""
 
-    role_permissions = {"operator": {"details"}}
     list_template = "admin/connector_tokens_list.html"
     column_list = ("id", "name", "payment_systems", "active", "created_at", "last_used_at")
     column_details_exclude_list = ("token_hash",)

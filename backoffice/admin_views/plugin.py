@@ -1,8 +1,9 @@
 """Settings → Plugin appearance and Plugin installation (SPEC §4, §5).
 
-Merchant owners change their own merchant's theme, own CSS and GIF prompts; merchant
-staff see the pages read-only (a change is 403); operators choose a merchant first
-(``?merchant=<id>``) and may change it. The rules themselves are plain functions in
+Merchant owners change their own merchant's theme, own CSS and GIF prompts; operators
+choose a merchant first (``?merchant=<id>``) and may change it; merchant staff get 403
+(SPEC §1: their back office is the dashboard, transactions and withdrawals). Who may
+open each page and post each change is ``backoffice.roles``' table. The rules themselves are plain functions in
 ``backoffice.plugin_builder``.
 """
 import os
@@ -29,15 +30,12 @@ from ..plugin_builder.config import (
 )
 from ..plugin_builder.css import MAX_CSS_BYTES
 from ..plugin_builder.gif import MAX_BYTES, GifError
-from .base import EVERYONE, SecureBaseView, current_role, is_operator
+from .base import SecureBaseView, is_operator
 
-EDITORS = ("operator", "merchant_owner")
 THEME_LABELS = {"dark": _l("Dark"), "light": _l("Light"), "white-green": _l("White-green"), "own": _l("Own")}
 
 
 class _MerchantPage(SecureBaseView):
-    allowed_roles = EVERYONE
-
     def merchant(self, required=False):
         """The merchant this page is about: the user's own, or the operator's choice."""
         if not is_operator():
@@ -49,9 +47,10 @@ class _MerchantPage(SecureBaseView):
         return merchant
 
     def can_edit(self):
-        return current_role() in EDITORS
+        return self.may("theme")
 
     def guard_edit(self):
+        """Belt and braces: the base class checked the role table before the page ran."""
         if not self.can_edit():
             abort(403)
 

@@ -25,7 +25,7 @@ from ..money import AmountError, parse_amount
 from ..services import activation
 from ..services.ingest import IngestConflict, IngestError, Report, ingest
 from ..timeutil import local_midnight_utc, to_naive_utc
-from .base import EVERYONE, MERCHANT_USERS, ScopedModelView, is_operator, payment_system_choices, scope_query
+from .base import ScopedModelView, payment_system_choices, scope_query
 from .postbacks import resend_for_objects
 
 
@@ -62,12 +62,6 @@ class ActivateForm(FlaskForm):
 
 
 class TransactionView(ScopedModelView):
-    allowed_roles = EVERYONE
-    role_permissions = {
-        "operator": {"details", "export"},
-        **{role: {"details", "export"} for role in MERCHANT_USERS},
-    }
-    operator_actions = ("mark_fraud", "mark_normal", "resend_postback")
     list_template = "admin/transactions_list.html"
     details_template = "admin/transactions_details.html"
     named_filter_urls = True
@@ -136,11 +130,6 @@ class TransactionView(ScopedModelView):
         stamp = datetime.datetime.now(zone(viewer_timezone_name())).strftime("%Y%m%d_%H%M%S")
         return f"transactions_{stamp}.{export_type}"
 
-    def is_action_allowed(self, name):
-        if name in self.operator_actions:
-            return is_operator()
-        return super().is_action_allowed(name)
-
     # -- operator actions ----------------------------------------------------------------
     def _set_originality(self, ids, value):
         changed = activation.set_originality(ids, value, current_user.id, ip=request.remote_addr)
@@ -159,9 +148,7 @@ class TransactionView(ScopedModelView):
         resend_for_objects("transaction", ids)
 
     @expose("/manual/", methods=("GET", "POST"))
-    def manual_view(self):
-        if not is_operator():
-            return self.inaccessible_callback("manual_view")
+    def manual_view(self):  # operators (backoffice.roles)
         form = ManualTransactionForm()
         form.payment_system.choices = [(ps.id, f"{ps.name} ({ps.currency})")
                                        for ps in PaymentSystem.select().order_by(PaymentSystem.name)]
@@ -197,9 +184,7 @@ class TransactionView(ScopedModelView):
         return self.render("admin/transactions_manual.html", form=form)
 
     @expose("/activate/", methods=("GET", "POST"))
-    def activate_view(self):
-        if not is_operator():
-            return self.inaccessible_callback("activate_view")
+    def activate_view(self):  # operators (backoffice.roles)
         tx = self.get_one(request.args.get("id"))
         form = ActivateForm()
         if form.validate_on_submit():
@@ -218,7 +203,7 @@ class TransactionView(ScopedModelView):
     def may_activate(self, tx):
         """The details page's "Activate for a label" button: operators, on a transaction
         that can still be activated."""
-        return is_operator() and activation.may_activate(tx)
+        return self.may("activate") and activation.may_activate(tx)
 
     def render(self, template, **kwargs):
         kwargs.setdefault("refresh_url", request.url)

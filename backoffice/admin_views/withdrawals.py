@@ -41,7 +41,8 @@ from ..services import receipts
 from ..services import withdrawals as service
 from ..services.ledger import available, balances
 from ..timeutil import local_midnight_utc
-from .base import EVERYONE, ScopedModelView, clean_pk, current_role, is_operator, payment_system_choices
+from .identity import actor_formatter, actor_label
+from .base import ScopedModelView, clean_pk, current_role, is_operator, payment_system_choices
 from .postbacks import resend_for_objects
 
 
@@ -96,14 +97,15 @@ def _receipt(view, context, model, name):
         return ""
     url = view.get_url(".receipt_view", id=model.id)
     return Markup('<a href="%s" target="_blank" rel="noopener" data-testid="payout-receipt">'
-                  '<img src="%s" alt="%s" style="max-width: 20rem; max-height: 20rem"></a>') % (
+                  '<img src="%s" alt="%s" class="bo-receipt"></a>') % (
         url, url, _("Payout receipt"))
 
 
 def _first_approval(view, context, model, name):
     if model.first_approved_by_id is None:
         return ""
-    return _("%(who)s, %(when)s", who=model.first_approved_by.login, when=format_datetime(model.first_approved_at))
+    return _("%(who)s, %(when)s", who=actor_label(model.first_approved_by),
+             when=format_datetime(model.first_approved_at))
 
 
 OPERATOR_ONLY_DETAILS = ("first_approved_by",)
@@ -137,17 +139,18 @@ class CancelRowAction(BaseListRowAction):
 
 
 def cancel_form(view, withdrawal, icon=False):
-    """The cancel button of a request (list row or details page), asking first."""
-    question = json.dumps(_("Cancel withdrawal request %(id)s? The amount becomes available again.",
-                            id=withdrawal.withdrawal_id))
+    """The cancel button of a request (list row or details page), asking first (the
+    question in ``data-confirm``: static/backoffice.js asks it; no inline handler)."""
+    question = _("Cancel withdrawal request %(id)s? The amount becomes available again.",
+                 id=withdrawal.withdrawal_id)
     if icon:
         button = Markup('<button type="submit" title="%s" data-testid="cancel-withdrawal" '
-                        'onclick="return faHelpers.safeConfirm(%s);"><span class="fa fa-ban"></span></button>') % (
+                        'data-confirm="%s"><span class="fa fa-ban"></span></button>') % (
             _("Cancel request"), question)
         css = "icon"
     else:
         button = Markup('<button type="submit" class="btn btn-outline-danger" data-testid="cancel-withdrawal" '
-                        'onclick="return faHelpers.safeConfirm(%s);">%s</button>') % (question, _("Cancel request"))
+                        'data-confirm="%s">%s</button>') % (question, _("Cancel request"))
         css = "d-inline"
     return Markup('<form class="%s" method="POST" action="%s"><input type="hidden" name="id" value="%s">'
                   '<input type="hidden" name="csrf_token" value="%s">%s</form>') % (
@@ -155,12 +158,6 @@ def cancel_form(view, withdrawal, icon=False):
 
 
 class WithdrawalView(ScopedModelView):
-    allowed_roles = EVERYONE
-    role_permissions = {
-        "operator": {"create", "details", "export"},
-        "merchant_owner": {"create", "details", "export"},
-        "merchant_staff": {"details", "export"},
-    }
     list_template = "admin/withdrawals_list.html"
     details_template = "admin/withdrawals_details.html"
     # Flask-Admin's own create form is not used: ``create_view`` below builds the form
@@ -200,8 +197,12 @@ class WithdrawalView(ScopedModelView):
         "fields": _fields,
         "payout_receipt_type": _receipt,
         "first_approved_by": _first_approval,
+        "decided_by": actor_formatter("decided_by"),
     }
+    # Who acted goes through the same formatters in the CSV (merchants see "Operator").
     column_formatters_export = {
+        "first_approved_by": _first_approval,
+        "decided_by": actor_formatter("decided_by"),
         "status": labels.formatter(labels.WITHDRAWAL_STATUS, "status"),
         "postback_status": labels.formatter(labels.WITHDRAWAL_POSTBACK_STATUS, "postback_status"),
         "request_kind": labels.formatter(labels.REQUEST_KIND, "request_kind"),
@@ -492,7 +493,7 @@ class WithdrawalSchemaField(TextAreaField):
         kwargs.setdefault("description", _l(
             'A JSON list of {"name", "label", "required", "pattern"}; names from the standard set: %(names)s.',
             names=", ".join(STANDARD_WITHDRAWAL_FIELDS)))
-        kwargs.setdefault("render_kw", {"rows": 14, "style": "font-family: monospace"})
+        kwargs.setdefault("render_kw", {"rows": 14, "data-monospace": ""})
         super().__init__(label, validators, **kwargs)
 
     def _value(self):

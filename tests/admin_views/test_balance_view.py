@@ -12,6 +12,7 @@ from conftest import csrf_from
 from helpers import login
 
 import factories
+from backoffice.csv_safe import neutralise
 from backoffice.models import AuditLog, LedgerEntry
 from backoffice.services import ledger
 from backoffice.services.withdrawals import create_withdrawal, reject
@@ -88,7 +89,7 @@ def test_the_owner_sees_a_kolkata_day_and_the_csv_holds_the_same_rows(client, wo
     assert exported[1:] != rows  # ...once the formula cell is neutralised:
     memo = exported[3][9]
     assert memo == "'=HYPERLINK(\"http://evil.example\",\"click\")"
-    assert exported[2][3] == "-300.00"  # a plain negative number stays a number
+    assert exported[2][3] == "'-300.00"  # SPEC §14 literally: every cell starting with "-" (issue 17)
 
 
 def test_the_operator_in_utc_sees_other_entries_on_the_same_day_and_they_add_up(client, world):
@@ -235,9 +236,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, world):
 
 
 def test_the_csv_neutralises_every_formula_start():
-    from backoffice.admin_views.ledger import csv_cell
-
-    for text in ("=1+2", "+1", "-1+cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx", "-", "=", "- 5"):
-        assert csv_cell(text) == "'" + text
-    for text in ("-25.00", "1000.00", "0", "memo", "", "a=b"):
-        assert csv_cell(text) == text
+    for text in ("=1+2", "+1", "-1+cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx", "-", "=", "- 5", "-25.00"):
+        assert neutralise(text) == "'" + text
+    for text in ("1000.00", "0", "memo", "", "a=b"):
+        assert neutralise(text) == text

@@ -1,6 +1,6 @@
 """Settings → Plugin appearance and Plugin installation: owners change their own
-merchant, staff read only (403 on changes), operators choose a merchant; every
-change needs the CSRF token."""
+merchant, operators choose a merchant, staff are refused (SPEC §1; issue 17, the role
+table); every change needs the CSRF token."""
 import io
 import re
 
@@ -85,7 +85,7 @@ def test_own_css_upload_lists_line_column_and_reason(client, world):
 
 
 def test_starter_file_downloads(client, world):
-    login(client, world["staff"])
+    login(client, world["owner"])
     response = client.get(APPEARANCE + "starter/white-green.css")
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     assert b"--bo-accent" in response.get_data()
@@ -130,18 +130,20 @@ def test_owner_cannot_touch_another_merchants_prompt(client, world):
     assert MerchantPaymentSystem.get_by_id(other.id).gif_prompt is None
 
 
-def test_staff_read_only(client, world):
+def test_staff_are_refused(client, world):
+    """SPEC §1: staff have the dashboard, transactions and withdrawals, and their own
+    profile; the plugin pages are the owner's (issue 17 found them open to staff)."""
     login(client, world["staff"])
-    page = client.get(APPEARANCE)
-    assert page.status_code == 200
-    text = page.get_data(as_text=True)
-    assert 'action="/admin/plugin-appearance/theme"' not in text and 'name="gif"' not in text
-    token = csrf_from(client.get(INSTALLATION))
+    assert client.get(APPEARANCE).status_code == 403
+    assert client.get(INSTALLATION).status_code == 403
+    assert client.get(APPEARANCE + "starter/white-green.css").status_code == 403
+    token = csrf_from(client.get("/admin/settings/"))
     assert client.post(APPEARANCE + "theme", data={"theme": "dark", "csrf_token": token}).status_code == 403
     assert client.post(APPEARANCE + f"prompt/{world['mps_a'].id}/delete",
                        data={"csrf_token": token}).status_code == 403
     assert Merchant.get_by_id(world["a"].id).theme == "light"
-    assert client.get(INSTALLATION).status_code == 200
+    menu = client.get("/admin/").get_data(as_text=True)
+    assert APPEARANCE not in menu and INSTALLATION not in menu
 
 
 def test_operator_chooses_a_merchant(client, world):

@@ -68,9 +68,8 @@ def test_operator_sees_every_postback_and_filters(client, world):
     assert "BRAVO-ANSWER" in page and 'data-testid="postback-attempts"' in page
 
 
-@pytest.mark.parametrize("who", ["owner_a", "staff_a"])
-def test_merchant_users_see_only_their_own(client, world, who):
-    login(client, world[who])
+def test_merchant_owners_see_only_their_own(client, world):
+    login(client, world["owner_a"])
     page = body(client.get("/admin/postbacks/"))
     assert world["pa"].event_id in page and world["pb"].event_id not in page
     page = body(client.get(f"/admin/postbacks/details/?id={world['pa'].id}"))
@@ -115,15 +114,18 @@ def test_the_resend_action_resends_in_bulk_for_operators(app, client, world):
     assert sorted(queued_ids(app)) == sorted(job_id_for(i, 2, 0) for i in ids)
 
 
-def test_staff_cannot_resend(client, world):
+def test_staff_are_refused_the_screen(client, world):
+    """SPEC §1: postbacks are the owner's (issue 17 found the screen open to staff)."""
     login(client, world["staff_a"])
     pa = world["pa"]
-    page = body(client.get(f"/admin/postbacks/details/?id={pa.id}"))
-    assert 'data-testid="resend-postback"' not in page
-    assert post_form(client, "/admin/postbacks/", "/admin/postbacks/resend/", {"id": pa.id}).status_code == 403
-    post_form(client, "/admin/postbacks/", "/admin/postbacks/action/", {"action": "resend", "rowid": [pa.id]})
+    for url in ("/admin/postbacks/", f"/admin/postbacks/details/?id={pa.id}", "/admin/postbacks/docs/"):
+        assert client.get(url).status_code == 403, url
+    for data in ({"id": pa.id}, {}):
+        assert post_form(client, "/admin/settings/", "/admin/postbacks/resend/", data).status_code == 403
+    assert post_form(client, "/admin/settings/", "/admin/postbacks/action/",
+                     {"action": "resend", "rowid": [pa.id]}).status_code == 403
     assert Postback.get_by_id(pa.id).delivery == 1
-    assert post_form(client, "/admin/postbacks/", "/admin/postbacks/test/", {}).status_code == 403
+    assert post_form(client, "/admin/settings/", "/admin/postbacks/test/", {}).status_code == 403
 
 
 def test_send_test_postback(app, client, world):
@@ -146,7 +148,7 @@ def test_operator_sends_a_test_postback_for_a_chosen_merchant(client, world):
 
 
 def test_the_docs_page(client, world):
-    login(client, world["staff_a"])
+    login(client, world["owner_a"])
     page = body(client.get("/admin/postbacks/docs/"))
     assert "standardwebhooks" in page and "deposit.completed" in page and "withdrawal.rejected" in page
     assert "webhook-signature" in page
