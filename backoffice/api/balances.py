@@ -22,7 +22,7 @@ from ..money import to_str
 from ..services import ledger
 from ..timeutil import iso_z, local_midnight_utc
 from .base import bp, merchant_from_api_key
-from .openapi import document, error_responses, schema
+from .openapi import document, error_responses, list_schema, schema
 from .validation import Params
 
 DEFAULT_LIMIT = 100
@@ -124,14 +124,7 @@ schema("Balance", {
         "updated_at": {"type": "string", "format": "date-time"},
     },
 })
-schema("BalanceList", {
-    "type": "object",
-    "required": ["items", "next"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Balance"}},
-        "next": {"type": "string", "nullable": True, "description": "Always null: every balance is on one page."},
-    },
-})
+list_schema("BalanceList", "Balance", next_description="Always null: every balance is on one page.")
 schema("LedgerEntry", {
     "type": "object",
     "required": ["id", "created_at", "kind", "currency", "amount", "hold", "available_after", "on_hold_after",
@@ -158,15 +151,7 @@ schema("LedgerEntry", {
         "memo": {"type": "string"},
     },
 })
-schema("LedgerEntryList", {
-    "type": "object",
-    "required": ["items", "next"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerEntry"}},
-        "next": {"type": "string", "nullable": True,
-                 "description": "Pass as cursor for the next page; null: this is the last."},
-    },
-})
+list_schema("LedgerEntryList", "LedgerEntry")
 
 document("/api/v1/balances", "get", {
     "summary": "Your balance in each currency",

@@ -55,6 +55,21 @@ def schema(name, definition):
     _SCHEMAS[name] = definition
 
 
+NEXT_PAGE = "Pass as cursor for the next page; null: this is the last."
+
+
+def list_schema(name, item, next_description=NEXT_PAGE):
+    """A list answer (SPEC §6): ``{"items": [item…], "next": cursor-or-null}``."""
+    schema(name, {
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+            "next": {"type": "string", "nullable": True, "description": next_description},
+        },
+    })
+
+
 _ERROR_DESCRIPTIONS = {
     400: "Malformed input: details name each faulty field (a dotted path)",
     401: "No or an unknown bearer token",

@@ -26,7 +26,7 @@ from ..models import (
 from ..timeutil import iso_z, local_midnight_utc
 from .base import bp, merchant_from_api_key
 from .connector import transaction_json
-from .openapi import document, error_responses, schema
+from .openapi import document, error_responses, list_schema, schema
 from .validation import Params
 
 DEFAULT_LIMIT = 100
@@ -128,15 +128,7 @@ schema("TransactionListItem", {
         "stockpiling_end_at": {"type": "string", "format": "date-time", "nullable": True},
     }}],
 })
-schema("TransactionList", {
-    "type": "object",
-    "required": ["items", "next"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/TransactionListItem"}},
-        "next": {"type": "string", "nullable": True,
-                 "description": "Pass as cursor for the next page; null: this is the last."},
-    },
-})
+list_schema("TransactionList", "TransactionListItem")
 
 
 def _query(name, description, **schema_):

@@ -23,8 +23,9 @@ from ..db import db
 from ..models import AFTER_PAYMENT, Merchant, utcnow
 from ..origins import normalise_origin, url_origin
 from ..security import new_api_key, new_postback_secret
-from . import audit, stats_rollup
+from . import audit
 from .checks import SettingsError, check_timezone
+from .merchants import apply_changes
 from .netguard import validate_postback_url
 from .withdrawals import ValidationFailed, parse_dual_approval_threshold
 
@@ -129,15 +130,7 @@ def update_system(merchant, values, actor, operator=False, ip=""):
     changes = _check_system(merchant, values, operator)
     if not changes:
         return {}
-    before = {k: getattr(merchant, k) for k in changes}
-    with db.atomic():
-        Merchant.update(changes).where(Merchant.id == merchant.id).execute()
-        for k, v in changes.items():
-            setattr(merchant, k, v)
-        if "timezone" in changes:
-            stats_rollup.rebuild_days(merchant)
-        audit.record(actor, "merchant.settings", merchant, merchant=merchant.id,
-                     summary={"before": before, "after": changes}, ip=ip)
+    apply_changes(merchant, changes, actor, "merchant.settings", ip=ip)
     return changes
 
 

@@ -67,15 +67,23 @@ def edit_merchant(merchant, actor, name, timezone, default_display_currency, ip=
     changed = {k: v for k, v in values.items() if before[k] != v}
     if not changed:
         return {}
+    return apply_changes(merchant, changed, actor, "merchant.edit", ip=ip)
+
+
+def apply_changes(merchant, changes, actor, action, ip=""):
+    """Write ``changes`` (field -> new value, already checked) to ``merchant`` and audit
+    them as ``action`` with before/after, in one transaction; a new time zone
+    recomputes the merchant's daily statistics in it. Returns ``changes``."""
+    before = {k: getattr(merchant, k) for k in changes}
     with db.atomic():
-        Merchant.update(changed).where(Merchant.id == merchant.id).execute()
-        for k, v in changed.items():
+        Merchant.update(changes).where(Merchant.id == merchant.id).execute()
+        for k, v in changes.items():
             setattr(merchant, k, v)
-        if "timezone" in changed:
+        if "timezone" in changes:
             stats_rollup.rebuild_days(merchant)
-        audit.record(actor, "merchant.edit", merchant, merchant=merchant.id,
-                     summary={"before": {k: before[k] for k in changed}, "after": changed}, ip=ip)
-    return changed
+        audit.record(actor, action, merchant, merchant=merchant.id,
+                     summary={"before": before, "after": changes}, ip=ip)
+    return changes
 
 
 def _money_value(value):
