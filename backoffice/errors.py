@@ -37,3 +37,17 @@ class FieldError(RuleError):
     def __init__(self, field, message):
         super().__init__(message, {field: message})
         self.field = field
+
+
+class RateLimited(RuleError):
+    """A per-merchant quota is spent (resends, test sends): ``429`` with ``Retry-After``."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self):
+        return {"Retry-After": str(self.retry_after)}

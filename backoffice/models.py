@@ -108,11 +108,6 @@ class Merchant(BaseModel):
     public_key = CharField(max_length=64, unique=True)
     # Kept readable: the plugin's data-signature is an HMAC keyed with it.
     api_key = CharField(max_length=64, unique=True)
-    postback_url = CharField(max_length=2000, default="")
-    postback_secret = CharField(max_length=200)
-    # After a rotation the old secret signs too (next to the new one) until this time.
-    previous_postback_secret = CharField(max_length=200, null=True)
-    previous_postback_secret_until = DateTimeField(null=True)
     timezone = CharField(max_length=64, default="UTC")
     after_payment = CharField(max_length=16, default="message")
     after_payment_url = CharField(max_length=2000, default="")
@@ -358,9 +353,57 @@ class WithdrawalReceipt(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-class Postback(BaseModel):
+class WebhookEndpoint(BaseModel):
+    """Where a merchant's events are delivered (SPEC §10); up to 10 per merchant."""
+
+    merchant = ForeignKeyField(Merchant, backref="webhook_endpoints", on_delete="CASCADE")
+    url = CharField(max_length=2000)
+    description = CharField(max_length=500, default="")
+    event_types = JSONField(default=list)  # empty: every event type
+    enabled = BooleanField(default=True)
+    disabled_reason = CharField(max_length=16, null=True)  # failing | merchant | operator
+    disabled_at = DateTimeField(null=True)
+    secret = CharField(max_length=200)  # whsec_…
+    # After a rotation the old secret signs too (next to the new one) until this time.
+    previous_secret = CharField(max_length=200, null=True)
+    previous_secret_until = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    failing_since = DateTimeField(null=True)  # the first failure since the last 2xx
+    last_success_at = DateTimeField(null=True)
+    consecutive_failures = IntegerField(default=0)
+    # The circuit breaker: while open, nothing is sent before this time; then one probe.
+    circuit_until = DateTimeField(null=True)
+
+    def __str__(self):
+        return self.url
+
+
+class Event(BaseModel):
+    """Every event a merchant's webhooks carry, kept ``EVENT_RETENTION_DAYS`` (the events
+    API reads it; recovery re-sends from it). The payload is frozen at creation."""
+
     event_id = CharField(max_length=64, unique=True)  # evt_…
+    merchant = ForeignKeyField(Merchant, backref="events", index=False, on_delete="CASCADE")
+    event_type = CharField(max_length=32)
+    object_type = CharField(max_length=32, null=True)
+    object_id = IntegerField(null=True)
+    payload = TextField()
+    created_at = DateTimeField(default=utcnow, index=True)  # the retention sweep
+
+    class Meta:
+        indexes = (
+            (("merchant", "id"), False),  # the events API's cursor
+            (("merchant", "created_at"), False),  # recovery, since / until
+        )
+
+
+class Postback(BaseModel):
+    """One delivery of an event to one endpoint (the outbox row, SPEC §7 and §10)."""
+
+    event_id = CharField(max_length=64)  # evt_…, the same for every endpoint of an event
     merchant = ForeignKeyField(Merchant, backref="postbacks", index=False, on_delete="CASCADE")
+    # Null only for a delivery written before endpoints existed to a merchant without a URL.
+    endpoint = ForeignKeyField(WebhookEndpoint, backref="deliveries", null=True, index=False, on_delete="CASCADE")
     event_type = CharField(max_length=32)
     object_type = CharField(max_length=32, null=True)  # transaction | stockpiling | withdrawal
     object_id = IntegerField(null=True)
@@ -380,6 +423,8 @@ class Postback(BaseModel):
             (("status", "next_attempt_at"), False),  # the outbox drain
             (("merchant", "created_at"), False),
             (("object_type", "object_id"), False),
+            (("event_id", "endpoint"), True),  # one delivery per endpoint per event
+            (("endpoint", "status", "next_attempt_at"), False),  # in flight, recovery, the delivery log
         )
 
 
@@ -584,6 +629,8 @@ ALL_MODELS = [
     PendingActivation,
     Withdrawal,
     WithdrawalReceipt,
+    WebhookEndpoint,
+    Event,
     Postback,
     PostbackAttempt,
     ConnectorToken,

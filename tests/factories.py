@@ -8,6 +8,7 @@ from backoffice.models import (
     PaymentSystem,
     Transaction,
     Wallet,
+    WebhookEndpoint,
     Withdrawal,
     utcnow,
 )
@@ -32,15 +33,22 @@ def payment_system(code="bkash", currency="BDT", name=None):
     return ps or PaymentSystem.create(code=code, name=name or code.title(), currency=currency)
 
 
-def merchant(name=None, **fields):
+def merchant(name=None, postback_url=None, postback_secret=None, **fields):
+    """A merchant; ``postback_url``: with a webhook endpoint there (``m.endpoint``, its
+    secret also as ``m.postback_secret``, as before endpoints existed)."""
     n = next(_seq)
-    return Merchant.create(
-        name=name or f"Merchant {n}",
-        public_key=new_public_key(),
-        api_key=new_api_key(),
-        postback_secret=new_postback_secret(),
-        **fields,
-    )
+    m = Merchant.create(name=name or f"Merchant {n}", public_key=new_public_key(), api_key=new_api_key(), **fields)
+    m.endpoint = None
+    m.postback_secret = postback_secret or new_postback_secret()
+    if postback_url:
+        m.endpoint = endpoint(m, postback_url, secret=m.postback_secret)
+    return m
+
+
+def endpoint(merchant, url, secret=None, event_types=(), **fields):
+    """A webhook endpoint stored as it is (a loopback URL too: the tests' receivers)."""
+    return WebhookEndpoint.create(merchant=merchant, url=url, secret=secret or new_postback_secret(),
+                                  event_types=list(event_types), **fields)
 
 
 def user(role="merchant_owner", merchant=None, login=None, password=PASSWORD, **kwargs):

@@ -1,4 +1,4 @@
-"""A real HTTP postback receiver and a burst RQ worker, for tests that deliver postbacks."""
+"""A real HTTP postback receiver, and a burst of deliveries and RQ jobs, for tests that deliver postbacks."""
 import http.server
 import threading
 import time
@@ -72,12 +72,21 @@ class Receiver:
 
 
 def run_queued_jobs(app):
-    """Run every queued job of the back office's queues (a burst ``SimpleWorker``)."""
+    """Send every webhook delivery that is due, then run every queued job of the back
+    office's queues (a burst ``SimpleWorker``): what ``backoffice worker --burst`` does."""
     from rq import SimpleWorker
 
+    from backoffice.db import db
     from backoffice.queues import queues, redis_connection
+    from backoffice.services.postback_delivery import deliver_due
 
     with app.app_context():
+        opened = db.connect(reuse_if_open=True)
+        try:
+            deliver_due(app.config)
+        finally:
+            if opened:
+                db.close()
         return SimpleWorker(queues(app.config), connection=redis_connection(app.config)).work(burst=True)
 
 

@@ -13,7 +13,7 @@ from flask_login import current_user
 from ..services import audit
 
 HIDDEN = {"password_hash", "session_token", "totp_secret", "api_key", "postback_secret",
-          "previous_postback_secret", "token_hash", "own_css"}
+          "previous_postback_secret", "secret", "previous_secret", "token_hash", "own_css"}
 
 
 def _plain(value):

@@ -29,7 +29,7 @@ from .base import LiveChoices, ScopedModelView, SecureBaseView, form_errors, is_
 from .timezones import LocalDateBetweenFilter
 from .withdrawals import WithdrawalSchemaField
 
-SECRETS_HIDDEN = ("api_key", "postback_secret", "own_css")
+SECRETS_HIDDEN = ("api_key", "own_css")
 
 # Column headings of the operator screens, translated (Flask-Admin would show the
 # English field names otherwise).
@@ -67,8 +67,8 @@ class MerchantView(ScopedModelView):
 
     list_template = "admin/merchants_list.html"
     column_list = ("id", "name", "public_key", "timezone", "delayed_activation", "active", "created_at")
-    column_details_exclude_list = SECRETS_HIDDEN + ("previous_postback_secret",)
-    column_export_exclude_list = SECRETS_HIDDEN + ("previous_postback_secret",)
+    column_details_exclude_list = SECRETS_HIDDEN
+    column_export_exclude_list = SECRETS_HIDDEN
     column_searchable_list = ("name", "public_key")
     column_formatters = {"name": lambda v, c, m, n: _merchant_link(m)}
     column_formatters_export = {"name": lambda v, c, m, n: m.name}  # the name itself, not the link

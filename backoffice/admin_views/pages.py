@@ -63,7 +63,6 @@ class PasswordConfirmForm(FlaskForm):
 
 
 class SystemForm(FlaskForm):
-    postback_url = StringField(_l("Postback URL"), validators=[Optional(), Length(max=2000)])
     after_payment = SelectField(_l("After payment"), validate_choice=False)
     after_payment_url = StringField(_l("Redirect URL"), validators=[Optional(), Length(max=2000)])
     timezone = SelectField(_l("Time zone"), validate_choice=False)
@@ -236,7 +235,7 @@ class SettingsView(SecureBaseView):
 
     def _system_form(self, merchant, formdata=None):
         data = {
-            "postback_url": merchant.postback_url, "after_payment": merchant.after_payment,
+            "after_payment": merchant.after_payment,
             "after_payment_url": merchant.after_payment_url, "timezone": merchant.timezone,
             "allowed_origins": "\n".join(merchant.allowed_origins or []),
             "require_signed_labels": merchant.require_signed_labels,
@@ -282,14 +281,6 @@ class SettingsView(SecureBaseView):
             return self._render_system(merchant, form, status=400)
         flash(_("The system settings are saved.") if changes else _("Nothing changed."), "success")
         return redirect(url_for(".system", **({"merchant": merchant.id} if is_operator() else {})))
-
-    @expose("/system/rotate-secret/", methods=("POST",))
-    def rotate_secret(self):
-        merchant = self._system_merchant() or abort(404)
-        if not RotateForm().validate_on_submit():
-            abort(400)
-        secret = merchant_settings.rotate_postback_secret(merchant, current_user.id, ip=request.remote_addr)
-        return self._render_system(merchant, new_secret=secret)[0]
 
     @expose("/system/rotate-api-key/", methods=("POST",))
     def rotate_api_key(self):

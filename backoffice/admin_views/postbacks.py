@@ -70,8 +70,8 @@ def _payload(view, context, model, name):
 def resend_for_objects(object_type, ids):
     """The Resend postback action of the Transactions and Withdrawals screens: a new
     delivery of the newest postback of each (already scoped) object."""
-    resent = [service.resend(pb, actor=current_user.id, ip=request.remote_addr)
-              for pb in service.latest_for_objects(object_type, ids)]
+    resent = [service.resend_event(event, actor=current_user.id, ip=request.remote_addr)
+              for event in service.latest_events_for_objects(object_type, ids)]
     flash(_("%(n)d postback(s) will be sent again.", n=len(resent)), "success" if resent else "info")
 
 
@@ -121,7 +121,7 @@ class PostbackView(ScopedModelView):
     def resend_view(self):
         """The Resend button of the details page (one postback); who: ``roles`` "resend"."""
         postback = self.get_one(request.form.get("id"))  # 404 outside the user's scope
-        fresh = service.resend(postback, actor=current_user.id, ip=request.remote_addr)
+        service.resend(postback, actor=current_user.id, ip=request.remote_addr)
         flash(_("Postback %(id)s will be sent again.", id=postback.event_id), "success")
         return redirect(self.get_url(".details_view", id=postback.id))
 
@@ -139,13 +139,13 @@ class PostbackView(ScopedModelView):
                 abort(404)
         else:
             merchant = Merchant.get_by_id(current_user.merchant_id)
-        if not merchant.postback_url:
-            flash(_("Set a postback URL first (Settings, System)."), "error")
+        event = service.send_test(merchant)
+        if not event.deliveries_created:
+            flash(_("Add a webhook endpoint first (Settings, Webhooks)."), "error")
             return redirect(safe_next(request.form.get("next")) or self.get_url(".index_view"))
-        postback = service.send_test(merchant)
-        flash(_("A test postback (%(id)s) is on its way to %(url)s.", id=postback.event_id,
-                url=merchant.postback_url), "success")
-        return redirect(self.get_url(".details_view", id=postback.id))
+        flash(_("A test postback (%(id)s) is on its way to %(n)d endpoint(s).", id=event.event_id,
+                n=event.deliveries_created), "success")
+        return redirect(self.get_url(".index_view"))
 
     @expose("/docs/")
     def docs_view(self):

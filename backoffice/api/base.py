@@ -75,7 +75,8 @@ def handle_api_error(exc):
 def handle_rule_error(exc):
     """A service refused the input (any ``RuleError``): its status, code, message and
     field faults, so endpoints need not translate each service's error by hand."""
-    return error_response(exc.status, exc.code, exc.message, exc.detail_list())
+    headers = exc.headers() if callable(getattr(exc, "headers", None)) else None
+    return error_response(exc.status, exc.code, exc.message, exc.detail_list(), headers)
 
 
 def bearer_token():

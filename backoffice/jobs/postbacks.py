@@ -1,49 +1,125 @@
-"""Postback delivery jobs (RQ): each loads nothing itself, calls one rule of
-``services.postback_delivery`` and lets it record the outcome.
+"""Webhook delivery in the worker: the dispatcher thread and the periodic sweeps.
 
-* :func:`deliver` — one attempt of one postback (enqueued by name by
-  ``services.postbacks`` after the commit that wrote or resent it, or by the drain);
-* :func:`deliver_batch` — the next attempt of each postback of a batch the drain
-  reserved;
-* :func:`drain` — the periodic outbox sweep, registered on the worker's ``rq.cron``.
+* :class:`Dispatcher` — a thread of each worker that keeps up to
+  ``POSTBACK_CONCURRENCY`` deliveries in flight, in a pool of threads. It asks
+  ``services.postback_delivery.dispatch`` what to send (round-robin across endpoints,
+  within the in-flight caps and circuit breakers), and sleeps until a commit wakes it
+  (a Redis signal), a slot frees while there is a backlog, or
+  ``POSTBACK_DISPATCH_INTERVAL`` passes (retries come due by the clock). A delivery to
+  a slow or dead endpoint holds one of its endpoint's two slots, never the worker.
+* :func:`auto_disable` (hourly) and :func:`purge_events` (daily) — RQ cron jobs.
 
-Job ids are deterministic (``services.postbacks.job_id_for``), so the drain can tell
-whether an attempt already has a live job.
+Everything it decides and records is the services'; this module only runs them.
 """
-from ..db import with_db
-from ..queues import current_config
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ..db import db, with_db
+from ..queues import current_config, redis_connection, wait_for_wake
 from ..services import postback_delivery as delivery
 from ..services import postbacks as service
+from ..services import webhooks
+
+log = logging.getLogger(__name__)
+
+AUTO_DISABLE_INTERVAL = 3600
+PURGE_INTERVAL = 86400
 
 
-@with_db
-def deliver(postback_id, delivery_number, attempts):
-    """One attempt of one postback. Returns the new status, or "skipped"."""
-    return delivery.deliver(current_config(), postback_id, delivery_number, attempts)
+class Dispatcher(threading.Thread):
+    """The delivery loop of one worker (a daemon thread; :meth:`stop` ends it)."""
+
+    def __init__(self, app, threads=None):
+        super().__init__(name="backoffice-postbacks", daemon=True)
+        self.app = app
+        config = app.config
+        self.threads = int(threads or service.setting(config, "POSTBACK_CONCURRENCY"))
+        self.interval = float(service.setting(config, "POSTBACK_DISPATCH_INTERVAL"))
+        self.stop_event = threading.Event()
+        self.slot_freed = threading.Event()
+        self.in_flight = set()
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="postbacks")
+
+    def _done(self, future):
+        with self.lock:
+            self.in_flight.discard(future)
+        self.slot_freed.set()
+
+    def _send(self, postback):
+        with self.app.app_context():
+            return delivery.send_in_thread(postback, self.app.config, None)
+
+    def round(self):
+        """Claim what may be sent now and hand it to the pool; (claimed, free before)."""
+        with self.lock:
+            free = self.threads - len(self.in_flight)
+        if free <= 0:
+            return 0, 0
+        db.connect(reuse_if_open=True)
+        try:
+            claimed = delivery.dispatch(self.app.config, free)
+        except Exception:  # noqa: BLE001 - the database is away: try again next tick
+            log.warning("postbacks: dispatch failed", exc_info=True)
+            if not db.is_closed():
+                db.close()
+            return 0, free
+        for postback in claimed:
+            future = self.pool.submit(self._send, postback)
+            with self.lock:
+                self.in_flight.add(future)
+            future.add_done_callback(self._done)
+        return len(claimed), free
+
+    def run(self):
+        conn = redis_connection(self.app.config)
+        with self.app.app_context():
+            while not self.stop_event.is_set():
+                self.slot_freed.clear()
+                claimed, free = self.round()
+                if free and claimed >= free:
+                    # A backlog: go on as soon as a slot frees.
+                    self.slot_freed.wait(self.interval)
+                    continue
+                try:
+                    wait_for_wake(conn, service.WAKE_KEY, self.interval)
+                except Exception:  # noqa: BLE001 - Redis away: the periodic scan still runs
+                    self.stop_event.wait(self.interval)
+            if not db.is_closed():
+                db.close()
+
+    def stop(self, wait=True):
+        self.stop_event.set()
+        self.slot_freed.set()
+        if wait:
+            self.join(timeout=self.interval + 5)
+        self.pool.shutdown(wait=wait, cancel_futures=True)
 
 
-@with_db
-def deliver_batch(items, reservation):
-    """``items``: ``(id, delivery, attempts)`` rows of one merchant; ``reservation``: the
-    lease the drain gave them. Each is claimed on that reservation and sent in turn.
-    Returns ``{status: count}``."""
+def deliver_due():
+    """Everything due now, in this process (``backoffice worker --burst``)."""
     config = current_config()
-    outcome = {}
-    for postback_id, delivery_number, attempts in items:
-        status = delivery.deliver(config, postback_id, delivery_number, attempts, reservation=reservation)
-        outcome[status] = outcome.get(status, 0) + 1
-    return outcome
+    db.connect(reuse_if_open=True)
+    return delivery.deliver_due(config)
 
 
 @with_db
-def drain(limit=None):
-    """Enqueue every postback that is due and has no live job; how many."""
-    return delivery.drain(current_config(), limit)
+def auto_disable():
+    """Disable the endpoints without a 2xx for five days; how many."""
+    return len(webhooks.auto_disable(current_config()))
+
+
+@with_db
+def purge_events():
+    """Delete the events past their retention; how many."""
+    return webhooks.purge_events(current_config())
 
 
 def register_cron(scheduler, config):
-    """Register the drain on an ``rq.cron.CronScheduler`` (done by the worker)."""
-    return scheduler.register(
-        drain, service.QUEUE, interval=max(1, int(service.setting(config, "POSTBACK_DRAIN_INTERVAL"))),
-        job_timeout=300, result_ttl=60, name="backoffice.postbacks.drain",
-    )
+    """Register the sweeps on the worker's ``rq.cron`` scheduler."""
+    scheduler.register(auto_disable, "default", interval=int(config.get("WEBHOOK_AUTO_DISABLE_INTERVAL")
+                                                             or AUTO_DISABLE_INTERVAL),
+                       job_timeout=600, result_ttl=3600, name="backoffice.webhooks.auto_disable")
+    scheduler.register(purge_events, "default", interval=PURGE_INTERVAL, job_timeout=3600, result_ttl=86400,
+                       name="backoffice.webhooks.purge_events")

@@ -3,20 +3,20 @@
 Jobs open their own database connection (``db.with_db``); the worker closes any
 connection before forking a work horse, so no connection is shared across processes.
 
-Besides the jobs, every worker runs the periodic jobs (``rq.cron``) in a background
-thread: the postback outbox drain (``backoffice.jobs.postbacks.drain``, every
-``POSTBACK_DRAIN_INTERVAL`` seconds) and the expiry of pending activations
-(``backoffice.jobs.deposits``, every minute). Several workers each enqueue it; the drain
-itself takes a Redis lock, so concurrent sweeps do not pile up. A ``--burst`` worker
-runs one drain before it empties the queues.
+Besides the jobs, every worker runs the webhook delivery dispatcher
+(``backoffice.jobs.postbacks.Dispatcher``: a thread with a pool of
+``POSTBACK_CONCURRENCY`` delivery threads) and the periodic jobs (``rq.cron``) in
+another thread: the webhook sweeps (auto-disable hourly, the events' retention
+daily), the expiry of pending activations (every minute) and the daily ledger check.
+A ``--burst`` worker first sends every delivery that is due, then empties the queues.
 
 ``WORKER_CLASS`` (env ``BACKOFFICE_WORKER_CLASS``): ``simple`` (default;
 ``SimpleWorker``: jobs run in the worker process on one kept database connection,
-about 25 ms less per job than a fork, see docs/benchmarks.md, "Postbacks") or
-``fork`` (RQ's ``Worker``, a fresh work horse per job). The simple worker is safe
-for our jobs: each is short, bounded by its own timeout (a postback's whole HTTP
-exchange by a 10 s watchdog), and if one ever took the process down, the lease
-runs out and the drain of the restarted worker (or any other) sends it again.
+about 25 ms less per job than a fork) or ``fork`` (RQ's ``Worker``, a fresh work
+horse per job). The simple worker is safe for our jobs: each is short and bounded
+by its own timeout. Webhook deliveries are not RQ jobs: the dispatcher sends them
+from its own threads, each bounded by a 10 s watchdog; if the process dies, their
+leases run out and any worker's dispatcher sends them again.
 """
 import logging
 import os
@@ -26,13 +26,12 @@ import time
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, SimpleWorker, Worker
+from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 from rq.job import JobStatus
 
 from ..db import ASYNC_COMMIT_SQL, db, is_postgres
 from ..queues import queues, redis_connection, redis_url_for_children
-from ..services.postbacks import QUEUE as POSTBACK_QUEUE
 from . import deposits, ledger, postbacks
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ class CronThread(threading.Thread):
         connection = redis.Redis.from_url(redis_url_for_children(app.config))
         self.scheduler = CronScheduler(connection=connection, logging_level=logging.WARNING,
                                        name=f"backoffice-cron:{os.uname().nodename}:{os.getpid()}")
-        postbacks.register_cron(self.scheduler, app.config)
+        postbacks.register_cron(self.scheduler, app.config)  # the webhook sweeps
         deposits.register_cron(self.scheduler, app.config)
         ledger.register_cron(self.scheduler, app.config)
 
@@ -129,11 +128,13 @@ def run_worker(app, burst=False, worker_class=None, with_cron=True):
         worker_class = WORKER_CLASSES[name]
     with app.app_context():
         worker = worker_class(queues(config), connection=redis_connection(config))
-        cron = None
-        if with_cron:
-            if burst:
-                Queue(POSTBACK_QUEUE, connection=redis_connection(config)).enqueue(postbacks.drain, result_ttl=60)
-            else:
+        cron = dispatcher = None
+        if burst:
+            postbacks.deliver_due()
+        else:
+            dispatcher = postbacks.Dispatcher(app)
+            dispatcher.start()
+            if with_cron:
                 cron = CronThread(app)
                 cron.start()
         try:
@@ -141,6 +142,8 @@ def run_worker(app, burst=False, worker_class=None, with_cron=True):
         finally:
             if cron is not None:
                 cron.stop()
+            if dispatcher is not None:
+                dispatcher.stop()
 
 
 RESTART_DELAYS = (1, 2, 5, 10, 30)  # seconds, after each failure in a row
@@ -152,7 +155,7 @@ def run_worker_until_stopped(app, burst=False, worker_class=None, delays=RESTART
     RQ gives up when Redis does not answer in the middle of its bookkeeping (a
     restart, a failover); a worker that simply ended there would leave the
     postbacks to nobody until someone restarts it by hand. Nothing is lost
-    meanwhile (the database is the record; the drain finds what is due), so the
+    meanwhile (the database is the record; the dispatcher finds what is due), so the
     worker waits a moment and starts again. ``backoffice worker`` runs this.
     """
     failures = 0

@@ -1,7 +1,7 @@
 """The audit log: who changed what, when (SPEC §3). Never secrets in the summary."""
 from ..models import AuditLog, Merchant
 
-SECRET_KEYS = {"password", "password_hash", "api_key", "postback_secret", "token", "token_hash", "totp_secret",
+SECRET_KEYS = {"password", "password_hash", "api_key", "postback_secret", "secret", "previous_secret", "token", "token_hash", "totp_secret",
                "session_token"}
 
 

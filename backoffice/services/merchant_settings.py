@@ -5,32 +5,26 @@ Bad input raises :class:`~backoffice.services.checks.SettingsError` naming the f
 field(s) and nothing is saved; every change writes an audit entry (before / after,
 never a secret).
 
-* System (merchant owner, or an operator for any merchant): postback URL (the SSRF
-  rules of ``netguard``), behaviour after payment, time zone, allowed origins, signed
-  labels; operators only: delayed activation and its TTL, and the amount above which
+* System (merchant owner, or an operator for any merchant): behaviour after payment,
+  time zone, allowed origins, signed labels (webhook endpoints are
+  ``services.webhooks``'); operators only: delayed activation and its TTL, and the amount above which
   a withdrawal needs two operators' approvals (ignored when a merchant posts them).
-* Postback secret and API key rotation (each new value is returned once, to be shown
-  once). After a secret rotation the old one keeps signing, next to the new one, for
-  :data:`SECRET_GRACE` (Standard Webhooks allows several signatures in
-  ``webhook-signature``): :func:`signing_secrets`.
+* API key rotation (the new value is returned once, to be shown once).
 """
-import datetime
 from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 
 from ..db import db
-from ..models import AFTER_PAYMENT, Merchant, utcnow
+from ..models import AFTER_PAYMENT, Merchant
 from ..origins import normalise_origin, url_origin
-from ..security import new_api_key, new_postback_secret
+from ..security import new_api_key
 from . import audit
 from .checks import SettingsError, check_timezone
 from .merchants import apply_changes
-from .netguard import validate_postback_url
 from .withdrawals import ValidationFailed, parse_dual_approval_threshold
 
-SECRET_GRACE = datetime.timedelta(hours=24)
-MERCHANT_FIELDS = ("postback_url", "after_payment", "after_payment_url", "timezone", "allowed_origins",
+MERCHANT_FIELDS = ("after_payment", "after_payment_url", "timezone", "allowed_origins",
                    "require_signed_labels")
 OPERATOR_FIELDS = ("delayed_activation", "pending_activation_ttl", "withdrawal_dual_approval_above")
 MAX_ORIGINS = 50
@@ -69,14 +63,7 @@ def _check_system(merchant, values, operator):
             continue
         value = values[name]
         try:
-            if name == "postback_url":
-                value = (value or "").strip()
-                if value:
-                    try:
-                        value = validate_postback_url(value)
-                    except ValueError as exc:
-                        raise SettingsError({name: _("Postback URL: %(reason)s", reason=str(exc))}) from None
-            elif name == "after_payment":
+            if name == "after_payment":
                 if value not in AFTER_PAYMENT:
                     raise SettingsError({name: _("Choose what happens after payment.")})
             elif name == "after_payment_url":
@@ -132,31 +119,6 @@ def update_system(merchant, values, actor, operator=False, ip=""):
         return {}
     apply_changes(merchant, changes, actor, "merchant.settings", ip=ip)
     return changes
-
-
-def rotate_postback_secret(merchant, actor, ip="", grace=SECRET_GRACE, now=None):
-    """A new postback secret (returned once); the old one signs too until the grace ends."""
-    now = now or utcnow()
-    secret = new_postback_secret()
-    with db.atomic():
-        Merchant.update(postback_secret=secret, previous_postback_secret=merchant.postback_secret,
-                        previous_postback_secret_until=now + grace).where(Merchant.id == merchant.id).execute()
-        audit.record(actor, "merchant.rotate_postback_secret", merchant, merchant=merchant.id,
-                     summary={"grace_until": (now + grace).isoformat(timespec="seconds")}, ip=ip)
-    merchant.previous_postback_secret, merchant.previous_postback_secret_until = merchant.postback_secret, now + grace
-    merchant.postback_secret = secret
-    return secret
-
-
-def signing_secrets(merchant, now=None):
-    """The secrets a postback is signed with now: the current one, and the previous one
-    while its grace period lasts."""
-    now = now or utcnow()
-    out = [merchant.postback_secret]
-    if (merchant.previous_postback_secret and merchant.previous_postback_secret_until
-            and merchant.previous_postback_secret_until > now):
-        out.append(merchant.previous_postback_secret)
-    return out
 
 
 def rotate_api_key(merchant, actor, ip=""):

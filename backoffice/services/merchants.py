@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from ..db import db
 from ..i18n import languages
 from ..models import Merchant, PasswordResetToken, User, utcnow
-from ..security import new_api_key, new_postback_secret, new_public_key, token_digest
+from ..security import new_api_key, new_public_key, token_digest
 from . import accounts, audit, stats_rollup
 from .checks import SettingsError, check_not_common, check_timezone
 
@@ -48,11 +48,11 @@ def _check_merchant(name, timezone, default_display_currency):
 
 
 def create_merchant(name, actor, timezone="UTC", ip="", default_display_currency="USD"):
-    """A new merchant with its own public key, API key and postback secret (audited)."""
+    """A new merchant with its own public key and API key (audited); its webhook
+    endpoints are added under Settings → Webhooks."""
     values = _check_merchant(name, timezone, default_display_currency)
     with db.atomic():
-        merchant = Merchant.create(**values, public_key=new_public_key(), api_key=new_api_key(),
-                                   postback_secret=new_postback_secret())
+        merchant = Merchant.create(**values, public_key=new_public_key(), api_key=new_api_key())
         audit.record(actor, "merchant.create", merchant, merchant=merchant.id, summary={"after": values}, ip=ip)
     return merchant
 

@@ -1,18 +1,23 @@
-"""Postback delivery: what the postback jobs do, in plain functions.
+"""Postback delivery: what the worker's delivery dispatcher does, in plain functions.
 
 * :func:`post` — the HTTP client: one POST through the SSRF guard
   (``services.netguard``) to the address it checked (a pinned connection, no second
   lookup), bounded in time by a watchdog and in size, never following redirects;
-* :func:`send` — one claimed attempt: sign the frozen payload, POST it, log the
-  attempt and move the postback on (``services.postbacks.record_attempt``); an
-  immediate retry is enqueued at once, later ones are left to the drain;
-* :func:`drain` — the periodic sweep: every postback that is due, not leased, and
-  has no live job is enqueued. A lost job, a killed worker or a flushed Redis loses
-  nothing. A backlog goes out in batches (one job for up to
-  ``POSTBACK_BATCH_SIZE`` postbacks of one merchant, reserved with one UPDATE),
-  since RQ's own cost per job is about what a delivery costs.
+* :func:`due_deliveries` / :func:`dispatch` — what to send now: due deliveries taken
+  round-robin across endpoints, within each endpoint's and merchant's in-flight caps,
+  honouring each endpoint's circuit breaker; claimed with one UPDATE;
+* :func:`send` — one claimed attempt: sign the frozen payload with the endpoint's
+  secret(s), POST it, log the attempt and move the delivery and its endpoint on
+  (``services.postbacks.record_attempt``);
+* :func:`deliver_due` — everything due now, a round at a time (a burst worker, tests).
 
-``backoffice.jobs.postbacks`` is the thin RQ side: each job calls one of these.
+The outbox guarantee: the database is the record. A dispatcher wakes on a Redis
+signal after each commit that wrote deliveries, and scans the table every
+``POSTBACK_DISPATCH_INTERVAL`` seconds anyway; a worker that dies mid-delivery
+leaves a lease that runs out (``POSTBACK_LEASE_SECONDS``), then the delivery is due
+again. A flushed Redis loses wake-ups, never deliveries.
+
+``backoffice.jobs.dispatcher`` runs the dispatcher's loop in each worker.
 """
 import http.client
 import logging
@@ -22,17 +27,19 @@ import threading
 import time
 from dataclasses import dataclass
 
+from concurrent.futures import ThreadPoolExecutor
+
 from .. import queues
-from ..db import CompiledQuery, Slot
-from ..models import Merchant, Postback, utcnow
+from ..db import CompiledQuery, Slot, db
+from ..models import Postback, WebhookEndpoint, utcnow
 from . import netguard
 from . import postbacks as service
-from .merchant_settings import signing_secrets
+from .webhooks import signing_secrets
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Backoffice-Postbacks/1.0"
-DRAIN_LOCK_KEY = "backoffice:postbacks:drain-lock"
+DISPATCH_LOCK_KEY = "backoffice:postbacks:dispatch-lock"
 setting = service.setting
 
 
@@ -176,120 +183,163 @@ def post(url, body, headers, timeout=10.0, allow_private=False, allowed_ports=No
 
 # --- one attempt ---------------------------------------------------------------------------
 
-_MERCHANT = CompiledQuery(lambda: Merchant.select(
-    Merchant.postback_url, Merchant.postback_secret, Merchant.previous_postback_secret,
-    Merchant.previous_postback_secret_until,
-).where(Merchant.id == Slot("id")).limit(1))
+_ENDPOINT = CompiledQuery(lambda: WebhookEndpoint.select(
+    WebhookEndpoint.id, WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.previous_secret,
+    WebhookEndpoint.previous_secret_until,
+).where(WebhookEndpoint.id == Slot("id")).limit(1))
 
 
-def deliver(config, postback_id, delivery, attempts, reservation=None):
+def deliver(config, postback_id, delivery, attempts, now=None):
     """Claim one attempt and send it; the new status, or "skipped" when it is not ours
-    (sent, resent, not due, another worker holds the lease, or — ``reservation`` —
-    no longer held by the drain's reservation for a batch)."""
-    postback = service.claim(postback_id, delivery, attempts, setting(config, "POSTBACK_LEASE_SECONDS"),
-                             reservation=reservation)
+    (sent, resent, not due, or another worker holds the lease)."""
+    postback = service.claim(postback_id, delivery, attempts, setting(config, "POSTBACK_LEASE_SECONDS"), now=now)
     if postback is None:
         return "skipped"
-    return send(postback, config)
+    return send(postback, config, now=now)
 
 
-def send(postback, config):
-    """Send a claimed postback, log the attempt, move it on; the new status."""
-    merchant = _MERCHANT.first(id=postback.merchant_id)
-    url, secret = merchant.postback_url, signing_secrets(merchant)  # two during a rotation's grace period
+def send(postback, config, now=None):
+    """Send a claimed delivery to its endpoint, log the attempt, move it on; the new status."""
+    endpoint = _ENDPOINT.first(id=postback.endpoint_id) if postback.endpoint_id is not None else None
     body = postback.payload.encode("utf-8")
-    if not url:
-        result = HttpResult(error="no postback URL is set")
+    if endpoint is None:
+        result = HttpResult(error="no webhook endpoint")
     else:
-        headers = service.signature_headers(secret, postback.event_id, body)
+        # Two signatures during a rotation's grace period (SPEC §10).
+        headers = service.signature_headers(signing_secrets(endpoint, now), postback.event_id, body)
         result = post(
-            url, body, headers,
+            endpoint.url, body, headers,
             timeout=float(setting(config, "POSTBACK_TIMEOUT")),
             allow_private=bool(setting(config, "ALLOW_PRIVATE_POSTBACKS")),
             allowed_ports=setting(config, "POSTBACK_ALLOWED_PORTS"),
             max_bytes=int(setting(config, "POSTBACK_MAX_RESPONSE_BYTES")),
         )
-    status, delay = service.record_attempt(
+    status, _delay = service.record_attempt(
         postback, http_status=result.status, error=result.error, duration_ms=result.duration_ms, body=result.body,
-        schedule=setting(config, "POSTBACK_BACKOFF"), jitter=setting(config, "POSTBACK_JITTER"),
+        schedule=setting(config, "POSTBACK_BACKOFF"), jitter=setting(config, "POSTBACK_JITTER"), now=now,
+        circuit_failures=int(setting(config, "POSTBACK_CIRCUIT_FAILURES")),
     )
-    if status == "pending" and delay == 0:
-        try:
-            service.enqueue_attempt(config, postback.id, postback.delivery, postback.attempts)
-        except Exception:  # noqa: BLE001
-            log.warning("could not enqueue the retry of postback %s; the drain will", postback.id, exc_info=True)
     return status
 
 
-# --- the drain -------------------------------------------------------------------------------
+# --- choosing what to send: round-robin, caps, the circuit breaker ---------------------------
 
-def drain(config, limit=None, now=None):
-    """Enqueue every postback that is due and has no live job (the periodic sweep).
+_DUE_SQL = """
+WITH busy AS (
+    SELECT p.endpoint_id, p.merchant_id, COUNT(*) AS n FROM postback AS p
+    WHERE p.status = 'pending' AND p.locked_until > {now} AND p.endpoint_id IS NOT NULL
+    GROUP BY p.endpoint_id, p.merchant_id
+), busy_merchant AS (
+    SELECT merchant_id, SUM(n) AS n FROM busy GROUP BY merchant_id
+), ranked AS (
+    SELECT p.id, p.delivery, p.attempts, p.endpoint_id, p.merchant_id, p.next_attempt_at,
+           ROW_NUMBER() OVER (PARTITION BY p.endpoint_id ORDER BY p.next_attempt_at, p.id) AS rn,
+           CASE WHEN e.consecutive_failures >= {threshold} THEN 1 ELSE {endpoint_cap} END AS cap
+    FROM postback AS p JOIN webhook_endpoint AS e ON e.id = p.endpoint_id
+    WHERE p.status = 'pending' AND p.next_attempt_at <= {now}
+      AND (p.locked_until IS NULL OR p.locked_until < {now})
+      AND e.enabled = {true} AND (e.circuit_until IS NULL OR e.circuit_until <= {now})
+), allowed AS (
+    SELECT r.id, r.delivery, r.attempts, r.endpoint_id, r.merchant_id, r.next_attempt_at, r.rn,
+           ROW_NUMBER() OVER (PARTITION BY r.merchant_id ORDER BY r.rn, r.next_attempt_at, r.id) AS mrn
+    FROM ranked AS r LEFT JOIN busy AS b ON b.endpoint_id = r.endpoint_id
+    WHERE r.rn <= r.cap - COALESCE(b.n, 0)
+)
+SELECT a.id, a.delivery, a.attempts, a.endpoint_id FROM allowed AS a
+LEFT JOIN busy_merchant AS bm ON bm.merchant_id = a.merchant_id
+WHERE a.mrn <= {merchant_cap} - COALESCE(bm.n, 0)
+ORDER BY a.mrn, a.rn, a.next_attempt_at, a.id
+LIMIT {limit}
+"""
 
-    Returns how many were enqueued. Concurrent drains (one per worker may be
-    scheduled) skip while another holds the drain lock. ``now``: the clock (tests).
+
+def due_deliveries(config, now, limit):
+    """The deliveries to send now, as ``(id, delivery, attempts, endpoint_id)``.
+
+    Fairness (SPEC §10): due deliveries are taken round-robin (every endpoint's
+    first due delivery, then every endpoint's second, …), never more than
+    ``POSTBACK_ENDPOINT_IN_FLIGHT`` at once per endpoint nor
+    ``POSTBACK_MERCHANT_IN_FLIGHT`` per merchant (counting those in flight), so a
+    slow or dead endpoint holds at most its cap of the worker's threads. An endpoint
+    whose circuit is open (``POSTBACK_CIRCUIT_FAILURES`` failures in a row) sends
+    nothing before ``circuit_until`` and then one delivery at a time: the probe.
+    Disabled endpoints send nothing.
     """
-    lease_seconds = float(setting(config, "POSTBACK_LEASE_SECONDS"))
-    with queues.SweepLock(config, DRAIN_LOCK_KEY, max(lease_seconds, 30)) as held:
-        if not held:
-            return 0
-        return _drain(config, int(limit or setting(config, "POSTBACK_DRAIN_BATCH")), lease_seconds, now)
+    param = db.obj.param
+    sql = _DUE_SQL.format(now=param, threshold=param, endpoint_cap=param, true=param, merchant_cap=param,
+                          limit=param)
+    stamp = Postback.next_attempt_at.db_value(now)
+    values = [stamp,  # busy
+              int(setting(config, "POSTBACK_CIRCUIT_FAILURES")), int(setting(config, "POSTBACK_ENDPOINT_IN_FLIGHT")),
+              stamp, stamp, True, stamp,  # ranked
+              int(setting(config, "POSTBACK_MERCHANT_IN_FLIGHT")), int(limit)]
+    return [tuple(row) for row in db.execute_sql(sql, values).fetchall()]
 
 
-def due_postbacks(now, limit):
-    """Pending postbacks whose next attempt is due and that no worker holds, as
-    ``(id, delivery, attempts, merchant_id)``."""
-    return list(
-        Postback.select(Postback.id, Postback.delivery, Postback.attempts, Postback.merchant)
-        .where(
-            (Postback.status == "pending")
-            & (Postback.next_attempt_at <= now)
-            & (Postback.locked_until.is_null() | (Postback.locked_until < now))
-        )
-        .order_by(Postback.next_attempt_at)
-        .limit(limit)
-        .tuples()
-    )
+def dispatch(config, free, now=None):
+    """Claim up to ``free`` deliveries to send now (see :func:`due_deliveries`); the
+    claimed rows, each with its lease.
 
-
-def _without_live_job(config, rows, lease_seconds):
-    """The rows whose attempt has no queued or recently started job."""
-    free = queues.without_live_job(config, [service.job_id_for(*row[:3]) for row in rows], lease_seconds)
-    return [row for row, is_free in zip(rows, free) if is_free]
-
-
-def _drain(config, limit, lease_seconds, clock=None):
-    """Enqueue what is due: one job per postback when few are, batches when many are.
-
-    A backlog (``POSTBACK_BATCH_MIN`` or more postbacks due without a job: after a
-    burst, a Redis restart, a receiver that was down) goes out in batch jobs of up to
-    ``POSTBACK_BATCH_SIZE`` postbacks of one merchant each (a slow merchant only
-    slows its own postbacks), which costs RQ one job per batch instead of one per
-    postback. Rounds repeat while they reserve whole pages of ``limit`` rows.
+    Dispatchers of several workers take turns (a short Redis lock), so the caps hold
+    across them; without Redis each still claims safely (the claim is a conditional
+    UPDATE), the caps then hold per worker.
     """
-    batch_min = int(setting(config, "POSTBACK_BATCH_MIN"))
-    batch_size = int(setting(config, "POSTBACK_BATCH_SIZE"))
-    enqueued = 0
-    for _round in range(int(setting(config, "POSTBACK_DRAIN_ROUNDS"))):
-        now = clock or utcnow()
-        rows = due_postbacks(now, limit)
-        free = _without_live_job(config, rows, lease_seconds) if rows else []
-        if len(free) < batch_min:
-            for row in free:
-                service.enqueue_attempt(config, *row[:3])
-            enqueued += len(free)
-            break
-        by_merchant = {}
-        for row in free:
-            by_merchant.setdefault(row[3], []).append(row[0])
-        for ids in by_merchant.values():
-            for start in range(0, len(ids), batch_size):
-                reservation, items = service.reserve(ids[start:start + batch_size], lease_seconds, now=now)
-                if items:
-                    service.enqueue_batch(config, items, reservation)
-                    enqueued += len(items)
-        if len(rows) < limit:
-            break
-    if enqueued:
-        log.info("postback drain enqueued %d postback(s)", enqueued)
-    return enqueued
+    if free <= 0:
+        return []
+    now = now or utcnow()
+    lease = float(setting(config, "POSTBACK_LEASE_SECONDS"))
+    try:
+        lock = queues.SweepLock(config, DISPATCH_LOCK_KEY, 5)
+        held = lock.__enter__()
+    except Exception:  # noqa: BLE001 - Redis away: the database still guards every claim
+        lock, held = None, True
+    if not held:
+        return []
+    try:
+        rows = due_deliveries(config, now, free)
+        return service.claim_due([row[0] for row in rows], lease, now=now)
+    finally:
+        if lock is not None:
+            try:
+                lock.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - it runs out by itself
+                pass
+
+
+def send_in_thread(postback, config, now=None):
+    """:func:`send` in a pool thread, on a connection of its own for the delivery
+    (handed back to the pool afterwards: a thread that ends keeps none)."""
+    opened = db.connect(reuse_if_open=True)
+    try:
+        return send(postback, config, now=now)
+    except Exception:  # noqa: BLE001 - its lease runs out and it is sent again
+        log.exception("delivery %s failed; its lease runs out and it is sent again", postback.id)
+        return "failed"
+    finally:
+        if opened and not db.is_closed():
+            db.close()
+
+
+def deliver_due(config, now=None, threads=None, max_rounds=10000):
+    """Send everything due now (and the immediate retries that follows), round by round,
+    ``threads`` at a time (``POSTBACK_CONCURRENCY``; 0: in this thread); returns
+    ``{status: count}``. What a burst worker does first; tests and scripts use it too.
+    """
+    threads = int(setting(config, "POSTBACK_CONCURRENCY") if threads is None else threads)
+    outcome = {}
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="postbacks") if threads else None
+    try:
+        for _round in range(max_rounds):
+            claimed = dispatch(config, max(threads, 1), now)
+            if not claimed:
+                break
+            if pool is None:
+                statuses = [send(pb, config, now=now) for pb in claimed]
+            else:
+                statuses = list(pool.map(lambda pb: send_in_thread(pb, config, now), claimed))
+            for status in statuses:
+                outcome[status] = outcome.get(status, 0) + 1
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return outcome

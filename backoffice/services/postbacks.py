@@ -1,23 +1,30 @@
-"""Postbacks: building the events, the outbox, signing, the delivery states and
-when each attempt is enqueued.
+"""Postbacks: building the events, the outbox and its fan-out to the merchant's
+webhook endpoints, signing, the delivery states, and each object's summary.
 
-Every postback is first a row of the Postback table, written in the same database
-transaction as the change it reports (transactional outbox, SPEC §7). Delivery is
-the job of ``backoffice.jobs.postbacks`` (``services.postback_delivery`` holds what
-the job does) and never happens inside a web request; this module holds the plain
-rules:
+Every event is first a row of the Event table and one Postback row (a *delivery*)
+per enabled endpoint whose filter takes it, all written in the same database
+transaction as the change they report (transactional outbox, SPEC §7 and §10). The
+deliveries of one event share its id (``webhook-id``). Sending is the delivery
+dispatcher's (``services.postback_delivery``, run by the worker) and never happens
+inside a web request; this module holds the plain rules:
 
+* :func:`create_event` — the event and its deliveries (one INSERT … SELECT over the
+  merchant's endpoints); :func:`deliver_event_again` — a resend or a recovery;
 * :func:`sign` / :func:`signature_headers` — Standard Webhooks signatures;
 * :func:`next_delay` — the back-off schedule with jitter;
-* :func:`claim` — the conditional UPDATE that gives one worker a lease on an attempt;
-* :func:`record_attempt` — the attempt log row and the status transition
-  (``pending`` → ``sent`` | ``pending`` again | ``error``), with the ``postback_status``
-  of the transactions / withdrawal the event is about;
-* :func:`resend` and :func:`send_test` — what the back office's buttons do;
-* :func:`enqueue_on_commit` / :func:`enqueue_after_commit` — the fast path: the
-  attempt's job is enqueued (by name, through ``backoffice.queues``) once the row is
-  committed. :func:`create_event` and :func:`resend` do it themselves, so no caller
-  has to remember.
+* :func:`claim_due` / :func:`claim` — the conditional UPDATE that gives a worker a
+  lease on a delivery's next attempt;
+* :func:`record_attempt` — the attempt log row, the delivery's state
+  (``pending`` → ``sent`` | ``pending`` again | ``error``), its endpoint's health
+  (failures in a row, the circuit breaker, ``failing_since``) and the
+  ``postback_status`` of the transactions / withdrawal the event is about;
+* :func:`resend` and :func:`send_test` — what the back office's buttons do.
+
+**What ``postback_status`` says when an event has several deliveries**: ``pending``
+("Sending") while any of them is pending; then ``error`` if any ended in error (an
+endpoint that should have had the event did not get it); else ``sent`` (withdrawals:
+``received``). An event that no endpoint takes (the merchant has none enabled, or
+every filter leaves it out) is ``error`` at once: nothing was delivered.
 
 How a caller writes an event (the outbox pattern)::
 
@@ -25,9 +32,8 @@ How a caller writes an event (the outbox pattern)::
         ...the change itself...
         postbacks.create_event(merchant, "deposit.completed", data, "transaction", tx.id)
 
-If the process dies between the commit and the enqueue, or Redis loses the job, the
-periodic outbox drain (``services.postback_delivery.drain``) enqueues the row later
-(same event id).
+After the commit the dispatcher is woken (one Redis command); if the wake-up is
+lost (Redis flushed, the process died) its periodic scan finds the delivery anyway.
 
 Settings (``app.config``), with their defaults in :data:`DEFAULTS`, read through
 :func:`setting`.
@@ -41,34 +47,33 @@ import random
 import secrets
 import time
 
+from peewee import SQL, Cast, fn
+
 from .. import queues
-from ..db import CompiledInsert, CompiledQuery, Slot, db
-from ..models import Postback, PostbackAttempt, Transaction, Withdrawal, utcnow
+from ..db import CompiledInsert, CompiledQuery, Slot, db, is_postgres
+from ..models import Event, Postback, PostbackAttempt, Transaction, WebhookEndpoint, Withdrawal, utcnow
 from ..money import to_str
 from ..timeutil import iso_z as iso  # also imported from here as postbacks.iso
 from . import audit, netguard
 
 # SPEC §7: the delays before each retry, in seconds: immediately, 5 s, 5 min,
-# 30 min, 2 h, 5 h, 10 h, 10 h. After the last retry fails, the postback is "error".
+# 30 min, 2 h, 5 h, 10 h, 10 h. After the last retry fails, the delivery is "error".
 DEFAULT_BACKOFF = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 DEFAULT_JITTER = 0.1  # ± this share of each delay
 EXCERPT_BYTES = 1024  # how much of an answer the attempt log keeps
 
-QUEUE = "postbacks"
-DELIVER_JOB = "backoffice.jobs.postbacks.deliver"
-DELIVER_BATCH_JOB = "backoffice.jobs.postbacks.deliver_batch"
+WAKE_KEY = "backoffice:postbacks:wake"  # a dispatcher blocks on it (BLPOP)
 
 DEFAULTS = {
     "POSTBACK_TIMEOUT": 10.0,  # seconds, the whole request
     "POSTBACK_BACKOFF": DEFAULT_BACKOFF,
     "POSTBACK_JITTER": DEFAULT_JITTER,
     "POSTBACK_LEASE_SECONDS": 60,
-    "POSTBACK_DRAIN_INTERVAL": 5,
-    "POSTBACK_DRAIN_BATCH": 500,  # rows per round
-    "POSTBACK_DRAIN_ROUNDS": 20,
-    "POSTBACK_BATCH_MIN": 20,  # due postbacks without a job from which the drain batches
-    "POSTBACK_BATCH_SIZE": 25,
-    "POSTBACK_FAST_PATH_MAX_QUEUED": 200,
+    "POSTBACK_DISPATCH_INTERVAL": 1.0,  # seconds between the dispatcher's scans when idle
+    "POSTBACK_CONCURRENCY": 8,  # deliveries in flight per worker (threads)
+    "POSTBACK_ENDPOINT_IN_FLIGHT": 2,  # per endpoint (SPEC §10)
+    "POSTBACK_MERCHANT_IN_FLIGHT": 4,  # per merchant, whatever its number of endpoints
+    "POSTBACK_CIRCUIT_FAILURES": 5,  # failures in a row that open an endpoint's circuit
     "POSTBACK_MAX_RESPONSE_BYTES": EXCERPT_BYTES,
     "POSTBACK_ALLOWED_PORTS": tuple(sorted(netguard.DEFAULT_ALLOWED_PORTS)),
     "ALLOW_PRIVATE_POSTBACKS": False,
@@ -85,93 +90,85 @@ def new_event_id():
     return "evt_" + secrets.token_hex(12)
 
 
-_NEW_POSTBACK = CompiledInsert(Postback)
+_NEW_EVENT = CompiledInsert(Event)
 
 
-def create_event(merchant, event_type, data, object_type=None, object_id=None, mark_objects=True):
-    """Write an event to the outbox; the payload is frozen here and never rebuilt."""
+def _fan_out_query():
+    """One delivery per enabled endpoint of the merchant whose filter takes the type:
+    ``event_types`` is a JSON list ("[]": every type), matched as a quoted string.
+
+    The values are cast on PostgreSQL: a prepared INSERT … SELECT would otherwise
+    type each parameter as text."""
+    def typed(name, field, pg_type):
+        slot = Slot(name, field)
+        return Cast(slot, pg_type) if is_postgres() else slot
+
+    e = WebhookEndpoint
+    chosen = e.select(
+        typed("event_id", Postback.event_id, "varchar"), e.merchant, e.id,
+        typed("event_type", Postback.event_type, "varchar"), typed("object_type", Postback.object_type, "varchar"),
+        typed("object_id", Postback.object_id, "integer"), typed("payload", Postback.payload, "text"),
+        SQL("'pending'"), SQL("0"), typed("now", Postback.next_attempt_at, "timestamp"),
+        typed("now2", Postback.created_at, "timestamp"), SQL("1"),
+    ).where(
+        (e.merchant == Slot("merchant")) & (e.enabled == True)  # noqa: E712
+        # Compared as text: the JSON field would encode the values once more.
+        & ((e.event_types == SQL("'[]'")) | (e.event_types.contains(Slot("quoted_type", e.description))))
+    )
+    fields = [Postback.event_id, Postback.merchant, Postback.endpoint, Postback.event_type, Postback.object_type,
+              Postback.object_id, Postback.payload, Postback.status, Postback.attempts, Postback.next_attempt_at,
+              Postback.created_at, Postback.delivery]
+    return Postback.insert_from(chosen, fields)
+
+
+_FAN_OUT = CompiledQuery(_fan_out_query)
+
+
+def _frozen(event_id, event_type, now, data):
+    return json.dumps({"id": event_id, "type": event_type, "created_at": iso(now), "data": data},
+                      separators=(",", ":"), sort_keys=True)
+
+
+def create_event(merchant, event_type, data, object_type=None, object_id=None, mark_objects=True, endpoint=None):
+    """Write an event and its deliveries to the outbox; the Event row.
+
+    The payload is frozen here and never rebuilt. ``endpoint``: deliver to that
+    endpoint only, whatever its filter (a test send); otherwise to every enabled
+    endpoint of the merchant whose filter takes ``event_type``.
+    ``mark_objects=False``: the caller's own UPDATE set the objects to "pending".
+    """
     now = utcnow()
     event_id = new_event_id()
-    payload = {"id": event_id, "type": event_type, "created_at": iso(now), "data": data}
-    postback = _NEW_POSTBACK.create(
-        event_id=event_id,
-        merchant=getattr(merchant, "id", merchant),
-        event_type=event_type,
-        object_type=object_type,
-        object_id=object_id,
-        payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
-        status="pending",
-        next_attempt_at=now,
-        created_at=now,
-    )
-    if mark_objects:  # False: the caller's own UPDATE set them to "pending" already
-        set_object_status(postback, "pending")  # the objects show "sending" from now on
-    enqueue_on_commit(postback)  # the fast path; the drain is the guarantee
-    return postback
+    merchant_id = getattr(merchant, "id", merchant)
+    payload = _frozen(event_id, event_type, now, data)
+    event = _NEW_EVENT.create(event_id=event_id, merchant=merchant_id, event_type=event_type,
+                              object_type=object_type, object_id=object_id, payload=payload, created_at=now)
+    if endpoint is not None:
+        Postback.create(event_id=event_id, merchant=merchant_id, endpoint=getattr(endpoint, "id", endpoint),
+                        event_type=event_type, object_type=object_type, object_id=object_id, payload=payload,
+                        status="pending", next_attempt_at=now, created_at=now)
+        delivered = 1
+    else:
+        delivered = _FAN_OUT.count(event_id=event_id, event_type=event_type, object_type=object_type,
+                                   object_id=object_id, payload=payload, now=now, now2=now, merchant=merchant_id,
+                                   quoted_type=f'"{event_type}"')
+    event.deliveries_created = delivered
+    if event_type in STATUS_EVENTS:
+        if not delivered:
+            _set_object_status(object_type, object_id, "error")  # nowhere to go: nothing was delivered
+        elif mark_objects:
+            _set_object_status(object_type, object_id, "pending")  # the objects show "sending" from now on
+    if delivered:
+        wake_on_commit()
+    return event
 
 
-# --- enqueueing the attempts -----------------------------------------------------------
+# --- waking the dispatcher -----------------------------------------------------------------
 
-def job_id_for(postback_id, delivery, attempts):
-    """Deterministic job ids, so the drain can tell whether an attempt has a live job."""
-    return f"postback-{postback_id}-{delivery}-{attempts}"
-
-
-def _attempt_job(config, postback_id, delivery, attempts):
-    """The job of one attempt: its arguments and RQ options."""
-    timeout = float(setting(config, "POSTBACK_TIMEOUT"))
-    return (postback_id, delivery, attempts), dict(
-        job_id=job_id_for(postback_id, delivery, attempts),
-        job_timeout=int(timeout) + 30,
-        result_ttl=0,  # the attempt log in the database is the record
-        failure_ttl=24 * 3600,
-        description=f"postback {postback_id} delivery {delivery} attempt {attempts + 1}",
-    )
-
-
-def enqueue_attempt(config, postback_id, delivery, attempts):
-    """Enqueue the job of one attempt now (Redis errors are the caller's)."""
-    args, options = _attempt_job(config, postback_id, delivery, attempts)
-    return queues.enqueue(config, QUEUE, DELIVER_JOB, *args, **options)
-
-
-def enqueue_batch(config, items, reservation):
-    """Enqueue one job for a batch of reserved attempts (see :func:`reserve`)."""
-    timeout = float(setting(config, "POSTBACK_TIMEOUT"))
-    return queues.enqueue(
-        config, QUEUE, DELIVER_BATCH_JOB, items, reservation,
-        job_timeout=int(len(items) * (timeout + 5)) + 30,
-        result_ttl=0, failure_ttl=24 * 3600,
-        description=f"postbacks {items[0][0]}…{items[-1][0]} ({len(items)})",
-    )
-
-
-def enqueue_after_commit(postback, config=None):
-    """Enqueue the next attempt of a postback that is committed; the job, or None.
-
-    For callers outside any transaction (a script, a bench); a Redis error is logged
-    and swallowed: the outbox drain will deliver the postback.
-    """
-    config = queues.current_config(config)
-    args, options = _attempt_job(config, postback.id, postback.delivery, postback.attempts)
-    return queues.enqueue_after_commit(config, QUEUE, DELIVER_JOB, *args, **options)
-
-
-def enqueue_on_commit(postback):
-    """Enqueue the postback's attempt the moment the surrounding transaction commits.
-
-    Steps aside while the queue holds a backlog (``POSTBACK_FAST_PATH_MAX_QUEUED``
-    jobs): the drain then sends the new postbacks in batches, within
-    ``POSTBACK_DRAIN_INTERVAL`` seconds, cheaper than a job each.
-    """
-    ident = (postback.id, postback.delivery, postback.attempts)
-
-    def fast_path(config):
-        if queues.queued_count(config, QUEUE) >= int(setting(config, "POSTBACK_FAST_PATH_MAX_QUEUED")):
-            return
-        enqueue_attempt(config, *ident)
-
-    queues.on_commit(fast_path)
+def wake_on_commit():
+    """Wake a delivery dispatcher the moment the surrounding transaction commits
+    (one Redis command; lost wake-ups are caught by the dispatcher's periodic scan)."""
+    queues.on_commit(lambda config: queues.wake(config, WAKE_KEY))
 
 
 def deposit_completed_data(merchant, payment_system, label, order_id, currency, transactions, stockpiling=None):
@@ -254,9 +251,12 @@ def next_delay(attempts_done, schedule=DEFAULT_BACKOFF, jitter=DEFAULT_JITTER, r
     return max(delay, 0.0)
 
 
-# What a postback's state means for the objects it is about.
+# What a delivery's state means for the objects its event is about. Only these
+# events speak for their object's ``postback_status`` (a ``deposit.reversed`` or a
+# ``test`` event leaves it alone).
 TRANSACTION_STATUS_FOR = {"pending": "pending", "sent": "sent", "error": "error"}
 WITHDRAWAL_STATUS_FOR = {"pending": "pending", "sent": "received", "error": "error"}
+STATUS_EVENTS = frozenset({"deposit.completed", "withdrawal.approved", "withdrawal.rejected", "withdrawal.cancelled"})
 
 
 _OBJECT_STATUS = {
@@ -269,14 +269,52 @@ _OBJECT_STATUS = {
 }
 
 
-def set_object_status(postback, status):
-    """Make the transactions / withdrawal of an event follow its delivery state."""
-    query = _OBJECT_STATUS.get(postback.object_type)
-    if postback.object_id is None or query is None:
+def _set_object_status(object_type, object_id, status):
+    query = _OBJECT_STATUS.get(object_type)
+    if object_id is None or query is None:
         return 0
-    mapping = WITHDRAWAL_STATUS_FOR if postback.object_type == "withdrawal" else TRANSACTION_STATUS_FOR
-    return query.count(status=mapping[status], id=postback.object_id)
+    mapping = WITHDRAWAL_STATUS_FOR if object_type == "withdrawal" else TRANSACTION_STATUS_FOR
+    return query.count(status=mapping[status], id=object_id)
 
+
+def summary_status(statuses):
+    """The ``postback_status`` an event's deliveries add up to (see the module's doc)."""
+    statuses = set(statuses)
+    if not statuses:
+        return "error"
+    if "pending" in statuses:
+        return "pending"
+    return "error" if "error" in statuses else "sent"
+
+
+_EVENT_LOCK = CompiledQuery(lambda: Event.select(Event.id).where(Event.event_id == Slot("event_id"))
+                            .for_update())
+_DELIVERY_STATES = CompiledQuery(lambda: Postback.select(Postback.status)
+                                 .where(Postback.event_id == Slot("event_id")).tuples())
+
+
+def summarise_objects(event_id, event_type, object_type, object_id):
+    """Set the objects' ``postback_status`` from every delivery of the event.
+
+    Called inside the transaction that moved a delivery on. On PostgreSQL the event's
+    row is locked first, so two deliveries ending at once cannot each read the other
+    as still pending (SQLite writers are serialised already)."""
+    if event_type not in STATUS_EVENTS or object_id is None:
+        return 0
+    if is_postgres():
+        _EVENT_LOCK.rows(event_id=event_id)
+    return _set_object_status(object_type, object_id, summary_status(s for (s,) in
+                                                                     _DELIVERY_STATES.rows(event_id=event_id)))
+
+
+def set_object_status(postback, status):
+    """Make the transactions / withdrawal of a delivery's event show ``status``."""
+    if postback.event_type not in STATUS_EVENTS:
+        return 0
+    return _set_object_status(postback.object_type, postback.object_id, status)
+
+
+# --- claiming a delivery's next attempt ----------------------------------------------------
 
 def _claim_query():
     now = Slot("now", Postback.next_attempt_at)
@@ -294,75 +332,58 @@ def _claim_query():
 _CLAIM = CompiledQuery(_claim_query)
 
 
-def _claim_reserved_query():
-    query = Postback.update(locked_until=Slot("lease", Postback.locked_until)).where(
-        (Postback.id == Slot("id"))
-        & (Postback.status == "pending")
-        & (Postback.delivery == Slot("delivery"))
-        & (Postback.attempts == Slot("attempts"))
-        & (Postback.locked_until == Slot("reservation", Postback.locked_until))
-    )
-    return query.returning(*Postback._meta.sorted_fields) if db.obj.returning_clause else query
+def new_lease(now, lease_seconds):
+    """A lease end no other claim holds: ``now + lease_seconds`` and a random number of
+    microseconds, so the rows one claim took can be read back by it."""
+    return now + datetime.timedelta(seconds=lease_seconds, microseconds=random.randint(1, 999_999))
 
 
-_CLAIM_RESERVED = CompiledQuery(_claim_reserved_query)
-
-
-def reserve(postback_ids, lease_seconds, now=None):
-    """The drain's hold on a batch of due postbacks that one job will deliver.
-
-    One UPDATE gives every row of ``postback_ids`` that is still pending, due and not
-    leased the same lease (the reservation); returns ``(reservation, rows)``, the rows
-    as ``(id, delivery, attempts)``. The job then claims each row *on that
-    reservation* (:func:`claim` with ``reservation=``). If the job is lost, the
-    reservation simply runs out and a later drain finds the rows again.
-    """
-    now = now or utcnow()
-    # A value no worker's lease will hold: those end at their claim's now + lease_seconds
-    # exactly; this one a random number of microseconds later.
-    reservation = now + datetime.timedelta(seconds=lease_seconds, microseconds=random.randint(1, 999))
-    ids = [int(i) for i in postback_ids]
-    if not ids:
-        return reservation, []
-    (Postback.update(locked_until=reservation)
-     .where(Postback.id.in_(ids) & (Postback.status == "pending") & (Postback.next_attempt_at <= now)
-            & (Postback.locked_until.is_null() | (Postback.locked_until < now)))
-     .execute())
-    rows = (Postback.select(Postback.id, Postback.delivery, Postback.attempts)
-            .where(Postback.id.in_(ids) & (Postback.locked_until == reservation))
-            .order_by(Postback.next_attempt_at, Postback.id).tuples())
-    return reservation, list(rows)
-
-
-def claim(postback_id, delivery, attempts, lease_seconds, now=None, reservation=None):
-    """Take the lease on the next attempt of a postback; the row, or None if not ours.
+def claim(postback_id, delivery, attempts, lease_seconds, now=None):
+    """Take the lease on the next attempt of a delivery; the row, or None if not ours.
 
     One conditional UPDATE (safe on SQLite and PostgreSQL alike): it succeeds only
     while the row is pending, due, still at this delivery and attempt count, and
-    nobody else holds a live lease. A second worker running the same job (a
-    duplicate enqueue, the drain racing the fast path) finds nothing to claim.
-
-    ``reservation``: the row is one of a batch the drain reserved (:func:`reserve`);
-    it is claimed only while it still holds that reservation.
+    nobody else holds a live lease. A second worker trying the same attempt finds
+    nothing to claim.
     """
     now = now or utcnow()
-    lease = now + datetime.timedelta(seconds=lease_seconds)
-    values = dict(id=postback_id, delivery=delivery, attempts=attempts, lease=lease)
-    if reservation is None:
-        query, values["now"] = _CLAIM, now
-    else:  # a row the drain reserved for a batch job: ours only while it still holds it
-        query, values["reservation"] = _CLAIM_RESERVED, reservation
-    if db.obj.returning_clause:  # PostgreSQL: claim and read in one round trip
-        postback = query.first(**values)
+    lease = new_lease(now, lease_seconds)
+    values = dict(id=postback_id, delivery=delivery, attempts=attempts, lease=lease, now=now)
+    if db.obj.returning_clause:  # claim and read in one round trip
+        postback = _CLAIM.first(**values)
         if postback is None:
             return None
     else:
-        if query.count(**values) != 1:
+        if _CLAIM.count(**values) != 1:
             return None
         postback = Postback.get_by_id(postback_id)
     postback.lease = lease
     return postback
 
+
+def claim_due(postback_ids, lease_seconds, now=None):
+    """Take the lease on every delivery of ``postback_ids`` that is still pending, due
+    and not leased (one UPDATE); the rows taken, each with its ``lease``."""
+    now = now or utcnow()
+    ids = [int(i) for i in postback_ids]
+    if not ids:
+        return []
+    lease = new_lease(now, lease_seconds)
+    query = (Postback.update(locked_until=lease)
+             .where(Postback.id.in_(ids) & (Postback.status == "pending") & (Postback.next_attempt_at <= now)
+                    & (Postback.locked_until.is_null() | (Postback.locked_until < now))))
+    if db.obj.returning_clause:
+        rows = list(query.returning(*Postback._meta.sorted_fields).execute())
+    else:
+        query.execute()
+        rows = list(Postback.select().where(Postback.id.in_(ids) & (Postback.locked_until == lease)))
+    for row in rows:
+        row.lease = lease
+    order = {pid: n for n, pid in enumerate(ids)}
+    return sorted(rows, key=lambda row: order[row.id])
+
+
+# --- the outcome of an attempt ---------------------------------------------------------------
 
 def _short(text, limit=500):
     if text is None:
@@ -378,15 +399,64 @@ def excerpt(body):
     return body[:EXCERPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
+_ENDPOINT_SUCCEEDED = CompiledQuery(lambda: WebhookEndpoint.update(
+    consecutive_failures=0, failing_since=None, circuit_until=None,
+    last_success_at=Slot("now", WebhookEndpoint.last_success_at),
+).where(WebhookEndpoint.id == Slot("id")))
+
+_ENDPOINT_FAILED = CompiledQuery(lambda: WebhookEndpoint.update(
+    consecutive_failures=WebhookEndpoint.consecutive_failures + 1,
+    failing_since=fn.COALESCE(WebhookEndpoint.failing_since, Slot("now", WebhookEndpoint.failing_since)),
+).where(WebhookEndpoint.id == Slot("id")))
+
+_ENDPOINT_FAILURES = CompiledQuery(lambda: WebhookEndpoint.select(WebhookEndpoint.consecutive_failures)
+                                   .where(WebhookEndpoint.id == Slot("id")).tuples())
+
+_OPEN_CIRCUIT = CompiledQuery(lambda: WebhookEndpoint.update(
+    circuit_until=Slot("until", WebhookEndpoint.circuit_until)).where(WebhookEndpoint.id == Slot("id")))
+
+
+def circuit_delay(failures, threshold, schedule=DEFAULT_BACKOFF, jitter=DEFAULT_JITTER):
+    """How long an endpoint's open circuit waits before its next probe, in seconds.
+
+    The back-off schedule of SPEC §7 applied to the endpoint itself: the threshold-th
+    failure in a row waits ``schedule[1]`` (5 s), each failed probe the next step, up to
+    the last (10 h). None while the circuit is closed."""
+    if failures < threshold:
+        return None
+    step = min(failures - threshold + 1, len(schedule) - 1)
+    delay = float(schedule[step])
+    if delay > 0 and jitter:
+        delay *= 1 + random.uniform(-jitter, jitter)
+    return delay
+
+
+def _endpoint_outcome(endpoint_id, ok, now, threshold, schedule, jitter):
+    """An endpoint's health after one attempt: a 2xx closes its circuit and ends its
+    failing streak; a failure counts, and from ``threshold`` in a row opens the circuit."""
+    if endpoint_id is None:
+        return
+    if ok:
+        _ENDPOINT_SUCCEEDED.count(now=now, id=endpoint_id)
+        return
+    _ENDPOINT_FAILED.count(now=now, id=endpoint_id)
+    row = _ENDPOINT_FAILURES.first(id=endpoint_id)
+    delay = circuit_delay(row[0], threshold, schedule, jitter) if row else None
+    if delay is not None:
+        _OPEN_CIRCUIT.count(until=now + datetime.timedelta(seconds=delay), id=endpoint_id)
+
+
 def record_attempt(postback, http_status=None, error=None, duration_ms=None, body=b"",
-                   schedule=DEFAULT_BACKOFF, jitter=DEFAULT_JITTER, now=None):
-    """Log one attempt and move the postback on; returns (status, delay_or_None).
+                   schedule=DEFAULT_BACKOFF, jitter=DEFAULT_JITTER, now=None,
+                   circuit_failures=DEFAULTS["POSTBACK_CIRCUIT_FAILURES"]):
+    """Log one attempt and move the delivery on; returns (status, delay_or_None).
 
     ``postback`` is the row :func:`claim` returned (it carries the lease). A 2xx is
     ``sent``; anything else is retried after :func:`next_delay`, or is ``error``
     when the schedule is spent. The update is a compare-and-set on the lease, so an
     attempt whose lease ran out and was taken over cannot overwrite the newer state
-    (its log row is still kept). Returns ``("lost", None)`` in that case.
+    (its log row is still kept). Returns ``("lost", None)`` in that case. The
+    endpoint's health and the objects' summary move in the same transaction.
     """
     now = now or utcnow()
     ok = http_status is not None and 200 <= http_status < 300
@@ -408,8 +478,9 @@ def record_attempt(postback, http_status=None, error=None, duration_ms=None, bod
         )
         if updated != 1:
             return "lost", None
+        _endpoint_outcome(postback.endpoint_id, ok, now, circuit_failures, schedule, jitter)
         if status != "pending":
-            set_object_status(postback, status)
+            summarise_objects(postback.event_id, postback.event_type, postback.object_type, postback.object_id)
     postback.attempts, postback.status = attempts, status
     return status, delay
 
@@ -439,34 +510,68 @@ _NEW_ATTEMPT = CompiledInsert(PostbackAttempt)
 _MOVE_ON = {status: CompiledQuery(lambda status=status: _move_on_query(status)) for status in ("sent", "pending", "error")}
 
 
-def resend(postback, now=None, actor=None, ip=""):
-    """Start a new delivery of the same event (same id, same frozen payload).
+# --- sending again: resend, recovery, test ---------------------------------------------------
 
-    Attempts restart from 0, the postback is due now, and the objects it is about go
-    back to "sending"; the attempt is enqueued once the change commits.
-    ``actor``: the user who asked (written to the audit log with the change).
-    """
+def restart_deliveries(postback_ids, now):
+    """Start a new delivery of each of these rows (same event, same frozen payload):
+    attempts from 0, due now. Returns how many rows changed."""
+    ids = [int(i) for i in postback_ids]
+    if not ids:
+        return 0
+    return (Postback.update(delivery=Postback.delivery + 1, attempts=0, status="pending", next_attempt_at=now,
+                            locked_until=None, last_error=None, last_http_status=None, sent_at=None)
+            .where(Postback.id.in_(ids)).execute())
+
+
+def deliver_event_again(event, endpoints, now, skip_sent=False):
+    """Deliver ``event`` (an Event row) again to each of ``endpoints``: a new delivery of
+    the row it has there, or a first one where it has none. ``skip_sent``: leave the
+    endpoints that received it (a recovery). Returns the Postback rows now pending."""
+    existing = {pb.endpoint_id: pb for pb in Postback.select().where(
+        (Postback.event_id == event.event_id) & Postback.endpoint.in_([e.id for e in endpoints]))}
+    restart, created = [], []
+    for endpoint in endpoints:
+        row = existing.get(endpoint.id)
+        if row is None:
+            created.append(Postback.create(
+                event_id=event.event_id, merchant=event.merchant_id, endpoint=endpoint.id,
+                event_type=event.event_type, object_type=event.object_type, object_id=event.object_id,
+                payload=event.payload, status="pending", next_attempt_at=now, created_at=now))
+        elif skip_sent and row.status in ("sent", "pending"):
+            continue
+        else:
+            restart.append(row.id)
+    restart_deliveries(restart, now)
+    pending = created + list(Postback.select().where(Postback.id.in_(restart))) if restart else created
+    if pending:
+        if event.event_type in STATUS_EVENTS:
+            _set_object_status(event.object_type, event.object_id, "pending")
+        wake_on_commit()
+    return pending
+
+
+def resend(postback, now=None, actor=None, ip=""):
+    """Start a new delivery of one delivery's event to its endpoint (same id, same frozen
+    payload): attempts restart from 0, it is due now, and the objects its event is
+    about go back to "sending". ``actor``: the user who asked (audited)."""
     now = now or utcnow()
     postback_id = getattr(postback, "id", postback)
     with db.atomic():
-        (Postback.update(delivery=Postback.delivery + 1, attempts=0, status="pending", next_attempt_at=now,
-                         locked_until=None, last_error=None, last_http_status=None, sent_at=None)
-         .where(Postback.id == postback_id).execute())
+        restart_deliveries([postback_id], now)
         fresh = Postback.get_by_id(postback_id)
         set_object_status(fresh, "pending")
         if actor is not None:
             audit.record(actor, "postback.resend", fresh, merchant=fresh.merchant_id, ip=ip,
-                         summary={"event_id": fresh.event_id, "delivery": fresh.delivery})
-        enqueue_on_commit(fresh)
+                         summary={"event_id": fresh.event_id, "delivery": fresh.delivery,
+                                  "endpoint_id": fresh.endpoint_id})
+        wake_on_commit()
     return fresh
 
 
-def latest_for_objects(object_type, object_ids):
-    """The newest postback of each object (transactions: theirs or their stockpiling's).
-
-    For the Resend action of the Transactions and Withdrawals screens: pass the
-    (already scoped) ids; returns the postbacks to hand to :func:`resend`.
-    """
+def latest_events_for_objects(object_type, object_ids):
+    """The newest status event of each object (transactions: theirs or their
+    stockpiling's), for the Resend action of the Transactions and Withdrawals screens:
+    pass the (already scoped) ids; returns Event rows."""
     ids = [int(i) for i in object_ids]
     if not ids:
         return []
@@ -481,18 +586,46 @@ def latest_for_objects(object_type, object_ids):
     latest = {}
     for kind in {k for k, _ in wanted}:
         keys = [i for k, i in wanted if k == kind]
-        for pb in (Postback.select().where((Postback.object_type == kind) & (Postback.object_id.in_(keys)))
-                   .order_by(Postback.id)):
-            latest[(kind, pb.object_id)] = pb  # the last one wins
-    return sorted(latest.values(), key=lambda pb: pb.id)
+        for event in (Event.select().where((Event.object_type == kind) & Event.object_id.in_(keys)
+                                           & Event.event_type.in_(sorted(STATUS_EVENTS)))
+                      .order_by(Event.id)):
+            latest[(kind, event.object_id)] = event  # the last one wins
+    return sorted(latest.values(), key=lambda event: event.id)
 
 
-def send_test(merchant):
-    """Write a ``test`` event to the outbox (Settings → Send test postback)."""
-    merchant_id = getattr(merchant, "id", merchant)
-    data = {"merchant_id": merchant_id, "message": "This is a test postback from the back office."}
+def resend_event(event, now=None, actor=None, ip=""):
+    """Deliver an event again to every enabled endpoint of its merchant whose filter
+    takes it (the Transactions / Withdrawals screens' Resend); the deliveries."""
+    now = now or utcnow()
+    endpoints = [e for e in WebhookEndpoint.select().where(
+        (WebhookEndpoint.merchant == event.merchant_id) & (WebhookEndpoint.enabled == True))  # noqa: E712
+        if takes(e, event.event_type)]
     with db.atomic():
-        return create_event(merchant_id, "test", data)
+        pending = deliver_event_again(event, endpoints, now)
+        if not pending and event.event_type in STATUS_EVENTS:
+            _set_object_status(event.object_type, event.object_id, "error")
+        if actor is not None:
+            audit.record(actor, "postback.resend", event, merchant=event.merchant_id, ip=ip,
+                         summary={"event_id": event.event_id, "endpoints": len(pending)})
+    return pending
+
+
+def takes(endpoint, event_type):
+    """Whether an endpoint's filter takes an event type (an empty filter takes all)."""
+    types = endpoint.event_types or []
+    return not types or event_type in types
+
+
+TEST_MESSAGE = "This is a test postback from the back office."
+
+
+def send_test(merchant, endpoint=None):
+    """Write a ``test`` event to the outbox (Send test postback): to ``endpoint`` only,
+    or to every enabled endpoint of the merchant whose filter takes ``test``."""
+    merchant_id = getattr(merchant, "id", merchant)
+    data = {"merchant_id": merchant_id, "message": TEST_MESSAGE}
+    with db.atomic():
+        return create_event(merchant_id, "test", data, endpoint=endpoint)
 
 
 def example_payloads():
@@ -520,7 +653,7 @@ def example_payloads():
                     payout_reference=None, has_payout_receipt=False)
     cancelled = dict(withdrawal, status="cancelled", wallet_sender=None, payout_reference=None,
                      has_payout_receipt=False)
-    test = {"merchant_id": 42, "message": "This is a test postback from the back office."}
+    test = {"merchant_id": 42, "message": TEST_MESSAGE}
     out = {}
     events = (("deposit.completed", deposit), ("withdrawal.approved", withdrawal), ("withdrawal.rejected", rejected),
               ("withdrawal.cancelled", cancelled), ("test", test))
