@@ -424,7 +424,8 @@ class Postback(BaseModel):
             (("merchant", "created_at"), False),
             (("object_type", "object_id"), False),
             (("event_id", "endpoint"), True),  # one delivery per endpoint per event
-            (("endpoint", "status", "next_attempt_at"), False),  # in flight, recovery, the delivery log
+            (("endpoint", "status", "next_attempt_at"), False),  # the dispatcher, recovery, the delivery log
+            (("locked_until",), False),  # what is in flight (the dispatcher's caps)
         )
 
 

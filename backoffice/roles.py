@@ -64,7 +64,7 @@ SCREENS = {
     "settings": {
         "view": EVERYONE, "password": EVERYONE, "preferences": EVERYONE, "totp_start": EVERYONE,
         "totp_confirm": EVERYONE, "totp_disable": EVERYONE, "recovery_codes": EVERYONE,
-        "system": OWNERS, "rotate_secret": OWNERS, "rotate_api_key": OWNERS,
+        "system": OWNERS, "rotate_api_key": OWNERS,
     },
     # Settings → Plugin appearance and installation: owners and operators (SPEC §1).
     "plugin_appearance": {"view": OWNERS, "starter": OWNERS, "theme": OWNERS, "prompt": OWNERS,
@@ -72,6 +72,11 @@ SCREENS = {
     "plugin_installation": {"view": OWNERS},
     # Postbacks: owners (their own) and operators (all).
     "postbacks": {"view": OWNERS, "details": OWNERS, "resend": OWNERS, "send_test": OWNERS, "docs": OWNERS},
+    # Settings → Webhooks: the merchant's endpoints (SPEC §10). Owners (their own) and
+    # operators (any merchant, ``?merchant=<id>``); staff are refused, as on System.
+    "webhooks": {"view": OWNERS, "add": OWNERS, "details": OWNERS, "edit": OWNERS, "disable": OWNERS,
+                 "enable": OWNERS, "delete": OWNERS, "rotate_secret": OWNERS, "recover": OWNERS,
+                 "send_test": OWNERS},
     # The audit log: operators (all) and owners (their merchant's).
     "audit_log": {"view": OWNERS, "details": OWNERS, "export": OWNERS},
     # Operators only.
@@ -84,6 +89,9 @@ SCREENS = {
     "exchange_rates": _operator_screen("create", "edit", "delete", "details", "export"),
     "pending_activations": _operator_screen("details", "export"),
     "jobs": _operator_screen(),
+    # Every merchant's webhook endpoints, the disabled ones first (SPEC §10): a list to
+    # open each merchant's Settings → Webhooks from; changes are made there.
+    "webhook_endpoints": _operator_screen("details"),
 }
 
 

@@ -20,6 +20,7 @@ import pytest
 from backoffice import create_app
 from backoffice.db import apply_migrations, db, init_db
 from backoffice.models import ALL_MODELS
+from backoffice.queues import redis_connection
 from backoffice.services import ledger
 
 # Race tests run 50 threads, each with its own connection from the pool.
@@ -107,6 +108,13 @@ def empty_tables():
                     model.delete().execute()
 
 
+def forget_send_quotas(application):
+    """Ids start again with each test: so do the per-merchant send quotas (Redis)."""
+    conn = redis_connection(application.config)
+    for key in conn.scan_iter("backoffice:webhooks:quota:*"):
+        conn.delete(key)
+
+
 def make_test_config(database_url, redis_url, instance_path, **extra):
     config = {
         "TESTING": True,
@@ -135,6 +143,7 @@ def app(app_config):
 
     application = create_app(app_config)
     empty_tables()
+    forget_send_quotas(application)
     factories.APP = application
     yield application
     if not db.is_closed():

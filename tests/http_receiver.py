@@ -74,9 +74,8 @@ class Receiver:
 def run_queued_jobs(app):
     """Send every webhook delivery that is due, then run every queued job of the back
     office's queues (a burst ``SimpleWorker``): what ``backoffice worker --burst`` does."""
-    from rq import SimpleWorker
-
     from backoffice.db import db
+    from backoffice.jobs.worker import BackofficeSimpleWorker
     from backoffice.queues import queues, redis_connection
     from backoffice.services.postback_delivery import deliver_due
 
@@ -87,7 +86,7 @@ def run_queued_jobs(app):
         finally:
             if opened:
                 db.close()
-        return SimpleWorker(queues(app.config), connection=redis_connection(app.config)).work(burst=True)
+        return BackofficeSimpleWorker(queues(app.config), connection=redis_connection(app.config)).work(burst=True)
 
 
 def redis_of(app):

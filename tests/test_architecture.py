@@ -69,7 +69,7 @@ VIOLATIONS = {
     "layers": [("backoffice.services.withdrawals", "backoffice.admin_views.base",
                 "from ..admin_views.base import is_operator")],
     "no-jobs": [("backoffice.admin_views.postbacks", "backoffice.jobs.postbacks",
-                 "from ..jobs.postbacks import deliver")],
+                 "from ..jobs.postbacks import deliver_due")],
     "services-framework-free": [("backoffice.services.withdrawals", "flask_admin",
                                  "from flask_admin import expose")],
     "services-no-request": [("backoffice.services.withdrawals", "flask", "from flask import current_app, request")],
@@ -95,7 +95,7 @@ def test_each_contract_is_kept_and_fails_on_a_violation(contracts, package_graph
 def test_a_service_importing_jobs_breaks_the_jobs_contract(contracts, package_graph):
     assert not check(contracts["no-jobs"], package_graph,
                      ("backoffice.services.postbacks", "backoffice.jobs.postbacks",
-                      "from ..jobs.postbacks import deliver"))
+                      "from ..jobs.postbacks import deliver_due"))
 
 
 def test_a_service_importing_the_signed_in_user_breaks_the_request_contract(contracts, package_graph):

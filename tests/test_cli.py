@@ -18,6 +18,7 @@ from backoffice.models import (
 )
 from backoffice.security import token_digest
 from backoffice.services.ledger_verify import verify
+from backoffice.services.webhooks import endpoints_of
 
 
 def test_create_user_prompts_for_the_password(runner, conn):
@@ -60,6 +61,8 @@ def test_demo_fills_a_fresh_database_and_writes_credentials(app, runner, conn):
         assert set(m) == {"id", "name", "public_key", "api_key", "postback_secret", "delayed_activation",
                           "owner", "staff", "payment_systems"}
         assert m["postback_secret"].startswith("whsec_")
+        # The demo merchant's first webhook endpoint signs with it.
+        assert endpoints_of(m["id"])[0].secret == m["postback_secret"]
         assert Merchant.get_by_id(m["id"]).api_key == m["api_key"]
         for role in ("owner", "staff"):
             assert set(m[role]) == {"login", "password", "totp_secret"}

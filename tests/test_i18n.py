@@ -25,6 +25,11 @@ TRANSLATIONS = os.path.join(ROOT, "backoffice", "translations")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 
 
+def forms(value):
+    """A message's id or string as a tuple (a plural message has several)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
 def po(lang):
     with open(os.path.join(TRANSLATIONS, lang, "LC_MESSAGES", "messages.po"), "rb") as fh:
         return read_po(fh, locale=lang)
@@ -48,23 +53,29 @@ def test_every_string_we_mark_is_in_both_catalogs_and_translated_to_russian(extr
     assert not missing, f"not in the Russian catalog (run the commands of README 'Languages'): {missing}"
     assert not sorted(str(i) for i in wanted if i not in en)
     # English is the source language: its catalog lists every msgid with an empty msgstr.
-    assert not [m.id for m in en if m.id and m.string], "the English catalog has translations"
-    untranslated = sorted(str(m.id) for m in ru if m.id and (not m.string or m.fuzzy))
+    assert not [m.id for m in en if m.id and any(forms(m.string))], "the English catalog has translations"
+    untranslated = sorted(str(m.id) for m in ru if m.id and (not all(forms(m.string)) or m.fuzzy))
     assert not untranslated, f"untranslated or fuzzy in Russian: {untranslated}"
 
 
 def test_translations_keep_their_placeholders():
+    """Each form keeps the (last) id's placeholders: a plural's every Russian form names
+    the number, since one form serves 1, 21, 31, …"""
     for message in po("ru"):
         if message.id:
-            assert sorted(PLACEHOLDER.findall(message.id)) == sorted(PLACEHOLDER.findall(message.string)), message.id
+            wanted = sorted(PLACEHOLDER.findall(forms(message.id)[-1]))
+            for form in forms(message.string):
+                assert sorted(PLACEHOLDER.findall(form)) == wanted, message.id
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_compiled_catalogs_are_up_to_date(lang):
     assert not po(lang).fuzzy, "a fuzzy header: pybabel compile would skip the catalog"
-    source = {m.id: m.string for m in po(lang) if m.id and m.string and not m.fuzzy}
+    # (An untranslated plural is compiled with its ids as its forms: the same as none.)
+    source = {forms(m.id): forms(m.string) for m in po(lang)
+              if m.id and any(forms(m.string)) and not m.fuzzy and forms(m.string) != forms(m.id)}
     with open(os.path.join(TRANSLATIONS, lang, "LC_MESSAGES", "messages.mo"), "rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+        compiled = {forms(m.id): forms(m.string) for m in read_mo(fh) if m.id and forms(m.string) != forms(m.id)}
     assert compiled == source, "messages.mo is stale: run pybabel compile -d backoffice/translations"
 
 
@@ -75,12 +86,12 @@ def english_phrases():
     such as "ID" or "API" that read the same in both)."""
     out = set()
     for message in po("ru"):
-        text = str(message.id) if message.id else ""
-        if " " in text and message.string != text and len(text) > 6:
-            for part in PLACEHOLDER.split(text):  # the fixed text around placeholders
-                part = part.strip(" :.,()\"")
-                if " " in part and len(part) > 8:
-                    out.add(part)
+        for text in forms(message.id) if message.id else ():
+            if " " in text and text not in forms(message.string) and len(text) > 6:
+                for part in PLACEHOLDER.split(text):  # the fixed text around placeholders
+                    part = part.strip(" :.,()\"")
+                    if " " in part and len(part) > 8:
+                        out.add(part)
     return out
 
 

@@ -15,6 +15,7 @@ from ..models import (
     Transaction,
     User,
     Wallet,
+    WebhookEndpoint,
     Withdrawal,
 )
 from ..security import csp_nonce
@@ -38,6 +39,8 @@ from .pages import SettingsView, reset_bp
 from .plugin import PluginAppearanceView, PluginInstallationView
 from .postbacks import PostbackView
 from .transactions import TransactionView
+from .webhook_banner import init_app as init_webhook_banner
+from .webhooks import WebhookEndpointView, WebhooksView
 from .withdrawals import WithdrawalView
 
 
@@ -66,6 +69,7 @@ def init_admin(app):
                                         endpoint="plugin_appearance", url="/admin/plugin-appearance"))
     admin.add_view(PluginInstallationView(name=_l("Plugin installation"), category=SETTINGS,
                                           endpoint="plugin_installation", url="/admin/plugin-installation"))
+    admin.add_view(WebhooksView(name=_l("Webhooks"), category=SETTINGS, endpoint="webhooks", url="/admin/webhooks"))
     admin.add_view(MerchantView(Merchant, name=_l("Merchants"), endpoint="merchants"))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
     admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))
@@ -78,10 +82,12 @@ def init_admin(app):
         PendingActivationView(PendingActivation, name=_l("Pending activations"), endpoint="pending_activations")
     )
     admin.add_view(PostbackView(Postback, name=_l("Postbacks"), endpoint="postbacks"))
+    admin.add_view(WebhookEndpointView(WebhookEndpoint, name=_l("Webhook endpoints"), endpoint="webhook_endpoints"))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit_log"))
     admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
     app.register_blueprint(reset_bp)  # the one-time password reset links (issue 7)
     init_ledger_banner(app)  # the operators' banner while the ledger has differences
+    init_webhook_banner(app)  # the merchant's banner while an endpoint is disabled for failing
     app.extensions["backoffice_admin"] = admin
     return admin
 

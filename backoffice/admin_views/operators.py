@@ -61,8 +61,9 @@ def _merchant_link(merchant):
 
 class MerchantView(ScopedModelView):
     """Merchants: created here, disabled or enabled by action, never deleted (their money
-    records stay). The system settings (postback URL, origins, delayed activation, …)
-    are edited on Settings → System, which validates them; every change is audited.
+    records stay). The system settings (origins, delayed activation, …) are edited
+    on Settings → System, the webhook endpoints on Settings → Webhooks; both validate
+    them and every change is audited.
     Creating and editing go through ``services.merchants`` (keys, checks, audit)."""
 
     list_template = "admin/merchants_list.html"

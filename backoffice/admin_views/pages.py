@@ -4,9 +4,11 @@
   own time zone, the second factor (TOTP, QR code rendered server-side as SVG, with
   recovery codes shown once).
 * System (merchant owner; an operator picks a merchant with ``?merchant=<id>``;
-  merchant staff get 403): postback URL, secret and API key rotation, behaviour
-  after payment, time zone, allowed origins, signed labels; operators also delayed
-  activation and its TTL (absent from the merchant's form and ignored if posted).
+  merchant staff get 403): API key rotation, behaviour after payment, time zone,
+  allowed origins, signed labels; operators also delayed activation and its TTL
+  (absent from the merchant's form and ignored if posted). Where events are sent is
+  Settings → Webhooks (``admin_views.webhooks``): System links there, and its Send a
+  test postback button sends to every enabled endpoint that takes test events.
 * ``/login/reset/<token>``: the one-time link an operator hands out (no e-mail).
 
 The rules are in ``services.profile``, ``services.merchant_settings`` and

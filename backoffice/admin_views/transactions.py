@@ -145,7 +145,7 @@ class TransactionView(ScopedModelView):
 
     @action("resend_postback", _l("Resend postback"), _l("Send the postbacks of the selected transactions again?"))
     def action_resend_postback(self, ids):
-        resend_for_objects("transaction", ids)
+        return resend_for_objects(self, "transaction", ids)
 
     @expose("/manual/", methods=("GET", "POST"))
     def manual_view(self):  # operators (backoffice.roles)

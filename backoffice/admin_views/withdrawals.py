@@ -261,7 +261,7 @@ class WithdrawalView(ScopedModelView):
 
     @action("resend_postback", _l("Resend postback"), _l("Send the postbacks of the selected requests again?"))
     def action_resend_postback(self, ids):
-        resend_for_objects("withdrawal", ids)
+        return resend_for_objects(self, "withdrawal", ids)
 
     def _selected(self, raw_ids):
         ids = self.scoped_ids(raw_ids)

@@ -6,7 +6,7 @@ with ``openapi.document``. Other packages with endpoints under ``/api/v1`` (the
 plugin builder's merchant endpoints) bring their own blueprint, registered by the app
 factory: this package knows none of them.
 """
-from . import balances, connector, openapi, transactions, withdrawals  # noqa: F401 - their routes
+from . import balances, connector, events, openapi, transactions, webhooks, withdrawals  # noqa: F401 - their routes
 from .base import bp
 
 

@@ -23,13 +23,11 @@ from ..services import ledger
 from ..timeutil import iso_z, local_midnight_utc
 from .base import bp, merchant_from_api_key
 from .openapi import document, error_responses, list_schema, schema
-from .validation import Params
+from .validation import ID_CURSOR_PATTERN, Params
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-MAX_ID = 2**63 - 1
 CURRENCY_PATTERN = r"[A-Z]{3}"
-CURSOR_PATTERN = r"[0-9]{1,19}"
 KNOWN = {"currency", "from", "to", "cursor", "limit"}
 
 
@@ -72,16 +70,6 @@ def _currency(params):
     return value
 
 
-def _cursor(params):
-    value = params.string("cursor", max_length=19)
-    if value is None:
-        return None
-    if not re.fullmatch(CURSOR_PATTERN, value) or not 1 <= int(value) <= MAX_ID:
-        params.fail("cursor", _("is not a cursor this API returned"))
-        return None
-    return int(value)
-
-
 def _no_empty_values(params):
     """A parameter sent without a value is a mistake here (``to=``), not a parameter left out."""
     for name in sorted(KNOWN):
@@ -99,7 +87,7 @@ def list_entries():
     if first is not None and last is not None and first > last:
         params.fail("from", _("must not be after to"))
     limit = params.integer("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
-    after_id = _cursor(params)
+    after_id = params.id_cursor()
     params.done()
     tz = zone(merchant.timezone)
     start = local_midnight_utc(first, tz) if first is not None else None
@@ -177,7 +165,7 @@ document("/api/v1/balance/entries", "get", {
         _query("from", "Entries on or after this day (the merchant's time zone)", type="string", format="date"),
         _query("to", "Entries on or before this day (the merchant's time zone)", type="string", format="date"),
         _query("limit", "Page size", type="integer", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT),
-        _query("cursor", "The next value of the previous page", type="string", pattern=f"^{CURSOR_PATTERN}$"),
+        _query("cursor", "The next value of the previous page", type="string", pattern=f"^{ID_CURSOR_PATTERN}$"),
     ],
     "responses": {
         "200": {"description": "A page of entries", "content": {"application/json": {

@@ -83,7 +83,8 @@ _ERROR_DESCRIPTIONS = {
 
 
 def error_responses(*statuses):
-    """The Error-schema responses for ``statuses`` (a 401 states its ``WWW-Authenticate`` header)."""
+    """The Error-schema responses for ``statuses`` (a 401 states its ``WWW-Authenticate``
+    header, a 429 its ``Retry-After``)."""
     out = {}
     for status in statuses:
         response = {"description": _ERROR_DESCRIPTIONS.get(status, "Error"),
@@ -91,6 +92,9 @@ def error_responses(*statuses):
         if status == 401:
             response["headers"] = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
                                                         "description": "Bearer"}}
+        if status == 429:
+            response["headers"] = {"Retry-After": {"required": True, "schema": {"type": "integer"},
+                                                   "description": "Seconds to wait before trying again"}}
         out[str(status)] = response
     return out
 

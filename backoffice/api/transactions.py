@@ -27,11 +27,10 @@ from ..timeutil import iso_z, local_midnight_utc
 from .base import bp, merchant_from_api_key
 from .connector import transaction_json
 from .openapi import document, error_responses, list_schema, schema
-from .validation import Params
+from .validation import MAX_ID, Params
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-MAX_ID = 2**63 - 1
 _CURSOR = re.compile(r"([0-9]{20})\.([0-9]{1,19})")
 _CURSOR_TIME = "%Y%m%d%H%M%S%f"
 

@@ -6,7 +6,16 @@ from flask import request
 from flask_babel import gettext as _
 
 from ..money import AmountError, parse_amount
+from ..timeutil import local_midnight_utc, to_naive_utc
 from .base import ApiError
+
+# A day (``YYYY-MM-DD``) or a date and time with its offset (ISO-8601 / RFC 3339:
+# ``2026-03-10T12:00:00Z``, ``2026-03-10T17:30+05:30``, up to 6 decimals of a second).
+INSTANT = r"([0-9]{4}-[0-9]{2}-[0-9]{2})(T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2}))?"
+INSTANT_PATTERN = f"^{INSTANT}$"
+
+MAX_ID = 2**63 - 1  # the largest id a table's key holds (a bigger number is no id of ours)
+ID_CURSOR_PATTERN = r"[0-9]{1,19}"  # a list's cursor that is a row id (balances, events)
 
 
 def normalise_text(value):
@@ -40,6 +49,30 @@ class _Fields:
             return None
         return value
 
+    def _instant(self, field, value, zone, end=False):
+        """``value`` (a string) as naive UTC: a day of ``zone`` (its start; with
+        ``end``, the start of the next day: the day is included) or a date and time
+        with an offset (that instant). The fault is noted and None returned otherwise."""
+        match = re.fullmatch(INSTANT, value) if len(value) <= 40 else None
+        message = _("must be a date (YYYY-MM-DD) or a date and time with its offset, such as "
+                    "2026-03-10T12:00:00Z")
+        if match is None:
+            self.fail(field, message)
+            return None
+        try:
+            if match.group(2) is None:
+                day = datetime.date.fromisoformat(value)
+                if not 1900 <= day.year <= 9998:
+                    raise ValueError(value)
+                return local_midnight_utc(day + datetime.timedelta(days=1) if end else day, zone)
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if not 1900 <= parsed.year <= 9998:
+                raise ValueError(value)
+            return to_naive_utc(parsed)
+        except (ValueError, OverflowError):
+            self.fail(field, message)
+            return None
+
 
 class Body(_Fields):
     """``Body().string("label")``… then ``done()`` raises one 400 with every fault."""
@@ -68,6 +101,16 @@ class Body(_Fields):
             self.fail(field, _("must be a string"))
             return None
         return self._text(field, normalise_text(value), max_length, choices, pattern)
+
+    def instant(self, field, zone, required=True):
+        """A day of ``zone`` (its start) or a date and time with its offset, as naive UTC."""
+        value = self._raw(field, required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.fail(field, _("must be a string"))
+            return None
+        return self._instant(field, value, zone)
 
     def amount(self, field, required=True):
         value = self._raw(field, required)
@@ -124,6 +167,22 @@ class Params(_Fields):
             self.fail(field, _("must be a whole number from %(min)d to %(max)d", min=minimum, max=maximum))
             return None
         return int(value)
+
+    def id_cursor(self, field="cursor"):
+        """A keyset cursor that is a row id (the last id of the previous page)."""
+        value = self.string(field, max_length=19)
+        if value is None:
+            return None
+        if not re.fullmatch(ID_CURSOR_PATTERN, value) or not 1 <= int(value) <= MAX_ID:
+            self.fail(field, _("is not a cursor this API returned"))
+            return None
+        return int(value)
+
+    def instant(self, field, zone, end=False):
+        """A day of ``zone`` or a date and time with its offset, as naive UTC (see
+        ``_instant``; ``end``: a day counts up to its end)."""
+        value = self._raw(field)
+        return None if value is None else self._instant(field, value, zone, end)
 
     def date(self, field):
         """A calendar date ``YYYY-MM-DD`` (years 1900 to 9998: whole days convert to UTC safely)."""

@@ -4,8 +4,8 @@
   ``POSTBACK_CONCURRENCY`` deliveries in flight, in a pool of threads. It asks
   ``services.postback_delivery.dispatch`` what to send (round-robin across endpoints,
   within the in-flight caps and circuit breakers), and sleeps until a commit wakes it
-  (a Redis signal), a slot frees while there is a backlog, or
-  ``POSTBACK_DISPATCH_INTERVAL`` passes (retries come due by the clock). A delivery to
+  (a Redis signal), a delivery ends, or ``POSTBACK_DISPATCH_INTERVAL`` passes
+  (retries come due by the clock). A delivery to
   a slow or dead endpoint holds one of its endpoint's two slots, never the worker.
 * :func:`auto_disable` (hourly) and :func:`purge_events` (daily) — RQ cron jobs.
 
@@ -28,7 +28,10 @@ PURGE_INTERVAL = 86400
 
 
 class Dispatcher(threading.Thread):
-    """The delivery loop of one worker (a daemon thread; :meth:`stop` ends it)."""
+    """The delivery loop of one worker (a daemon thread; :meth:`stop` ends it).
+
+    One event wakes it: a commit's Redis signal (a listener thread blocks on it), a
+    delivery ending (a slot frees), or ``POSTBACK_DISPATCH_INTERVAL`` passing."""
 
     def __init__(self, app, threads=None):
         super().__init__(name="backoffice-postbacks", daemon=True)
@@ -37,26 +40,37 @@ class Dispatcher(threading.Thread):
         self.threads = int(threads or service.setting(config, "POSTBACK_CONCURRENCY"))
         self.interval = float(service.setting(config, "POSTBACK_DISPATCH_INTERVAL"))
         self.stop_event = threading.Event()
-        self.slot_freed = threading.Event()
+        self.wakeup = threading.Event()
         self.in_flight = set()
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="postbacks")
+        self.listener = threading.Thread(target=self._listen, name="backoffice-postbacks-wake", daemon=True)
+
+    def _listen(self):
+        """Turn the commits' Redis signals into wake-ups (Redis away: the scan goes on)."""
+        conn = redis_connection(self.app.config)
+        while not self.stop_event.is_set():
+            try:
+                if wait_for_wake(conn, service.WAKE_KEY, 1.0):
+                    self.wakeup.set()
+            except Exception:  # noqa: BLE001
+                self.stop_event.wait(self.interval)
 
     def _done(self, future):
         with self.lock:
             self.in_flight.discard(future)
-        self.slot_freed.set()
+        self.wakeup.set()
 
     def _send(self, postback):
         with self.app.app_context():
-            return delivery.send_in_thread(postback, self.app.config, None)
+            return delivery.send_in_thread(postback, self.app.config)
 
     def round(self):
-        """Claim what may be sent now and hand it to the pool; (claimed, free before)."""
+        """Claim what may be sent now and hand it to the pool; how many."""
         with self.lock:
             free = self.threads - len(self.in_flight)
         if free <= 0:
-            return 0, 0
+            return 0
         db.connect(reuse_if_open=True)
         try:
             claimed = delivery.dispatch(self.app.config, free)
@@ -64,34 +78,27 @@ class Dispatcher(threading.Thread):
             log.warning("postbacks: dispatch failed", exc_info=True)
             if not db.is_closed():
                 db.close()
-            return 0, free
+            return 0
         for postback in claimed:
             future = self.pool.submit(self._send, postback)
             with self.lock:
                 self.in_flight.add(future)
             future.add_done_callback(self._done)
-        return len(claimed), free
+        return len(claimed)
 
     def run(self):
-        conn = redis_connection(self.app.config)
+        self.listener.start()
         with self.app.app_context():
             while not self.stop_event.is_set():
-                self.slot_freed.clear()
-                claimed, free = self.round()
-                if free and claimed >= free:
-                    # A backlog: go on as soon as a slot frees.
-                    self.slot_freed.wait(self.interval)
-                    continue
-                try:
-                    wait_for_wake(conn, service.WAKE_KEY, self.interval)
-                except Exception:  # noqa: BLE001 - Redis away: the periodic scan still runs
-                    self.stop_event.wait(self.interval)
+                self.wakeup.clear()
+                self.round()
+                self.wakeup.wait(self.interval)
             if not db.is_closed():
                 db.close()
 
     def stop(self, wait=True):
         self.stop_event.set()
-        self.slot_freed.set()
+        self.wakeup.set()
         if wait:
             self.join(timeout=self.interval + 5)
         self.pool.shutdown(wait=wait, cancel_futures=True)

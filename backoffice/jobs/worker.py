@@ -30,21 +30,60 @@ from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 from rq.job import JobStatus
 
-from ..db import ASYNC_COMMIT_SQL, db, is_postgres
+from ..db import ASYNC_COMMIT_SQL, db, is_postgres, make_database
 from ..queues import queues, redis_connection, redis_url_for_children
 from . import deposits, ledger, postbacks
 
 log = logging.getLogger(__name__)
 
 
-class BackofficeWorker(Worker):
+class QuickUnsubscribe:
+    """RQ's command channel (pubsub) polled every second instead of every minute.
+
+    RQ 3 runs it with ``sleep_time=60``, and redis-py 8.2's ``stop()`` waits for the
+    thread without a limit: a worker could take up to a minute to end (a burst worker
+    after its last job, or on SIGTERM; rq/rq#1613)."""
+
+    PUBSUB_SLEEP = 1.0
+
+    def subscribe(self):
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=self.PUBSUB_SLEEP, daemon=True, exception_handler=self._pubsub_exception_handler)
+
+
+class BackofficeWorker(QuickUnsubscribe, Worker):
     def execute_job(self, job, queue):
         if not db.is_closed():
             db.close()
         return super().execute_job(job, queue)
 
+    def main_work_horse(self, job, queue):
+        """The forked work horse starts on a database object of its own: the parent's
+        other threads (the webhook dispatcher and its pool) may hold the database's lock
+        at the fork, which nobody would release in the child (the job hung until its
+        timeout), and its pooled connections are the parent's sessions. The inherited
+        object is kept, never closed here (that would end the parent's sessions); the
+        horse leaves with ``os._exit``."""
+        inherited = db.obj
+        if inherited is not None and getattr(inherited, "backoffice_url", None):
+            _INHERITED_DATABASES.append(inherited)
+            init_db_after_fork(inherited.backoffice_url)
+        return super().main_work_horse(job, queue)
 
-class BackofficeSimpleWorker(SimpleWorker):
+
+_INHERITED_DATABASES = []  # a work horse's copy of its parent's database object
+
+
+def init_db_after_fork(url):
+    """Point the proxy at a new database object for ``url`` (a fresh lock, an empty pool)."""
+    database = make_database(url)
+    database.backoffice_url = url
+    db.initialize(database)
+
+
+class BackofficeSimpleWorker(QuickUnsubscribe, SimpleWorker):
     """Runs each job in the worker process itself (no fork), on one kept connection.
 
     Opening a PostgreSQL connection per job costs more than the job; the connection

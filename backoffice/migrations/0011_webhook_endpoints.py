@@ -77,6 +77,15 @@ def up(migrator, db):
     db.execute_sql(
         'UPDATE "postback" SET "endpoint_id" = (SELECT "e"."id" FROM "webhook_endpoint" AS "e" '
         'WHERE "e"."merchant_id" = "postback"."merchant_id")')
+    # The deposits / withdrawals those postbacks were about said "Sending": now "error".
+    orphans = ('SELECT "object_id" FROM "postback" WHERE "endpoint_id" IS NULL AND "status" = \'pending\' '
+               'AND "event_type" IN (\'deposit.completed\', \'withdrawal.approved\', \'withdrawal.rejected\', '
+               '\'withdrawal.cancelled\') AND "object_type" = ')
+    for table, column, object_type in (("transaction", "id", "transaction"),
+                                       ("transaction", "stockpiling_id", "stockpiling"),
+                                       ("withdrawal", "id", "withdrawal")):
+        db.execute_sql(f'UPDATE "{table}" SET "postback_status" = \'error\' WHERE "postback_status" = \'pending\' '
+                       f'AND "{column}" IN ({orphans}\'{object_type}\')')
     db.execute_sql(
         'UPDATE "postback" SET "status" = %s, "last_error" = %s, "locked_until" = NULL '
         'WHERE "endpoint_id" IS NULL AND "status" = %s'.replace("%s", db.param),
@@ -86,6 +95,7 @@ def up(migrator, db):
         migrator.drop_index("postback", "postback_event_id"),
         migrator.add_index("postback", ("event_id", "endpoint_id"), True),
         migrator.add_index("postback", ("endpoint_id", "status", "next_attempt_at"), False),
+        migrator.add_index("postback", ("locked_until",), False),
     )
     for column in MERCHANT_COLUMNS:  # native DROP COLUMN (SQLite 3.35+, PostgreSQL)
         db.execute_sql(f'ALTER TABLE "merchant" DROP COLUMN "{column}"')
@@ -104,6 +114,7 @@ def down(migrator, db):
         '"postback_secret" = COALESCE((SELECT "secret" FROM "webhook_endpoint" AS "e" '
         'WHERE "e"."merchant_id" = "merchant"."id" ORDER BY "e"."id" LIMIT 1), \'\')')
     migrator.migrate(
+        migrator.drop_index("postback", "postback_locked_until"),
         migrator.drop_index("postback", "postback_endpoint_id_status_next_attempt_at"),
         migrator.drop_index("postback", "postback_event_id_endpoint_id"),
         migrator.drop_column("postback", "endpoint_id"),

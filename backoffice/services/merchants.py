@@ -1,7 +1,7 @@
 """Operator management (issue 7): merchants, their user accounts, password resets.
 
-Plain functions, no HTTP. A merchant is created with its keys (public key, API key,
-postback secret) by :func:`create_merchant` and edited by :func:`edit_merchant`, each
+Plain functions, no HTTP. A merchant is created with its keys (public key, API key;
+its webhook endpoints come later) by :func:`create_merchant` and edited by :func:`edit_merchant`, each
 change audited. A merchant is disabled, never deleted (its money records stay); a
 disabled merchant's users cannot sign in and its plugin and merchant API answer 403
 ``merchant_disabled``. A password reset sends nothing by e-mail: the operator gets a

@@ -17,9 +17,10 @@ signal after each commit that wrote deliveries, and scans the table every
 leaves a lease that runs out (``POSTBACK_LEASE_SECONDS``), then the delivery is due
 again. A flushed Redis loses wake-ups, never deliveries.
 
-``backoffice.jobs.dispatcher`` runs the dispatcher's loop in each worker.
+``backoffice.jobs.postbacks`` runs the dispatcher's loop in each worker.
 """
 import http.client
+import re
 import logging
 import socket
 import ssl
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import queues
-from ..db import CompiledQuery, Slot, db
+from ..db import CompiledQuery, Slot, db, is_postgres
 from ..models import Postback, WebhookEndpoint, utcnow
 from . import netguard
 from . import postbacks as service
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Backoffice-Postbacks/1.0"
 DISPATCH_LOCK_KEY = "backoffice:postbacks:dispatch-lock"
+DISPATCH_LOCK_TRIES = 50  # 10 ms apart: choosing takes a few ms, so a turn comes soon
 setting = service.setting
 
 
@@ -224,26 +226,44 @@ def send(postback, config, now=None):
 
 # --- choosing what to send: round-robin, caps, the circuit breaker ---------------------------
 
+# Each open endpoint's first due deliveries. PostgreSQL: a LATERAL join walks the
+# (endpoint, status, next_attempt_at) index a few rows per endpoint, whatever the
+# backlog. SQLite (no LATERAL): a window over the due rows.
+_RANKED = {
+    "postgres": """
+    SELECT p.id, p.delivery, p.attempts, p.endpoint_id, p.merchant_id, p.next_attempt_at, o.room,
+           ROW_NUMBER() OVER (PARTITION BY p.endpoint_id ORDER BY p.next_attempt_at, p.id) AS rn
+    FROM open_endpoint AS o CROSS JOIN LATERAL (
+        SELECT q.id, q.delivery, q.attempts, q.endpoint_id, q.merchant_id, q.next_attempt_at FROM postback AS q
+        WHERE q.endpoint_id = o.id AND q.status = 'pending' AND q.next_attempt_at <= {now}
+          AND (q.locked_until IS NULL OR q.locked_until < {now})
+        ORDER BY q.next_attempt_at LIMIT {endpoint_cap}) AS p
+    WHERE o.room > 0""",
+    "sqlite": """
+    SELECT p.id, p.delivery, p.attempts, p.endpoint_id, p.merchant_id, p.next_attempt_at, o.room,
+           ROW_NUMBER() OVER (PARTITION BY p.endpoint_id ORDER BY p.next_attempt_at, p.id) AS rn
+    FROM postback AS p JOIN open_endpoint AS o ON o.id = p.endpoint_id
+    WHERE o.room > 0 AND p.status = 'pending' AND p.next_attempt_at <= {now}
+      AND (p.locked_until IS NULL OR p.locked_until < {now})""",
+}
+
 _DUE_SQL = """
 WITH busy AS (
     SELECT p.endpoint_id, p.merchant_id, COUNT(*) AS n FROM postback AS p
-    WHERE p.status = 'pending' AND p.locked_until > {now} AND p.endpoint_id IS NOT NULL
+    WHERE p.locked_until > {now} AND p.status = 'pending' AND p.endpoint_id IS NOT NULL
     GROUP BY p.endpoint_id, p.merchant_id
 ), busy_merchant AS (
     SELECT merchant_id, SUM(n) AS n FROM busy GROUP BY merchant_id
-), ranked AS (
-    SELECT p.id, p.delivery, p.attempts, p.endpoint_id, p.merchant_id, p.next_attempt_at,
-           ROW_NUMBER() OVER (PARTITION BY p.endpoint_id ORDER BY p.next_attempt_at, p.id) AS rn,
-           CASE WHEN e.consecutive_failures >= {threshold} THEN 1 ELSE {endpoint_cap} END AS cap
-    FROM postback AS p JOIN webhook_endpoint AS e ON e.id = p.endpoint_id
-    WHERE p.status = 'pending' AND p.next_attempt_at <= {now}
-      AND (p.locked_until IS NULL OR p.locked_until < {now})
-      AND e.enabled = {true} AND (e.circuit_until IS NULL OR e.circuit_until <= {now})
+), open_endpoint AS (
+    SELECT e.id, (CASE WHEN e.consecutive_failures >= {threshold} THEN 1 ELSE {endpoint_cap} END)
+                 - COALESCE(b.n, 0) AS room
+    FROM webhook_endpoint AS e LEFT JOIN busy AS b ON b.endpoint_id = e.id
+    WHERE e.enabled = {true} AND (e.circuit_until IS NULL OR e.circuit_until <= {now})
+), ranked AS ({ranked}
 ), allowed AS (
     SELECT r.id, r.delivery, r.attempts, r.endpoint_id, r.merchant_id, r.next_attempt_at, r.rn,
            ROW_NUMBER() OVER (PARTITION BY r.merchant_id ORDER BY r.rn, r.next_attempt_at, r.id) AS mrn
-    FROM ranked AS r LEFT JOIN busy AS b ON b.endpoint_id = r.endpoint_id
-    WHERE r.rn <= r.cap - COALESCE(b.n, 0)
+    FROM ranked AS r WHERE r.rn <= r.room
 )
 SELECT a.id, a.delivery, a.attempts, a.endpoint_id FROM allowed AS a
 LEFT JOIN busy_merchant AS bm ON bm.merchant_id = a.merchant_id
@@ -266,13 +286,16 @@ def due_deliveries(config, now, limit):
     Disabled endpoints send nothing.
     """
     param = db.obj.param
-    sql = _DUE_SQL.format(now=param, threshold=param, endpoint_cap=param, true=param, merchant_cap=param,
-                          limit=param)
+    names = ("now", "threshold", "endpoint_cap", "true", "merchant_cap", "limit")
     stamp = Postback.next_attempt_at.db_value(now)
-    values = [stamp,  # busy
-              int(setting(config, "POSTBACK_CIRCUIT_FAILURES")), int(setting(config, "POSTBACK_ENDPOINT_IN_FLIGHT")),
-              stamp, stamp, True, stamp,  # ranked
-              int(setting(config, "POSTBACK_MERCHANT_IN_FLIGHT")), int(limit)]
+    known = {"now": stamp, "threshold": int(setting(config, "POSTBACK_CIRCUIT_FAILURES")),
+             "endpoint_cap": int(setting(config, "POSTBACK_ENDPOINT_IN_FLIGHT")), "true": True,
+             "merchant_cap": int(setting(config, "POSTBACK_MERCHANT_IN_FLIGHT")), "limit": int(limit)}
+    text = _DUE_SQL.replace("{ranked}", _RANKED["postgres" if is_postgres() else "sqlite"])
+    # The values in the order their placeholders appear in the text.
+    order = sorted((m.start(), name) for name in names for m in re.finditer("{" + name + "}", text))
+    values = [known[name] for _pos, name in order]
+    sql = text.format(**{name: param for name in names})
     return [tuple(row) for row in db.execute_sql(sql, values).fetchall()]
 
 
@@ -291,6 +314,11 @@ def dispatch(config, free, now=None):
     try:
         lock = queues.SweepLock(config, DISPATCH_LOCK_KEY, 5)
         held = lock.__enter__()
+        for _try in range(DISPATCH_LOCK_TRIES):  # another dispatcher is choosing: a few ms
+            if held:
+                break
+            time.sleep(0.01)
+            held = lock.__enter__()
     except Exception:  # noqa: BLE001 - Redis away: the database still guards every claim
         lock, held = None, True
     if not held:

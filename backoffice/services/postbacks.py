@@ -49,8 +49,11 @@ import time
 
 from peewee import SQL, Cast, fn
 
+from flask_babel import gettext as _
+
 from .. import queues
 from ..db import CompiledInsert, CompiledQuery, Slot, db, is_postgres
+from ..errors import RuleError
 from ..models import Event, Postback, PostbackAttempt, Transaction, WebhookEndpoint, Withdrawal, utcnow
 from ..money import to_str
 from ..timeutil import iso_z as iso  # also imported from here as postbacks.iso
@@ -553,10 +556,17 @@ def deliver_event_again(event, endpoints, now, skip_sent=False):
 def resend(postback, now=None, actor=None, ip=""):
     """Start a new delivery of one delivery's event to its endpoint (same id, same frozen
     payload): attempts restart from 0, it is due now, and the objects its event is
-    about go back to "sending". ``actor``: the user who asked (audited)."""
+    about go back to "sending". ``actor``: the user who asked (audited). RuleError
+    when its endpoint is disabled or gone (recovery is the way back then)."""
     now = now or utcnow()
     postback_id = getattr(postback, "id", postback)
     with db.atomic():
+        current = Postback.get_by_id(postback_id)
+        endpoint = WebhookEndpoint.get_or_none(WebhookEndpoint.id == current.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            # Nothing would send it: it would stay "pending" until the endpoint came back.
+            raise RuleError(_("This delivery's endpoint is disabled or deleted: enable or recover it first."),
+                            {"endpoint": _("disabled")})
         restart_deliveries([postback_id], now)
         fresh = Postback.get_by_id(postback_id)
         set_object_status(fresh, "pending")
@@ -623,6 +633,9 @@ def send_test(merchant, endpoint=None):
     """Write a ``test`` event to the outbox (Send test postback): to ``endpoint`` only,
     or to every enabled endpoint of the merchant whose filter takes ``test``."""
     merchant_id = getattr(merchant, "id", merchant)
+    if endpoint is not None and not endpoint.enabled:
+        raise RuleError(_("This endpoint is disabled: enable it (or recover it) first."),
+                        {"endpoint": _("disabled")})
     data = {"merchant_id": merchant_id, "message": TEST_MESSAGE}
     with db.atomic():
         return create_event(merchant_id, "test", data, endpoint=endpoint)

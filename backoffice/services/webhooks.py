@@ -22,9 +22,9 @@ import datetime
 from flask_babel import gettext as _
 
 from .. import queues
-from ..db import db
+from ..db import db, is_postgres, write_transaction
 from ..errors import RateLimited, RuleError
-from ..models import Event, Postback, WebhookEndpoint, utcnow
+from ..models import Event, Merchant, Postback, WebhookEndpoint, utcnow
 from ..security import new_postback_secret
 from . import audit, postbacks
 from .netguard import validate_postback_url
@@ -40,9 +40,10 @@ DEFAULTS = {
     "WEBHOOK_DISABLE_AFTER_DAYS": 5,
     "EVENT_RETENTION_DAYS": 90,
     # Per merchant and minute: deliveries started again by Resend (each endpoint of each
-    # event counts), and test events.
+    # event counts), test events, and recoveries (each re-sends a period's events).
     "WEBHOOK_RESEND_PER_MINUTE": 100,
     "WEBHOOK_TEST_PER_MINUTE": 5,
+    "WEBHOOK_RECOVER_PER_MINUTE": 5,
 }
 
 
@@ -125,7 +126,9 @@ def create_endpoint(merchant, values, actor, ip="", now=None):
     merchant_id = getattr(merchant, "id", merchant)
     clean = check_values(values)
     now = now or utcnow()
-    with db.atomic():
+    with write_transaction():
+        if is_postgres():  # two creates at once must not make eleven
+            Merchant.select(Merchant.id).where(Merchant.id == merchant_id).for_update().execute()
         count = WebhookEndpoint.select().where(WebhookEndpoint.merchant == merchant_id).count()
         if count >= MAX_ENDPOINTS:
             raise EndpointLimit(_("A merchant has at most %(n)d webhook endpoints.", n=MAX_ENDPOINTS),
@@ -150,6 +153,8 @@ def update_endpoint(endpoint, values, actor, ip="", operator=False, now=None):
     changes = {k: (getattr(endpoint, k), v) for k, v in clean.items() if getattr(endpoint, k) != v}
     if not changes:
         return {}
+    if changes.get("enabled", (None, False))[1]:
+        _may_enable(endpoint, operator)
     now = now or utcnow()
     with db.atomic():
         enabled = changes.pop("enabled", None)
@@ -213,6 +218,13 @@ def signing_secrets(endpoint, now=None):
     return out
 
 
+def _may_enable(endpoint, operator):
+    """An endpoint an operator switched off is switched on by an operator only."""
+    if endpoint.disabled_reason == "operator" and not operator:
+        raise WebhookError(fields={"enabled": _(
+            "An operator disabled this endpoint: ask support to enable it again.")})
+
+
 def _enable(endpoint):
     WebhookEndpoint.update(enabled=True, disabled_reason=None, disabled_at=None, failing_since=None,
                            consecutive_failures=0, circuit_until=None).where(
@@ -259,7 +271,7 @@ def auto_disable(config, now=None):
     return done
 
 
-def recover(endpoint, since, actor, ip="", now=None):
+def recover(endpoint, since, actor, ip="", now=None, operator=False):
     """Enable an endpoint (if it is not) and re-send it every event since ``since`` that
     it did not receive: each event of its merchant, created from ``since`` (and not
     before the endpoint existed), that its filter takes and that it has no ``sent`` or
@@ -269,6 +281,8 @@ def recover(endpoint, since, actor, ip="", now=None):
         raise WebhookError(fields={"since": _("Give a date and time.")})
     if since > now:
         raise WebhookError(fields={"since": _("The time is in the future.")})
+    if not endpoint.enabled:
+        _may_enable(endpoint, operator)
     start = max(since, endpoint.created_at)
     with db.atomic():
         if not endpoint.enabled:
@@ -293,11 +307,20 @@ def disabled_for_failing(merchant):
         & (WebhookEndpoint.disabled_reason == "failing")).order_by(WebhookEndpoint.id))
 
 
+QUOTA_SETTINGS = {"resend": "WEBHOOK_RESEND_PER_MINUTE", "test": "WEBHOOK_TEST_PER_MINUTE",
+                  "recover": "WEBHOOK_RECOVER_PER_MINUTE"}
+
+
+def _quota_key(kind, merchant_id):
+    return f"backoffice:webhooks:quota:{kind}:{int(merchant_id)}"
+
+
 def take_send_quota(config, merchant_id, kind, amount=1):
-    """Count ``amount`` resends (``kind`` "resend") or test sends ("test") against the
-    merchant's per-minute limit; RateLimited (429, ``Retry-After``) when it is spent."""
-    limit = int(setting(config, "WEBHOOK_RESEND_PER_MINUTE" if kind == "resend" else "WEBHOOK_TEST_PER_MINUTE"))
-    key = f"backoffice:webhooks:quota:{kind}:{int(merchant_id)}"
+    """Count ``amount`` resends (``kind`` "resend"), test sends ("test") or recoveries
+    ("recover") against the merchant's per-minute limit; RateLimited (429,
+    ``Retry-After``) when it is spent."""
+    limit = int(setting(config, QUOTA_SETTINGS[kind]))
+    key = _quota_key(kind, merchant_id)
     try:
         allowed, retry_after = queues.quota(config, key, limit, 60, amount)
     except Exception:  # noqa: BLE001 - Redis away: refuse nothing (the sends are still bounded by the caps)
@@ -306,10 +329,21 @@ def take_send_quota(config, merchant_id, kind, amount=1):
         if kind == "resend":
             message = _("Too many resends: at most %(n)d deliveries a minute. Try again in %(s)d s.",
                         n=limit, s=retry_after)
+        elif kind == "recover":
+            message = _("Too many recoveries: at most %(n)d a minute. Try again in %(s)d s.", n=limit, s=retry_after)
         else:
             message = _("Too many test postbacks: at most %(n)d a minute. Try again in %(s)d s.",
                         n=limit, s=retry_after)
         raise RateLimited(message, retry_after)
+
+
+def give_back_send_quota(config, merchant_id, kind, amount=1):
+    """Return quota taken for sends that did not happen after all."""
+    if amount > 0:
+        try:
+            queues.quota(config, _quota_key(kind, merchant_id), 1 << 30, 60, -amount)
+        except Exception:  # noqa: BLE001 - Redis away: nothing was counted either
+            pass
 
 
 def purge_events(config, now=None, batch=5000):

@@ -27,7 +27,7 @@ from backoffice.services.activation import activate
 from backoffice.services.ingest import Report, ingest
 
 B_NAME = "Bravo Secret Ltd"
-B_MARKERS = (B_NAME, "bob-secret-label", "BSECRET", "bsecret-wd", "bob-secret-owner", "01799990000")
+B_MARKERS = (B_NAME, "bob-secret-label", "BSECRET", "bsecret-wd", "bob-secret-owner", "01799990000", "bsecret-hook")
 ACTIONS = ("delete", "mark_fraud", "mark_normal", "resend_postback", "resend", "approve", "reject", "deactivate",
            "disable", "enable", "reset_password")
 
@@ -38,7 +38,9 @@ def world(app, conn):
 
     ps = factories.payment_system("bkash", "BDT")
     a = factories.merchant(name="Alpha Crawl")
-    b = factories.merchant(name=B_NAME, postback_url="http://127.0.0.1:1/hook", delayed_activation=True)
+    b = factories.merchant(name=B_NAME, postback_url="http://127.0.0.1:1/bsecret-hook", delayed_activation=True)
+    # A second endpoint, disabled for failing: B's banner, never A's.
+    factories.endpoint(b, "http://127.0.0.1:1/bsecret-hook-dead", enabled=False, disabled_reason="failing")
     for m, number in ((a, "01711110000"), (b, "01799990000")):
         factories.merchant_payment_system(m, ps, min_deposit="500.00")
         factories.wallet(m, ps, number=number)

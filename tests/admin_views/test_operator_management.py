@@ -37,7 +37,7 @@ def test_operator_creates_a_merchant_with_keys_and_audit(client, world):
                          {"name": "New shop", "timezone": "Asia/Dhaka", "default_display_currency": "USD"})
     assert response.status_code == 302, text(response)
     m = Merchant.get(Merchant.name == "New shop")
-    assert m.public_key.startswith("pk_") and m.api_key.startswith("sk_") and m.postback_secret.startswith("whsec_")
+    assert m.public_key.startswith("pk_") and m.api_key.startswith("sk_")  # endpoints: Settings → Webhooks
     assert m.timezone == "Asia/Dhaka" and m.active
     entry = AuditLog.get(AuditLog.action == "merchant.create")
     assert entry.merchant_id == m.id and m.api_key not in str(entry.summary)

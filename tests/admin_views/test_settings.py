@@ -123,7 +123,7 @@ def test_second_factor_enrolment_and_recovery_codes_work_once(app, client, shop)
 # --- system -----------------------------------------------------------------------------------
 
 def system_data(merchant, **overrides):
-    data = {"postback_url": merchant.postback_url, "after_payment": merchant.after_payment,
+    data = {"after_payment": merchant.after_payment,
             "after_payment_url": merchant.after_payment_url, "timezone": merchant.timezone,
             "allowed_origins": "\n".join(merchant.allowed_origins or [])}
     data.update(overrides)
@@ -136,7 +136,8 @@ def test_staff_cannot_open_system_settings(client, shop):
     response = post_form(client, "/admin/settings/", "/admin/settings/system/",
                          system_data(shop["m"], timezone="UTC"))
     assert response.status_code == 403
-    assert post_form(client, "/admin/settings/", "/admin/settings/system/rotate-secret/", {}).status_code == 403
+    # Webhook secrets are rotated on Settings → Webhooks, which staff cannot open either.
+    assert post_form(client, "/admin/settings/", "/admin/webhooks/rotate-secret/", {}).status_code == 403
     assert post_form(client, "/admin/settings/", "/admin/settings/system/rotate-api-key/", {}).status_code == 403
     assert Merchant.get_by_id(shop["m"].id).timezone == "Asia/Dhaka"
 
@@ -147,13 +148,13 @@ def test_owner_saves_system_settings_with_audit(client, shop):
     page = text(client.get("/admin/settings/system/"))
     assert "delayed_activation" not in page and "pending_activation_ttl" not in page
     response = post_form(client, "/admin/settings/system/", "/admin/settings/system/", system_data(
-        m, postback_url="http://127.0.0.1:9000/hook", after_payment="redirect",
+        m, after_payment="redirect",
         after_payment_url="https://shop.example.com/thanks", timezone="Asia/Kolkata",
         allowed_origins="https://shop.example.com\nhttp://localhost:8080/\nHTTPS://Shop.Example.com:443",
         require_signed_labels="y"))
     assert response.status_code == 302, text(response)
     fresh = Merchant.get_by_id(m.id)
-    assert fresh.postback_url == "http://127.0.0.1:9000/hook" and fresh.after_payment == "redirect"
+    assert fresh.after_payment == "redirect"
     assert fresh.timezone == "Asia/Kolkata" and fresh.require_signed_labels is True
     assert fresh.allowed_origins == ["https://shop.example.com", "http://localhost:8080"]
     entry = AuditLog.get(AuditLog.action == "merchant.settings")
@@ -189,8 +190,6 @@ def test_operator_sets_delayed_activation_for_a_merchant(client, shop):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("postback_url", "ftp://example.com/hook", "Postback URL"),
-    ("postback_url", "http://10.0.0.5/hook", "Postback URL"),
     ("allowed_origins", "https://shop.example.com\nhttps://shop.example.com/path", "Line 2"),
     ("allowed_origins", "javascript:alert(1)", "Line 1"),
     ("timezone", "Mars/Olympus", "Choose a time zone from the list."),
@@ -208,36 +207,36 @@ def test_bad_system_input_names_the_field_and_saves_nothing(app, client, shop, f
     assert response.status_code == 400
     assert message in text(response)
     fresh = Merchant.get_by_id(m.id)
-    assert fresh.require_signed_labels is False and fresh.timezone == "Asia/Dhaka" and fresh.postback_url == ""
+    assert fresh.require_signed_labels is False and fresh.timezone == "Asia/Dhaka"
     assert fresh.after_payment == "message" and fresh.allowed_origins == []
     # The page keeps what was typed, so nothing is lost.
     assert "https://shop.example.com/ok" in text(response) or field == "after_payment_url"
 
 
-def test_secret_and_api_key_rotation_show_the_new_value_once(client, shop):
+def test_api_key_rotation_shows_the_new_value_once(client, shop):
+    """(Webhook secrets: test_webhooks_view.py, Settings → Webhooks.)"""
     m = shop["m"]
-    old_key, old_secret = m.api_key, m.postback_secret
+    old_key = m.api_key
     login(client, shop["owner"])
-    response = post_form(client, "/admin/settings/system/", "/admin/settings/system/rotate-secret/", {})
-    fresh = Merchant.get_by_id(m.id)
-    assert fresh.postback_secret != old_secret and fresh.previous_postback_secret == old_secret
-    assert fresh.postback_secret in text(response)
-    assert fresh.postback_secret not in text(client.get("/admin/settings/system/"))
     response = post_form(client, "/admin/settings/system/", "/admin/settings/system/rotate-api-key/", {})
     fresh = Merchant.get_by_id(m.id)
     assert fresh.api_key != old_key and fresh.api_key in text(response)
+    assert fresh.api_key not in text(client.get("/admin/settings/system/"))
     assert client.get("/api/v1/withdrawals/x", headers={"Authorization": f"Bearer {old_key}"}).status_code == 401
     assert client.get("/api/v1/withdrawals/x",
                       headers={"Authorization": f"Bearer {fresh.api_key}"}).status_code == 404
-    log = actions(m.id)
-    assert "merchant.rotate_postback_secret" in log and "merchant.rotate_api_key" in log
+    assert "merchant.rotate_api_key" in actions(m.id)
     for entry in AuditLog.select():
-        assert old_secret not in str(entry.summary) and fresh.api_key not in str(entry.summary)
+        assert fresh.api_key not in str(entry.summary) and old_key not in str(entry.summary)
 
 
-def test_system_page_links_the_test_postback(client, shop):
+def test_system_page_links_the_test_postback_and_the_webhooks(client, shop):
     login(client, shop["owner"])
-    assert "/admin/postbacks/test/" in text(client.get("/admin/settings/system/"))
+    page = text(client.get("/admin/settings/system/"))
+    assert "/admin/postbacks/test/" in page
+    assert 'data-testid="webhooks-link"' in page and 'href="/admin/webhooks/"' in page
+    # The endpoints' URLs and secrets are no longer fields of this page.
+    assert "postback_url" not in page and "rotate-secret" not in page
 
 
 def test_forms_need_csrf(client, shop):

@@ -16,7 +16,7 @@ from backoffice.models import AuditLog, Postback, Transaction, User
 @pytest.fixture
 def data(conn):
     bkash, paytm = factories.payment_system("bkash", "BDT"), factories.payment_system("paytm", "INR")
-    m = factories.merchant(name="Dhaka Shop", timezone="Asia/Dhaka")
+    m = factories.merchant(name="Dhaka Shop", timezone="Asia/Dhaka", postback_url="http://127.0.0.1:9/hook")
     other = factories.merchant(name="Other")
     factories.merchant_payment_system(m, bkash, min_deposit="500.00")
     factories.merchant_payment_system(m, paytm, min_deposit="300.00")
@@ -211,7 +211,10 @@ def test_a_resend_is_in_the_audit_log(operator_client, data):
     tx = data["rows"]["plain"]
     url = f"/admin/transactions/activate/?id={tx.id}"
     post_form(operator_client, url, url, {"label": "bob"})
+    event_id = Postback.get().event_id
     post_form(operator_client, "/admin/transactions/", "/admin/transactions/action/",
               {"action": "resend_postback", "rowid": [tx.id]})
     entry = AuditLog.get(AuditLog.action == "postback.resend")
-    assert entry.merchant_id == data["m"].id and entry.summary["delivery"] == 2
+    assert entry.merchant_id == data["m"].id
+    assert entry.summary["event_id"] == event_id and entry.summary["endpoints"] == 1  # one endpoint, delivered again
+    assert Postback.get().delivery == 2

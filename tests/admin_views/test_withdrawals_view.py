@@ -23,7 +23,8 @@ DECIDE = "/admin/withdrawals/decide/"
 def world(conn):
     systems = seed_payment_systems()
     bkash = systems["bkash"]
-    a, b = factories.merchant(name="Alpha"), factories.merchant(name="Bravo")
+    a = factories.merchant(name="Alpha", postback_url="http://127.0.0.1:9/alpha")
+    b = factories.merchant(name="Bravo", postback_url="http://127.0.0.1:9/bravo")
     wallet_a = factories.wallet(a, bkash, number="01711111111")
     wallet_b = factories.wallet(b, bkash, number="01799999999")
     fund(a, bkash, amount="1000.00", commission="25.00", wallet=wallet_a)  # 975.00
@@ -434,7 +435,7 @@ def test_two_operators_approve_above_the_threshold(client, world):
 def test_operator_sets_the_threshold_on_the_system_page(client, world):
     a = world["a"]
     url = f"/admin/settings/system/?merchant={a.id}"
-    base = {"postback_url": "", "after_payment": a.after_payment, "after_payment_url": "", "timezone": a.timezone,
+    base = {"after_payment": a.after_payment, "after_payment_url": "", "timezone": a.timezone,
             "allowed_origins": "", "pending_activation_ttl": "30"}
     login(client, world["operator"])
     assert 'name="withdrawal_dual_approval_above"' in text(client.get(url))

@@ -37,6 +37,7 @@ from backoffice.db import db
 from backoffice.models import ALL_MODELS, ConnectorToken, Transaction, Withdrawal
 from backoffice.plugin_builder.signing import label_signature
 from backoffice.security import new_connector_token, token_digest
+from backoffice.services.webhooks import EVENT_TYPES
 from conftest import make_test_config
 
 load_all_checks()
@@ -84,6 +85,15 @@ OPERATIONS = [
     ("GET", "/api/v1/transactions"),
     ("GET", "/api/v1/balances"),
     ("GET", "/api/v1/balance/entries"),
+    ("GET", "/api/v1/webhook-endpoints"),
+    ("POST", "/api/v1/webhook-endpoints"),
+    ("GET", "/api/v1/webhook-endpoints/{endpoint_id}"),
+    ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"),
+    ("DELETE", "/api/v1/webhook-endpoints/{endpoint_id}"),
+    ("POST", "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret"),
+    ("POST", "/api/v1/webhook-endpoints/{endpoint_id}/recover"),
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/events/{event_id}"),
     ("PUT", "/api/v1/plugin/theme"),
     ("PUT", "/api/v1/plugin/prompts/{payment_system}"),
     ("GET", "/plugin/api/config"),
@@ -109,7 +119,8 @@ def app_config(database_url, redis_url, tmp_path):
 def seeded(conn):
     """A merchant with an API key, every demo payment system, wallets, reported (new,
     activated, fraud, outgoing) transactions, a withdrawal; a second, delayed-activation
-    merchant that signs labels; a connector token for every payment system."""
+    merchant that signs labels; a connector token for every payment system; a webhook
+    endpoint of each merchant."""
     systems = seed_payment_systems()
     m = factories.merchant(timezone="Asia/Dhaka")
     signed = factories.merchant(timezone="Pacific/Kiritimati", delayed_activation=True, require_signed_labels=True)
@@ -132,7 +143,9 @@ def seeded(conn):
                          fields=VALID_FIELDS["bkash"])
     token = new_connector_token()
     ConnectorToken.create(name="fuzz", token_hash=token_digest(token), payment_systems=list(systems))
-    return dict(systems=systems, m=m, signed=signed, wallets=wallets, numbers=numbers,
+    hook = factories.endpoint(m, "http://127.0.0.1:8080/hook")
+    factories.endpoint(signed, "http://127.0.0.1:8080/theirs")  # another merchant's: 404 for m
+    return dict(systems=systems, m=m, signed=signed, wallets=wallets, numbers=numbers, endpoint=hook,
                 connector={"Authorization": f"Bearer {token}"},
                 merchant={"Authorization": f"Bearer {m.api_key}"})
 
@@ -199,6 +212,8 @@ junk_text = st.text(max_size=12)
 good_money = st.sampled_from(["1.00", "5.5", "100", "250.00", "600.00", 500, 12.5, "99999.99"])
 bad_money = st.one_of(st.sampled_from(MALFORMED_MONEY), st.decimals(allow_nan=True, allow_infinity=True).map(str),
                       st.floats(allow_nan=False, allow_infinity=False), st.integers(), junk_text)
+HOOK_URLS = ["http://127.0.0.1:8080/a", "https://127.0.0.1/b", "http://localhost:8443/c"]
+BAD_HOOK_URLS = ["ftp://127.0.0.1/x", "javascript:alert(1)", "http://", "", "http://127.0.0.1:8080/" + "x" * 2000]
 junk_value = st.one_of(junk_text, st.integers(), st.none(), st.booleans(), st.lists(st.integers(), max_size=2),
                        st.dictionaries(junk_text, junk_text, max_size=2))
 DROP = object()
@@ -267,6 +282,23 @@ def realistic_cases(operation, seeded):
         junk = {"merchant": st.sampled_from(["nope", ""]), "signature": st.sampled_from(["00" * 32, "zz"]),
                 "payment_system": st.sampled_from(["nope", "upi"])}
         return mixed(valid, junk).map(sign).map(lambda b: operation.Case(body=b, media_type="application/json"))
+    elif name == "POST /api/v1/webhook-endpoints":
+        valid = body_of(url=st.sampled_from(HOOK_URLS), description=maybe(st.sampled_from(["orders", ""])),
+                        event_types=maybe(st.lists(st.sampled_from(EVENT_TYPES), max_size=3)))
+        junk = {"url": st.sampled_from(BAD_HOOK_URLS), "event_types": st.sampled_from([["nope"], "test", None, [1]]),
+                "description": st.sampled_from([None, 5, "x" * 501, "a\x00b"]), "enabled": st.booleans()}
+    elif name in ("PATCH /api/v1/webhook-endpoints/{endpoint_id}",
+                  "POST /api/v1/webhook-endpoints/{endpoint_id}/recover"):
+        if name.endswith("recover"):
+            valid = body_of(since=st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01", "2026-06-01T10:00+05:30"]))
+            junk = {"since": st.sampled_from(["2026-01-01T00:00:00", "2999-01-01T00:00:00Z", "2026-02-30", 5, ""])}
+        else:
+            valid = body_of(url=maybe(st.sampled_from(HOOK_URLS)), enabled=maybe(st.booleans()),
+                            event_types=maybe(st.lists(st.sampled_from(EVENT_TYPES), max_size=2)))
+            junk = {"url": st.sampled_from(BAD_HOOK_URLS), "enabled": st.sampled_from(["yes", None, 1])}
+        ids = st.sampled_from([seeded["endpoint"].id, seeded["endpoint"].id, seeded["endpoint"].id + 1, 0])
+        return st.tuples(ids, mixed(valid, junk)).map(lambda t: operation.Case(
+            path_parameters={"endpoint_id": t[0]}, body=t[1], media_type="application/json"))
     else:
         raise AssertionError(name)
     return mixed(valid, junk).map(lambda b: operation.Case(body=b, media_type="application/json"))
@@ -295,6 +327,15 @@ def realistic_gets(operation, seeded):
             id=maybe(st.sampled_from(["1", "99999999999999999999", "-3"])),
         )
         return query.map(lambda q: operation.Case(query=q))
+    if name == "GET /api/v1/events":
+        query = body_of(
+            type=maybe(st.sampled_from(["deposit.completed", "test", "deposit"])),
+            since=maybe(st.sampled_from(["2020-01-01", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00", "9999-12-31"])),
+            until=maybe(st.sampled_from(["2099-12-31", "2099-01-01T00:00:00+14:00", "2019-01-01", "x"])),
+            limit=maybe(st.sampled_from(["1", "500", "501", "0"])),
+            cursor=maybe(st.sampled_from(["1", "9223372036854775807", "0", "garbage"])),
+        )
+        return query.map(lambda q: operation.Case(query=q))
     if name == "GET /plugin/api/config":
         query = body_of(merchant=maybe(st.sampled_from([m.public_key, seeded["signed"].public_key, "nope"])),
                         label=maybe(st.sampled_from(["u-1", "x" * 300])),
@@ -306,14 +347,16 @@ def realistic_gets(operation, seeded):
 REALISTIC = [("POST", "/api/v1/ps/transactions"), ("POST", "/api/v1/withdrawals"), ("POST", "/plugin/api/activate"),
              ("POST", "/plugin/api/pending"),
              ("GET", "/api/v1/withdrawals/{withdrawal_id}"), ("GET", "/api/v1/transactions"),
-             ("GET", "/plugin/api/config")]
+             ("GET", "/plugin/api/config"), ("POST", "/api/v1/webhook-endpoints"),
+             ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"),
+             ("POST", "/api/v1/webhook-endpoints/{endpoint_id}/recover"), ("GET", "/api/v1/events")]
 
 
 @pytest.mark.parametrize("method,path", REALISTIC, ids=[f"{m} {p}" for m, p in REALISTIC])
 def test_realistic(app, seeded, method, path):
     operation = load_schema(app)[path][method]
     headers = auth_for(operation, seeded)
-    strategy = (realistic_cases if method == "POST" else realistic_gets)(operation, seeded)
+    strategy = (realistic_gets if method == "GET" else realistic_cases)(operation, seeded)
     seen = set()
 
     @settings(max_examples=REALISTIC_EXAMPLES, **FUZZ_SETTINGS)

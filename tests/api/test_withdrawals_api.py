@@ -8,7 +8,7 @@ from PIL import Image
 from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
-from backoffice.models import AuditLog, Balance, LedgerEntry, Merchant, Postback, Withdrawal
+from backoffice.models import AuditLog, Balance, Event, LedgerEntry, Merchant, Withdrawal
 from backoffice.services import withdrawals as service
 
 
@@ -137,7 +137,8 @@ def test_cancel_answers_the_withdrawal_and_releases_the_hold(client, setup):
     kinds = [e.kind for e in LedgerEntry.select().where(LedgerEntry.source_type == "withdrawal")
              .order_by(LedgerEntry.id)]
     assert kinds == ["withdrawal_hold", "withdrawal_release"]
-    assert Postback.get().event_type == "withdrawal.cancelled"
+    event = Event.get(Event.object_type == "withdrawal")
+    assert (event.event_type, event.merchant_id) == ("withdrawal.cancelled", setup["m"].id)
     entry = AuditLog.get(AuditLog.action == "withdrawal.cancel")
     assert entry.user_id is None and entry.merchant_id == setup["m"].id and entry.summary["by"] == "api"
 

@@ -1,7 +1,7 @@
 """The pending-activation sweep, run as a real RQ job."""
 import datetime
 
-from rq import SimpleWorker
+from backoffice.jobs.worker import BackofficeSimpleWorker as SimpleWorker  # noqa: N814 - ends at once
 
 import factories
 from backoffice.queues import queue, redis_connection

@@ -2,7 +2,7 @@
 import datetime
 
 from ledger_verify_support import booked_merchant, change_an_entry
-from rq import SimpleWorker
+from backoffice.jobs.worker import BackofficeSimpleWorker as SimpleWorker  # noqa: N814 - ends at once
 from rq.cron import CronScheduler
 
 from backoffice.jobs.ledger import register_cron, verify_ledger

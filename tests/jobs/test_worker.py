@@ -113,3 +113,46 @@ def test_a_worker_starts_again_when_redis_goes_away_and_comes_back(app, conn, tm
         worker.wait()
         server.kill()
         server.wait()
+
+
+def test_a_fork_workers_job_does_not_hang_on_a_lock_another_thread_held_at_the_fork(app):
+    """A worker's webhook dispatcher threads use the database while the fork worker
+    forks its work horse; a database lock one of them holds at that instant would stay
+    held for ever in the horse (the job hung until its timeout, the horse orphaned if the
+    worker was killed). The horse starts on a database object of its own: the job ends."""
+    import os
+    import threading
+
+    from backoffice.db import db
+    from backoffice.jobs.maintenance import ping
+    from backoffice.jobs.worker import BackofficeWorker
+    from backoffice.queues import queue
+
+    redis_connection(app.config).flushdb()
+    database = db.obj
+    held, release = threading.Event(), threading.Event()
+    active = [True]  # at-fork hooks cannot be removed: they do nothing after this test
+
+    def hold_the_lock():  # what a dispatcher thread inside db.connect() does
+        with database._lock:
+            held.set()
+            release.wait(30)
+
+    def before_fork():
+        if active[0]:
+            held.clear()
+            release.clear()
+            threading.Thread(target=hold_the_lock, daemon=True).start()
+            held.wait(5)
+
+    os.register_at_fork(before=before_fork, after_in_parent=release.set)
+    try:
+        job = queue(app.config).enqueue(ping, job_timeout=15)
+        with app.app_context():
+            BackofficeWorker([queue(app.config)], connection=redis_connection(app.config)).work(burst=True)
+    finally:
+        active[0] = False
+        release.set()
+    job.refresh()
+    assert job.get_status() == "finished", job.get_status()
+    assert job.return_value()["pong"] is True

@@ -52,6 +52,7 @@ from backoffice.plugin_builder.snippet import snippet
 from backoffice.security import new_connector_token, new_totp_secret, token_digest
 
 VIEWPORT = {"width": 1280, "height": 900}
+MERCHANT_HOOK = "http://127.0.0.1:9/hook"  # a webhook endpoint the deposit journeys never deliver to
 
 
 # --- pieces the journeys share ----------------------------------------------------------------
@@ -77,7 +78,8 @@ def journey(browser, request):
 
 @pytest.fixture
 def run_jobs(app):
-    """Empty the test Redis; then ``run_jobs()`` runs every queued job (a burst SimpleWorker)."""
+    """Empty the test Redis; then ``run_jobs()`` sends every delivery due and runs every queued
+    job (what ``backoffice worker --burst`` does)."""
     from backoffice.queues import redis_connection
 
     connection = redis_connection(app.config)
@@ -496,7 +498,8 @@ def test_visitor_completes_a_stockpiled_deposit_in_three_payments(app, conn, jou
     pages, shop_url = shop
     bkash = factories.payment_system("bkash", "BDT", name="bKash")
     nagad = factories.payment_system("nagad", "BDT", name="Nagad")
-    merchant = factories.merchant(name="Shop", allowed_origins=[shop_url], require_signed_labels=True)
+    merchant = factories.merchant(name="Shop", allowed_origins=[shop_url], require_signed_labels=True,
+                                  postback_url=MERCHANT_HOOK)
     factories.merchant_payment_system(merchant, bkash, min_deposit="500.00", commission="2.00")
     factories.merchant_payment_system(merchant, nagad, min_deposit="300.00")
     wallet = factories.wallet(merchant, bkash, number="01712345678")
@@ -560,7 +563,8 @@ def test_visitor_pays_before_the_report_and_the_deposit_activates_later(
         app, conn, journey, backoffice_url, shop):
     pages, shop_url = shop
     bkash = factories.payment_system("bkash", "BDT", name="bKash")
-    merchant = factories.merchant(name="Lucky", allowed_origins=[shop_url], delayed_activation=True)
+    merchant = factories.merchant(name="Lucky", allowed_origins=[shop_url], delayed_activation=True,
+                                  postback_url=MERCHANT_HOOK)
     factories.merchant_payment_system(merchant, bkash, min_deposit="500.00")
     wallet = factories.wallet(merchant, bkash, number="01712345678")
     token = connector_token(["bkash"])

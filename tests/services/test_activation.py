@@ -6,17 +6,20 @@ from decimal import Decimal
 import pytest
 
 import factories
-from backoffice.models import PendingActivation, Postback, Stockpiling, Transaction, utcnow
+from backoffice.models import Event, PendingActivation, Postback, Stockpiling, Transaction, utcnow
 from backoffice.services import activation
 from backoffice.services.activation import ActivationError, activate
 from backoffice.services.ingest import IngestConflict, IngestError, Report, ingest
+
+
+HOOK = "http://127.0.0.1:9/hook"
 
 
 @pytest.fixture
 def shop(ctx):
     bkash = factories.payment_system("bkash", "BDT")
     paytm = factories.payment_system("paytm", "INR")
-    m = factories.merchant(name="Shop")
+    m = factories.merchant(name="Shop", postback_url=HOOK)  # one endpoint: each event is one delivery
     factories.merchant_payment_system(m, bkash, min_deposit="500.00", commission="2.50")
     factories.merchant_payment_system(m, paytm, min_deposit="300.00", commission="1.00")
     return dict(m=m, bkash=bkash, paytm=paytm, wb=factories.wallet(m, bkash), wi=factories.wallet(m, paytm))
@@ -28,8 +31,8 @@ def report(wallet, number, amount, **kw):
                   amount=Decimal(amount), currency=ps.currency, **kw)
 
 
-def payload(postback):
-    return json.loads(postback.payload)
+def payload(event):
+    return json.loads(event.payload)
 
 
 def test_activated_when_amount_reaches_the_minimum(shop):
@@ -41,7 +44,10 @@ def test_activated_when_amount_reaches_the_minimum(shop):
     assert tx.status == "activated" and tx.label == "visitor-1" and tx.order_id == "order-9"
     assert tx.postback_status == "pending" and tx.activated_at is not None
     assert tx.commission == Decimal("12.50")
-    (event,) = Postback.select()
+    (event,) = Event.select()
+    (delivery,) = Postback.select()
+    assert delivery.event_id == event.event_id and delivery.payload == event.payload
+    assert delivery.endpoint_id == shop["m"].endpoint.id and delivery.status == "pending"
     body = payload(event)
     assert event.event_type == "deposit.completed" and body["type"] == "deposit.completed"
     assert body["id"] == event.event_id and body["id"].startswith("evt_")
@@ -57,7 +63,7 @@ def test_activated_twice_is_already_activated(shop):
     again = activate(shop["m"], "bkash", "TXA2", "visitor-2")
     assert again.status == "already_activated"
     assert Transaction.get(Transaction.transaction_number == "TXA2").label == "visitor-1"
-    assert Postback.select().count() == 1
+    assert Event.select().count() == 1
 
 
 def test_not_found_without_delayed_activation(shop):
@@ -72,7 +78,7 @@ def test_fraud_and_outgoing_are_rejected(shop):
     assert activate(shop["m"], "bkash", "OUT1", "v").as_json() == {"status": "rejected", "reason": "outgoing"}
     assert activate(shop["m"], "bkash", "FRAUD1", "v").status == "rejected"
     assert Transaction.select().where(Transaction.status == "activated").count() == 0
-    assert Postback.select().count() == 0
+    assert Event.select().count() == 0
 
 
 def test_another_merchants_transaction_is_not_found_for_this_merchant(shop):
@@ -105,7 +111,7 @@ def test_exact_threshold_through_stockpiling(shop):
     members = list(Transaction.select().where(Transaction.stockpiling == sp))
     assert len(members) == 2
     assert all(t.stockpiling_end_at == sp.completed_at and t.postback_status == "pending" for t in members)
-    (event,) = Postback.select()
+    (event,) = Event.select()
     data = payload(event)["data"]
     assert event.object_type == "stockpiling" and event.object_id == sp.id
     assert data["stockpiling_id"] == sp.id and data["amount"] == "500.00"
@@ -123,7 +129,7 @@ def test_stockpiling_three_small_payments_in_two_currencies(shop):
     sps = {sp.currency: sp for sp in Stockpiling.select()}
     assert sps["BDT"].accumulated_amount == Decimal("550.00") and sps["BDT"].status == "completed"
     assert sps["INR"].accumulated_amount == Decimal("300.00") and sps["INR"].status == "completed"
-    events = [payload(p)["data"] for p in Postback.select().order_by(Postback.id)]
+    events = [payload(p)["data"] for p in Event.select().order_by(Event.id)]
     assert [(e["currency"], e["amount"], len(e["transactions"])) for e in events] == [("BDT", "550.00", 3),
                                                                                        ("INR", "300.00", 3)]
     # A new small payment after completion opens a new stockpiling.
@@ -137,7 +143,7 @@ def test_stockpilings_are_per_label(shop):
     ingest(report(shop["wb"], "L2", "300.00"))
     assert activate(shop["m"], "bkash", "L1", "alice").status == "stockpiling"
     assert activate(shop["m"], "bkash", "L2", "bob").status == "stockpiling"
-    assert Stockpiling.select().count() == 2 and Postback.select().count() == 0
+    assert Stockpiling.select().count() == 2 and Event.select().count() == 0
 
 
 def test_delayed_activation_completes_when_the_report_arrives(shop):
@@ -154,7 +160,7 @@ def test_delayed_activation_completes_when_the_report_arrives(shop):
     tx = Transaction.get(Transaction.transaction_number == "LATE1")
     assert tx.status == "activated" and tx.label == "visitor-7" and tx.order_id == "ord-1"
     assert PendingActivation.get().status == "activated"
-    assert Postback.select().count() == 1
+    assert Event.select().count() == 1
 
 
 def test_delayed_activation_expires(shop):

@@ -27,9 +27,10 @@ from withdrawal_support import VALID_FIELDS, seed_payment_systems
 
 @pytest.fixture
 def shop(ctx):
-    """A merchant on bKash (min deposit 500, commission 2.5 %) with one wallet."""
+    """A merchant on bKash (min deposit 500, commission 2.5 %) with one wallet and one
+    webhook endpoint."""
     ps = seed_payment_systems()["bkash"]
-    m = factories.merchant()
+    m = factories.merchant(postback_url="http://127.0.0.1:9/hook")
     factories.merchant_payment_system(m, ps, min_deposit="500.00", commission="2.50")
     w = factories.wallet(m, ps)
     return m, ps, w
@@ -106,6 +107,7 @@ def test_fraud_after_completion_reverses_and_a_withdrawn_mark_books_back(shop):
     activate(m, "bkash", "LED-3", "visitor")
     operator = factories.user("operator")
     deposit_status = Transaction.get_by_id(tx.id).postback_status
+    assert deposit_status == "pending"
 
     assert set_originality([tx.id], "fraud", operator.id, reason="chargeback from the wallet") == 1
     assert ledger.available(m, "BDT") == Decimal("0.00")

@@ -1,5 +1,6 @@
-"""The settings services: ``merchant_settings`` (secret rotation and signatures, origins,
-system settings), ``profile`` (recovery codes) and ``checks`` (common passwords)."""
+"""The settings services: ``webhooks`` (an endpoint's secret rotation and signatures),
+``merchant_settings`` (origins, system settings), ``profile`` (recovery codes) and
+``checks`` (common passwords)."""
 import datetime
 import json
 
@@ -8,8 +9,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 import factories
 from http_receiver import jobs, receiver  # noqa: F401 - fixtures
-from backoffice.models import AuditLog, Merchant, Postback, utcnow
-from backoffice.services import checks, merchant_settings, postbacks, profile
+from backoffice.models import AuditLog, Merchant, Postback, WebhookEndpoint, utcnow
+from backoffice.services import checks, merchant_settings, postbacks, profile, webhooks
 
 
 def verifies(secret, headers, body):
@@ -21,25 +22,27 @@ def verifies(secret, headers, body):
 
 
 def test_secret_rotation_signs_with_both_secrets_during_the_grace_period_only(ctx):
-    m = factories.merchant()
+    m = factories.merchant(postback_url="http://127.0.0.1:9/hook")
     operator = factories.user("operator")
     old = m.postback_secret
     now = utcnow()
-    new = merchant_settings.rotate_postback_secret(m, operator, now=now)
-    m = Merchant.get_by_id(m.id)
-    assert m.postback_secret == new != old and m.previous_postback_secret == old
+    new = webhooks.rotate_secret(m.endpoint, operator, now=now)
+    endpoint = WebhookEndpoint.get_by_id(m.endpoint.id)
+    assert endpoint.secret == new != old and endpoint.previous_secret == old
     body = json.dumps({"id": "evt_1", "type": "test", "data": {}})
 
-    during = postbacks.signature_headers(merchant_settings.signing_secrets(m, now=now + datetime.timedelta(hours=23)),
+    during = postbacks.signature_headers(webhooks.signing_secrets(endpoint, now=now + datetime.timedelta(hours=23)),
                                          "evt_1", body)
     assert len(during["webhook-signature"].split(" ")) == 2
     assert verifies(new, during, body) and verifies(old, during, body)
 
-    after = postbacks.signature_headers(merchant_settings.signing_secrets(m, now=now + datetime.timedelta(hours=25)),
+    after = postbacks.signature_headers(webhooks.signing_secrets(endpoint, now=now + datetime.timedelta(hours=25)),
                                         "evt_1", body)
     assert len(after["webhook-signature"].split(" ")) == 1
     assert verifies(new, after, body) and not verifies(old, after, body)
-    assert AuditLog.get(AuditLog.action == "merchant.rotate_postback_secret").merchant_id == m.id
+    entry = AuditLog.get(AuditLog.action == "webhook_endpoint.rotate_secret")
+    assert entry.merchant_id == m.id and entry.user_id == operator.id
+    assert new not in str(entry.summary) and old not in str(entry.summary)
 
 
 def received(receiver):
@@ -52,7 +55,7 @@ def test_delivered_postbacks_carry_both_signatures_during_the_grace_period_only(
     once the grace period is over, with the new secret only."""
     m = factories.merchant(postback_url=receiver.url)
     old = m.postback_secret
-    new = merchant_settings.rotate_postback_secret(m, None)
+    new = webhooks.rotate_secret(m.endpoint, None)
     pb = postbacks.send_test(m)
     jobs()
 
@@ -61,12 +64,12 @@ def test_delivered_postbacks_carry_both_signatures_during_the_grace_period_only(
     assert len(headers["webhook-signature"].split(" ")) == 2
     assert verifies(new, headers, body) and verifies(old, headers, body)
     assert not verifies(factories.merchant().postback_secret, headers, body)
-    assert Postback.get_by_id(pb.id).status == "sent"
+    assert Postback.get(Postback.event_id == pb.event_id).status == "sent"
 
     # A rotation whose 24-hour grace period is over: the secret it replaced signs no more.
     late = factories.merchant(postback_url=receiver.url)
     late_old = late.postback_secret
-    late_new = merchant_settings.rotate_postback_secret(late, None, now=utcnow() - datetime.timedelta(hours=25))
+    late_new = webhooks.rotate_secret(late.endpoint, None, now=utcnow() - datetime.timedelta(hours=25))
     pb = postbacks.send_test(late)
     jobs()
 
@@ -75,7 +78,7 @@ def test_delivered_postbacks_carry_both_signatures_during_the_grace_period_only(
     assert headers["webhook-id"] == pb.event_id
     assert len(headers["webhook-signature"].split(" ")) == 1
     assert verifies(late_new, headers, body) and not verifies(late_old, headers, body)
-    assert Postback.get_by_id(pb.id).status == "sent"
+    assert Postback.get(Postback.event_id == pb.event_id).status == "sent"
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -4,12 +4,15 @@ import datetime
 import json
 
 import pytest
+from rq.cron import CronScheduler
 from standardwebhooks.webhooks import Webhook
 
 import factories
-from http_receiver import Receiver, receiver  # noqa: F401 - the fixture
+from http_receiver import Receiver
 from backoffice.db import db
+from backoffice.jobs import postbacks as jobs
 from backoffice.models import AuditLog, Event, Postback, Transaction, WebhookEndpoint, utcnow
+from backoffice.queues import redis_connection
 from backoffice.services import postback_delivery as delivery
 from backoffice.services import postbacks as service
 from backoffice.services import webhooks
@@ -240,8 +243,6 @@ def test_a_merchant_cap_bounds_many_endpoints_of_one_merchant(ctx):
 
 def test_resend_and_test_quotas_answer_429_with_retry_after(ctx):
     ctx.config["WEBHOOK_TEST_PER_MINUTE"] = 2
-    from backoffice.queues import redis_connection
-
     redis_connection(ctx.config).delete("backoffice:webhooks:quota:test:77")
     webhooks.take_send_quota(ctx.config, 77, "test")
     webhooks.take_send_quota(ctx.config, 77, "test")
@@ -261,3 +262,25 @@ def test_endpoint_values_are_checked_field_by_field(ctx):
     with pytest.raises(webhooks.EndpointLimit):
         webhooks.create_endpoint(m, {"url": "http://127.0.0.1:8080/x"}, None)
     assert WebhookEndpoint.select().where(WebhookEndpoint.merchant == m.id).count() == webhooks.MAX_ENDPOINTS
+
+
+def test_events_past_their_retention_are_deleted_and_their_delivery_log_stays(ctx, receivers):
+    m = factories.merchant()
+    w = factories.wallet(m)
+    r = receivers()
+    factories.endpoint(m, r.url)
+    _tx, old = deposit(m, w, label="old")
+    _tx, fresh = deposit(m, w, label="fresh")
+    delivery.deliver_due(ctx.config)
+    Event.update(created_at=utcnow() - datetime.timedelta(days=91)).where(Event.id == old.id).execute()
+    ctx.config["EVENT_RETENTION_DAYS"] = 90
+    assert webhooks.purge_events(ctx.config, batch=1) == 1
+    assert [e.event_id for e in Event.select()] == [fresh.event_id]
+    assert Postback.select().where(Postback.event_id == old.event_id).count() == 1  # the log keeps it
+
+
+def test_the_worker_registers_the_webhook_sweeps(app):
+    scheduler = CronScheduler(connection=redis_connection(app.config))
+    jobs.register_cron(scheduler, app.config)
+    names = {job.func.__name__ for job in scheduler.get_jobs()}
+    assert {"auto_disable", "purge_events"} <= names

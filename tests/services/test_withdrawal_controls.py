@@ -13,16 +13,19 @@ from PIL import Image
 from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
-from backoffice.models import AuditLog, Balance, LedgerEntry, Merchant, Postback, Withdrawal, WithdrawalReceipt
+from backoffice.models import AuditLog, Balance, Event, LedgerEntry, Merchant, Postback, Withdrawal, WithdrawalReceipt
 from backoffice.services import merchant_settings, receipts
 from backoffice.services import withdrawals as service
 from backoffice.services.checks import SettingsError
 
 
+HOOK = "http://127.0.0.1:9/hook"
+
+
 @pytest.fixture
 def world(ctx):
     ps = seed_payment_systems()["bkash"]
-    m = factories.merchant(name="Alpha")
+    m = factories.merchant(name="Alpha", postback_url=HOOK)  # one endpoint: an event is one delivery
     wallet = factories.wallet(m, ps, number="01911111111")
     fund(m, ps, amount="2000.00", wallet=wallet)  # 1975.00 BDT available (25.00 commission)
     owner = factories.user("merchant_owner", merchant=m)
@@ -421,5 +424,5 @@ def test_a_good_file_approves_each_line_and_reports_each_outcome(world):
     assert Withdrawal.get_by_id(big.id).first_approved_by_id == world["op1"].id
     assert Withdrawal.get_by_id(named.id).wallet_sender_id == other_wallet.id
     assert {Withdrawal.get_by_id(w.id).status for w in (own, two_wallets, big)} == {"new"}
-    assert Counter(p.event_type for p in Postback.select()) == Counter(
+    assert Counter(e.event_type for e in Event.select()) == Counter(
         {"withdrawal.approved": 3, "withdrawal.rejected": 1})

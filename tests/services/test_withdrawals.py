@@ -10,7 +10,7 @@ from withdrawal_support import VALID_FIELDS, fund, seed_payment_systems
 
 import factories
 from backoffice.demo import PAYMENT_SYSTEMS
-from backoffice.models import AuditLog, Postback, Withdrawal
+from backoffice.models import AuditLog, Event, Postback, Withdrawal
 from backoffice.services import withdrawals as service
 from backoffice.services.ledger import available
 
@@ -166,7 +166,7 @@ def test_concurrent_identical_requests_create_one(app, ctx):
 @pytest.fixture
 def pending(ctx):
     ps = seed_payment_systems()["bkash"]
-    m = factories.merchant()
+    m = factories.merchant(postback_url="http://127.0.0.1:9/hook")  # one endpoint: an event is one delivery
     wallet = factories.wallet(m, ps, number="01911111111")
     fund(m, ps, amount="2000.00", wallet=wallet)
     w, _ = service.create_withdrawal(m, ps, "500.00", "BDT", label="user-9", fields=VALID_FIELDS["bkash"],
@@ -284,7 +284,7 @@ def test_a_failure_after_the_outbox_write_rolls_everything_back(pending, monkeyp
 
     def create_then_fail(*args, **kwargs):
         real(*args, **kwargs)
-        assert Postback.select().count() == 1  # written, inside the transaction
+        assert Event.select().count() == 1 and Postback.select().count() == 1  # written, inside the transaction
         raise RuntimeError("crash after the outbox write")
 
     monkeypatch.setattr(service, "create_event", create_then_fail)
@@ -292,7 +292,7 @@ def test_a_failure_after_the_outbox_write_rolls_everything_back(pending, monkeyp
         service.approve(pending["w"], pending["operator"], pending["wallet"], "TRX-1")
     w = Withdrawal.get_by_id(pending["w"].id)
     assert w.status == "new" and w.wallet_sender_id is None and w.postback_status is None
-    assert Postback.select().count() == 0
+    assert Postback.select().count() == 0 and Event.select().count() == 0
     assert AuditLog.select().where(AuditLog.action == "withdrawal.approve").count() == 0
     monkeypatch.setattr(service, "create_event", real)
     assert service.approve(pending["w"], pending["operator"], pending["wallet"], "TRX-1").status == "approved"
