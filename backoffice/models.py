@@ -420,7 +420,6 @@ class Postback(BaseModel):
 
     class Meta:
         indexes = (
-            (("status", "next_attempt_at"), False),  # the outbox drain
             (("merchant", "created_at"), False),
             (("object_type", "object_id"), False),
             (("event_id", "endpoint"), True),  # one delivery per endpoint per event

@@ -12,8 +12,9 @@
 * :func:`write_instance_config` — the instance folder's ``config.py`` (the app's own
   settings knobs, e.g. a short postback back-off); :func:`begin_run` — the start every
   stack bench shares (signals, a fresh instance folder with its config and logs);
-* :func:`seed_world` — payment systems, merchants (postback URL on the receiver),
-  wallets, a connector token, an operator and owners;
+* :func:`seed_world` — payment systems, merchants (each with one webhook endpoint,
+  :func:`point_endpoints` points them at the receiver), wallets, a connector token, an
+  operator and owners;
 * :class:`Client` — a keep-alive ``http.client`` connection with cookies and the
   back office's sign-in (CSRF token, TOTP for operators);
 * :func:`run_fixed_rate` — an open-loop load generator at a fixed rate: every request
@@ -287,7 +288,8 @@ class Receiver:
 
 
 def start_receiver_with_secrets(merchants, fail_every=0, delay=0.0):
-    """A receiver for ``[(merchant_id, postback_secret), ...]``."""
+    """A receiver for ``[(merchant_id, endpoint secret), ...]`` (each merchant's endpoint
+    posts to ``/m/<merchant_id>``)."""
     return Receiver({str(mid): secret for mid, secret in merchants}, fail_every=fail_every, delay=delay)
 
 
@@ -391,7 +393,8 @@ def descendants(pid):
 
 
 class Workers:
-    """``backoffice worker`` processes (each with its cron thread: the outbox drain)."""
+    """``backoffice worker`` processes (each with its webhook delivery dispatcher and its
+    cron thread)."""
 
     def __init__(self, procs, count, env, log=None):
         self.procs, self.env, self.log = procs, env, log
@@ -451,6 +454,19 @@ def init_app_in_process(database, redis_url, instance):
     return app
 
 
+UNSET_ENDPOINT_URL = "http://127.0.0.1:9/unset"  # the discard port: nothing listens
+
+
+def point_endpoints(app, merchants, url_for):
+    """Point each seeded merchant's webhook endpoint at ``url_for(merchant_id)``."""
+    from backoffice.db import db
+    from backoffice.models import WebhookEndpoint
+
+    with app.app_context(), db.connection_context():
+        for m in merchants:
+            WebhookEndpoint.update(url=url_for(m["id"])).where(WebhookEndpoint.id == m["endpoint_id"]).execute()
+
+
 def seed_world(app, merchants, postback_url_for=None, password="bench password 1", operator_login=None):
     """Reference data for a bench run; returns a dict the bench can use.
 
@@ -459,7 +475,8 @@ def seed_world(app, merchants, postback_url_for=None, password="bench password 1
     """
     from backoffice.db import db
     from backoffice.demo import PAYMENT_SYSTEMS
-    from backoffice.models import ConnectorToken, Merchant, MerchantPaymentSystem, PaymentSystem, User, Wallet
+    from backoffice.models import (ConnectorToken, Merchant, MerchantPaymentSystem, PaymentSystem, User, Wallet,
+                                   WebhookEndpoint)
     from backoffice.security import (new_api_key, new_connector_token, new_postback_secret, new_public_key,
                                      new_totp_secret, token_digest)
     from backoffice.services.accounts import create_user
@@ -475,12 +492,15 @@ def seed_world(app, merchants, postback_url_for=None, password="bench password 1
         world["connector_token"] = token
         for index, (name, delayed, ps_specs) in enumerate(merchants):
             m = Merchant.create(name=name, public_key=new_public_key(), api_key=new_api_key(),
-                                postback_secret=new_postback_secret(), delayed_activation=delayed,
-                                timezone="Asia/Dhaka")
-            if postback_url_for is not None:
-                Merchant.update(postback_url=postback_url_for(m.id)).where(Merchant.id == m.id).execute()
+                                delayed_activation=delayed, timezone="Asia/Dhaka")
+            # One webhook endpoint (SPEC §10); its URL is the receiver's once that runs
+            # (point_endpoints), a closed port until then.
+            endpoint = WebhookEndpoint.create(
+                merchant=m, url=postback_url_for(m.id) if postback_url_for is not None else UNSET_ENDPOINT_URL,
+                secret=new_postback_secret(), description="bench receiver")
             entry = {"id": m.id, "name": name, "public_key": m.public_key, "api_key": m.api_key,
-                     "postback_secret": m.postback_secret, "delayed_activation": delayed, "systems": []}
+                     "postback_secret": endpoint.secret, "endpoint_id": endpoint.id, "delayed_activation": delayed,
+                     "systems": []}
             for code, min_deposit, commission in ps_specs:
                 ps = systems[code]
                 MerchantPaymentSystem.create(merchant=m, payment_system=ps, min_deposit=Decimal(min_deposit),
@@ -717,17 +737,12 @@ def format_table(stats, elapsed, names=None, warmup=0.0):
 
 
 def start_stack(app, procs, world, args, redis_url, instance, log, **receiver_options):
-    """The receiver (each merchant's postback URL pointed at it), gunicorn and the
+    """The receiver (each merchant's webhook endpoint pointed at it), gunicorn and the
     workers, as ``args`` (database, web_port, web_workers, web_threads, workers,
     worker_class) say; returns ``(receiver, web, workers)``."""
-    from backoffice.db import db
-    from backoffice.models import Merchant
-
     receiver = start_receiver_with_secrets([(m["id"], m["postback_secret"]) for m in world["merchants"]],
                                            **receiver_options)
-    with app.app_context(), db.connection_context():
-        for m in world["merchants"]:
-            Merchant.update(postback_url=receiver.url_for(m["id"])).where(Merchant.id == m["id"]).execute()
+    point_endpoints(app, world["merchants"], receiver.url_for)
     env = app_env(args.database, redis_url, instance, worker_class=args.worker_class)
     web = WebServer(procs, args.web_port, env, args.web_workers, args.web_threads, log=log)
     web.start()

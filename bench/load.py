@@ -90,17 +90,17 @@ def ensure_seeded(app, count):
     return merchant.id, total, rows
 
 
-def add_load_merchant(app, receiver_url_for, activations, funds):
-    """A merchant of this run: reported transactions to activate, money to withdraw."""
+def add_load_merchant(app, activations, funds):
+    """A merchant of this run (its webhook endpoint pointed at the receiver later, by
+    ``start_stack``): reported transactions to activate, money to withdraw."""
     from backoffice.db import db
-    from backoffice.models import Merchant, PaymentSystem, Transaction, Wallet
+    from backoffice.models import PaymentSystem, Transaction, Wallet
 
     stamp = time.strftime("%H%M%S")
     world = seed_world(app, [(f"Load {stamp}", False, [("bkash", "500.00", "2.00")])],
                        operator_login=f"operator-{stamp}@bench.example")
     m = world["merchants"][0]
     with app.app_context(), db.connection_context(), db.atomic():
-        Merchant.update(postback_url=receiver_url_for(m["id"])).where(Merchant.id == m["id"]).execute()
         ps = PaymentSystem.get(PaymentSystem.code == "bkash")
         wallet = Wallet.get((Wallet.merchant == m["id"]) & (Wallet.payment_system == ps))
         rows = [{"wallet": wallet.id, "payment_system": ps.id, "merchant": m["id"], "currency": "BDT",
@@ -310,7 +310,7 @@ def main():
     with app.app_context(), db.connection_context():
         bench1_api_key = Merchant.get_by_id(bench1_id).api_key
     activations = int(args.duration * 60 + 1000)  # enough for any --rates activate= up to 60/s
-    world = add_load_merchant(app, lambda mid: "http://127.0.0.1:1/unset", activations, "1000000000.00")
+    world = add_load_merchant(app, activations, "1000000000.00")
     receiver, web, workers = start_stack(app, procs, world, args, redis.url, instance, log)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"{started}: {total} transactions in the database; gunicorn {args.web_workers}x{args.web_threads} "

@@ -32,7 +32,7 @@ def measure(theme):
     from backoffice import create_app
     from backoffice.db import apply_migrations, db
     from backoffice.models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet
-    from backoffice.security import new_api_key, new_postback_secret, new_public_key
+    from backoffice.security import new_api_key, new_public_key
 
     folder = tempfile.mkdtemp(prefix="plugin_size_")
     app = create_app({
@@ -45,7 +45,7 @@ def measure(theme):
     apply_migrations()
     with db.connection_context():
         merchant = Merchant.create(name="Bench shop", public_key=new_public_key(), api_key=new_api_key(),
-                                   postback_secret=new_postback_secret(), allowed_origins=["https://shop.example"],
+                                   allowed_origins=["https://shop.example"],
                                    theme=theme)
         for code, name in (("bkash", "bKash"), ("nagad", "Nagad")):
             ps = PaymentSystem.create(code=code, name=name, currency="BDT")

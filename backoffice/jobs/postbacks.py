@@ -15,7 +15,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ..db import db, with_db
+from ..db import ASYNC_COMMIT_SQL, db, is_postgres, with_db
 from ..queues import current_config, redis_connection, wait_for_wake
 from ..services import postback_delivery as delivery
 from ..services import postbacks as service
@@ -66,12 +66,18 @@ class Dispatcher(threading.Thread):
             return delivery.send_in_thread(postback, self.app.config)
 
     def round(self):
-        """Claim what may be sent now and hand it to the pool; how many."""
+        """Claim what may be sent now and hand it to the pool; how many.
+
+        Up to twice the threads are claimed (a batch waits in the pool's queue, so a
+        thread that ends takes the next at once), and a round runs only once half the
+        threads' worth is free: one round per delivery cost more than the delivery
+        (docs/benchmarks.md, "Webhooks"). The caps count the queued ones too."""
         with self.lock:
-            free = self.threads - len(self.in_flight)
-        if free <= 0:
+            free = self.threads * 2 - len(self.in_flight)
+        if free < max(1, self.threads // 2):
             return 0
-        db.connect(reuse_if_open=True)
+        if db.connect(reuse_if_open=True) and is_postgres():
+            db.execute_sql(ASYNC_COMMIT_SQL)  # as the worker's jobs: a lost claim is sent again
         try:
             claimed = delivery.dispatch(self.app.config, free)
         except Exception:  # noqa: BLE001 - the database is away: try again next tick

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import queues
-from ..db import CompiledQuery, Slot, db, is_postgres
+from ..db import ASYNC_COMMIT_SQL, CompiledQuery, Slot, db, is_postgres
 from ..models import Postback, WebhookEndpoint, utcnow
 from . import netguard
 from . import postbacks as service
@@ -338,6 +338,10 @@ def send_in_thread(postback, config, now=None):
     """:func:`send` in a pool thread, on a connection of its own for the delivery
     (handed back to the pool afterwards: a thread that ends keeps none)."""
     opened = db.connect(reuse_if_open=True)
+    if opened and is_postgres():
+        # As the worker's jobs: an attempt's record lost in a server crash only means the
+        # delivery is sent again with the same event id (at least once, by design).
+        db.execute_sql(ASYNC_COMMIT_SQL)
     try:
         return send(postback, config, now=now)
     except Exception:  # noqa: BLE001 - its lease runs out and it is sent again

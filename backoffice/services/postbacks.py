@@ -47,7 +47,7 @@ import random
 import secrets
 import time
 
-from peewee import SQL, Cast, fn
+from peewee import SQL, Case, Cast, fn
 
 from flask_babel import gettext as _
 
@@ -480,6 +480,11 @@ def record_attempt(postback, http_status=None, error=None, duration_ms=None, bod
             id=postback.id, delivery=postback.delivery, previous_attempts=postback.attempts, lease=postback.lease,
         )
         if updated != 1:
+            # Resent (or taken over) meanwhile: the attempt still tells how the endpoint
+            # is doing, and it gives back the lease if it still holds it.
+            _endpoint_outcome(postback.endpoint_id, ok, now, circuit_failures, schedule, jitter)
+            Postback.update(locked_until=None).where((Postback.id == postback.id)
+                                                     & (Postback.locked_until == postback.lease)).execute()
             return "lost", None
         _endpoint_outcome(postback.endpoint_id, ok, now, circuit_failures, schedule, jitter)
         if status != "pending":
@@ -521,8 +526,11 @@ def restart_deliveries(postback_ids, now):
     ids = [int(i) for i in postback_ids]
     if not ids:
         return 0
+    # A live lease stays: the attempt in flight still holds its endpoint's slot; when
+    # it ends (record_attempt, "lost") it releases the lease and the new delivery is due.
+    keep_lease = Case(None, [(Postback.locked_until > now, Postback.locked_until)], None)
     return (Postback.update(delivery=Postback.delivery + 1, attempts=0, status="pending", next_attempt_at=now,
-                            locked_until=None, last_error=None, last_http_status=None, sent_at=None)
+                            locked_until=keep_lease, last_error=None, last_http_status=None, sent_at=None)
             .where(Postback.id.in_(ids)).execute())
 
 

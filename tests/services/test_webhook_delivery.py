@@ -284,3 +284,23 @@ def test_the_worker_registers_the_webhook_sweeps(app):
     jobs.register_cron(scheduler, app.config)
     names = {job.func.__name__ for job in scheduler.get_jobs()}
     assert {"auto_disable", "purge_events"} <= names
+
+
+def test_resending_a_delivery_in_flight_keeps_its_slot_and_its_failure_counts(ctx):
+    """The adversary's clicks: Resend on its own deliveries while they are in flight must
+    not free their endpoint's slots (the attempt still holds a thread), and the attempts
+    it overtook still count towards the circuit."""
+    m = factories.merchant()
+    endpoint = factories.endpoint(m, "http://127.0.0.1:9/slow")
+    with db.atomic():
+        for n in range(4):
+            service.create_event(m, "test", {"n": n})
+    claimed = delivery.dispatch(ctx.config, 10)
+    assert len(claimed) == 2
+    for postback in claimed:
+        service.resend(postback)
+    assert delivery.due_deliveries(ctx.config, utcnow(), 10) == []  # still two in flight
+    status, _delay = service.record_attempt(claimed[0], error="timeout after 10 s")
+    assert status == "lost"
+    assert WebhookEndpoint.get_by_id(endpoint.id).consecutive_failures == 1
+    assert len(delivery.due_deliveries(ctx.config, utcnow(), 10)) == 1  # its slot is free again
