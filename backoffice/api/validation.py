@@ -93,24 +93,22 @@ class Body(_Fields):
             return None
         return value
 
-    def string(self, field, required=True, max_length=255, pattern=None, choices=None):
+    def _str(self, field, required):
+        """The field's value when it is a string; None (and a fault if it is not)."""
         value = self._raw(field, required)
-        if value is None:
-            return None
-        if not isinstance(value, str):
+        if value is not None and not isinstance(value, str):
             self.fail(field, _("must be a string"))
             return None
-        return self._text(field, normalise_text(value), max_length, choices, pattern)
+        return value
+
+    def string(self, field, required=True, max_length=255, pattern=None, choices=None):
+        value = self._str(field, required)
+        return None if value is None else self._text(field, normalise_text(value), max_length, choices, pattern)
 
     def instant(self, field, zone, required=True):
         """A day of ``zone`` (its start) or a date and time with its offset, as naive UTC."""
-        value = self._raw(field, required)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.fail(field, _("must be a string"))
-            return None
-        return self._instant(field, value, zone)
+        value = self._str(field, required)
+        return None if value is None else self._instant(field, value, zone)
 
     def amount(self, field, required=True):
         value = self._raw(field, required)

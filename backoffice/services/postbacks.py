@@ -428,10 +428,7 @@ def circuit_delay(failures, threshold, schedule=DEFAULT_BACKOFF, jitter=DEFAULT_
     if failures < threshold:
         return None
     step = min(failures - threshold + 1, len(schedule) - 1)
-    delay = float(schedule[step])
-    if delay > 0 and jitter:
-        delay *= 1 + random.uniform(-jitter, jitter)
-    return delay
+    return next_delay(step + 1, schedule, jitter)  # schedule[step], with the same jitter
 
 
 def _endpoint_outcome(endpoint_id, ok, now, threshold, schedule, jitter):

@@ -13,12 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from helpers import run_threads
 import factories
 from http_receiver import Receiver, receiver  # noqa: F401 - a fixture
 from backoffice.db import db
@@ -367,34 +367,11 @@ def test_latest_events_for_objects_finds_what_the_transaction_and_withdrawal_scr
 
 # --- exactly one sender per attempt -----------------------------------------------------------
 
-def in_threads(n, func):
-    """Run ``func(i)`` in ``n`` threads released together (each on its own database
-    connection); their results, in order."""
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def run(i):
-        try:
-            with db.connection_context():
-                barrier.wait(5)
-                results[i] = func(i)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
-    return results
-
-
 def test_the_same_attempt_is_delivered_once_even_if_two_senders_race(app, world, receiver):
     merchant, wallet = world
     _, event = write_deposit_event(merchant, wallet)
     pb = delivery_of(event)
-    outcome = in_threads(2, lambda i: delivery.deliver(app.config, pb.id, 1, 0))
+    outcome = run_threads(app, 2, lambda i: delivery.deliver(app.config, pb.id, 1, 0))
     assert sorted(outcome) == ["sent", "skipped"]
     assert len(receiver.requests) == 1 and len(attempts(pb)) == 1
     # Too late for anyone now: sent is sent.
@@ -408,7 +385,7 @@ def test_two_dispatchers_racing_claim_each_delivery_once(app, ctx, redis, receiv
     merchants = [factories.merchant(postback_url=r.url) for _ in range(3)]
     with db.atomic():
         events = [service.create_event(m, "test", {"n": n}) for n in range(4) for m in merchants]
-    claimed = in_threads(2, lambda i: delivery.dispatch(app.config, 50))
+    claimed = run_threads(app, 2, lambda i: delivery.dispatch(app.config, 50))
     first, second = ({pb.id for pb in rows} for rows in claimed)
     assert not first & second
     assert first | second == {delivery_of(e).id for e in events}
