@@ -60,6 +60,8 @@ def from_environment(instance_path):
         "LOGIN_ADDRESS_MAX_FAILURES": env_int("BACKOFFICE_LOGIN_ADDRESS_MAX_FAILURES", 20),
         # A second factor being enrolled waits this long for its first code.
         "TOTP_ENROLMENT_SECONDS": env_int("BACKOFFICE_TOTP_ENROLMENT_SECONDS", 15 * 60),
+        # The activation attempt log (SPEC §11) is kept this many days.
+        "ACTIVATION_ATTEMPT_RETENTION_DAYS": env_int("BACKOFFICE_ATTEMPT_RETENTION_DAYS", 180),
         "LOGIN_RATE_LIMIT": os.environ.get("BACKOFFICE_LOGIN_RATE_LIMIT", "20 per 5 minutes"),
         "RATELIMIT_ENABLED": env_bool("BACKOFFICE_RATELIMIT_ENABLED", True),
         # How many reverse proxies (TLS terminator, load balancer) stand in front of the

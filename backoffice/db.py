@@ -86,6 +86,17 @@ def write_transaction():
 ASYNC_COMMIT_SQL = "SET synchronous_commit = off"
 
 
+def delete_older(model, column, cutoff, batch=5000):
+    """Delete ``model``'s rows whose ``column`` is before ``cutoff``, ``batch`` rows per
+    statement (a retention sweep never holds one long lock); how many."""
+    total = 0
+    while True:
+        ids = [row[0] for row in model.select(model._meta.primary_key).where(column < cutoff).limit(batch).tuples()]
+        if not ids:
+            return total
+        total += model.delete().where(model._meta.primary_key.in_(ids)).execute()
+
+
 def apply_migrations():
     """Apply every pending migration; return the names applied (empty when none)."""
     with db.connection_context():

@@ -73,11 +73,22 @@ DIRECTIONS = ("incoming", "outgoing")
 TRANSACTION_TYPES = ("auto", "manual")
 ORIGINALITY = ("normal", "fraud")
 TRANSACTION_STATUSES = ("new", "activated")
-TRANSACTION_POSTBACK_STATUSES = ("not_activated", "stockpiling", "pending", "sent", "error")
+# ``review``: activated, but held for an operator's decision (SPEC §11): not complete,
+# nothing sent, nothing booked; ``refused``: an operator refused it in review.
+TRANSACTION_POSTBACK_STATUSES = ("not_activated", "stockpiling", "review", "refused", "pending", "sent", "error")
 # The postback statuses of a transaction whose deposit is complete (it counts in the balance).
 COMPLETED_DEPOSIT_POSTBACK_STATUSES = ("pending", "sent", "error")
+# Activated, yet not complete: held for review, or refused there.
+HELD_POSTBACK_STATUSES = ("review", "refused")
 STOCKPILING_STATUSES = ("in_progress", "completed")
 PENDING_STATUSES = ("waiting", "activated", "expired")
+REVIEW_STATUSES = ("held", "approved", "refused")
+RISK_BLOCK_KINDS = ("label", "sender", "network")
+# Why an activation attempt ended as it did (SPEC §11), in the attempt log.
+ATTEMPT_REASONS = ("activated", "stockpiling", "pending", "not_found", "already_activated", "sender_mismatch",
+                   "amount_mismatch", "stale", "blocked", "review", "rejected", "rate_limited", "bad_signature")
+# The reasons that bound money to the label (the velocity limits count these).
+BINDING_REASONS = ("activated", "stockpiling", "review")
 WITHDRAWAL_STATUSES = ("new", "approved", "rejected", "cancelled")
 WITHDRAWAL_POSTBACK_STATUSES = ("pending", "received", "error")
 REQUEST_KINDS = ("manual", "api")
@@ -208,6 +219,18 @@ class Wallet(BaseModel):
         return f"{self.identifier} ({self.number})"
 
 
+class ConnectorToken(BaseModel):
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=64, unique=True)  # sha256 of the token: it is shown once
+    payment_systems = JSONField(default=list)  # codes it may report for
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+    def __str__(self):
+        return self.name
+
+
 class Stockpiling(BaseModel):
     merchant = ForeignKeyField(Merchant, backref="stockpilings", on_delete="CASCADE")
     payment_system = ForeignKeyField(PaymentSystem)
@@ -257,6 +280,8 @@ class Transaction(BaseModel):
     created_at = DateTimeField(default=utcnow)
     activated_at = DateTimeField(null=True)
     stockpiling_end_at = DateTimeField(null=True)
+    # The connector that reported it (the timeline's first line); NULL for manual ones.
+    connector = ForeignKeyField(ConnectorToken, null=True, index=False, on_delete="SET NULL", backref="+")
 
     class Meta:
         indexes = (
@@ -299,6 +324,11 @@ class PendingActivation(BaseModel):
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()
     status = CharField(max_length=16, default="waiting")
+    # What the visitor stated beside the number (SPEC §11): checked against the report
+    # when it arrives, as the plugin API checks a reported one.
+    sender_last4 = CharField(max_length=4, null=True)
+    amount = MoneyField(null=True)
+    network = CharField(max_length=64, default="")
 
     class Meta:
         indexes = (
@@ -492,16 +522,6 @@ class StatDay(BaseModel):
         )
 
 
-class ConnectorToken(BaseModel):
-    name = CharField(max_length=100)
-    token_hash = CharField(max_length=64, unique=True)  # sha256 of the token: it is shown once
-    payment_systems = JSONField(default=list)  # codes it may report for
-    active = BooleanField(default=True)
-    created_at = DateTimeField(default=utcnow)
-    last_used_at = DateTimeField(null=True)
-
-    def __str__(self):
-        return self.name
 
 
 class ExchangeRate(BaseModel):
@@ -618,6 +638,84 @@ class SecretAttempt(BaseModel):
         indexes = ((("account", "address"), True),)
 
 
+class MatchingPolicy(BaseModel):
+    """How a deposit is matched to a visitor, and the risk limits (SPEC §11).
+
+    One row with ``merchant`` NULL is the operators' default; a merchant with a row of
+    its own follows that row (every field of it) instead. NULL limits are off."""
+    merchant = ForeignKeyField(Merchant, null=True, unique=True, on_delete="CASCADE", backref="+")
+    require_sender = BooleanField(default=True)  # the visitor types the sender wallet's last 4 digits
+    require_amount = BooleanField(default=False)  # the visitor (or the session) states the amount paid
+    amount_tolerance = MoneyField(default=Decimal("0"))
+    window_minutes = IntegerField(null=True, default=24 * 60)  # how old a reported payment may be
+    velocity_label_hour = IntegerField(null=True)  # activations per label per hour
+    velocity_sender_day = IntegerField(null=True)  # activations per sender wallet per day
+    review_above = MoneyField(null=True)  # a deposit above this is held for review
+    review_first_above = MoneyField(null=True)  # a label's first deposit above this is held
+    updated_at = DateTimeField(default=utcnow)
+
+
+class RiskBlock(BaseModel):
+    """A blocklist entry (SPEC §11): a label, a sender wallet or a visitor network,
+    for every merchant (``merchant`` NULL) or one."""
+    merchant = ForeignKeyField(Merchant, null=True, index=False, on_delete="CASCADE", backref="+")
+    kind = CharField(max_length=16)  # label | sender | network
+    value = CharField(max_length=255)
+    note = CharField(max_length=500, default="")
+    created_by = ForeignKeyField(User, null=True, index=False, on_delete="SET NULL", backref="+")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "value", "merchant"), False),)
+
+
+class ActivationAttempt(BaseModel):
+    """Every activation attempt and why it ended as it did (SPEC §11); kept 180 days."""
+    merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE", backref="+")
+    payment_system = ForeignKeyField(PaymentSystem, index=False, backref="+")
+    transaction_number = CharField(max_length=100)
+    label = CharField(max_length=255, default="")
+    network = CharField(max_length=64, default="")  # the visitor's /24 (IPv4) or /64 (IPv6)
+    sender = CharField(max_length=255, null=True)  # the reported payment's sender, when there was one
+    transaction = IntegerField(null=True)  # the reported transaction's id, when there was one
+    outcome = CharField(max_length=24)  # what the visitor was told
+    reason = CharField(max_length=24)  # why (ATTEMPT_REASONS)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("merchant", "created_at"), False),  # the merchant's list, newest first
+            (("merchant", "label", "created_at"), False),  # the label velocity limit; search by label
+            (("sender", "created_at"), False),  # the sender velocity limit
+            (("transaction",), False),  # the timeline
+            (("transaction_number",), False),
+            (("created_at",), False),  # the operators' list; the retention sweep
+        )
+
+
+class DepositReview(BaseModel):
+    """A deposit held for an operator's decision (SPEC §11 review threshold)."""
+    merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE", backref="+")
+    payment_system = ForeignKeyField(PaymentSystem, index=False, backref="+")
+    transaction = ForeignKeyField(Transaction, backref="+")  # the activation that completed the deposit
+    stockpiling = ForeignKeyField(Stockpiling, null=True, index=False, backref="+")
+    label = CharField(max_length=255)
+    amount = MoneyField()
+    currency = CharField(max_length=3)
+    rule = CharField(max_length=16)  # above | first_above
+    status = CharField(max_length=16, default="held")
+    note = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    decided_at = DateTimeField(null=True)
+    decided_by = ForeignKeyField(User, null=True, index=False, on_delete="SET NULL", backref="+")
+
+    class Meta:
+        indexes = (
+            (("status", "created_at"), False),  # the queue
+            (("merchant", "created_at"), False),
+        )
+
+
 ALL_MODELS = [
     Merchant,
     User,
@@ -643,6 +741,10 @@ ALL_MODELS = [
     StatDay,
     Balance,
     LedgerEntry,
+    MatchingPolicy,
+    RiskBlock,
+    ActivationAttempt,
+    DepositReview,
 ]
 
 __all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

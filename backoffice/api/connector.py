@@ -83,7 +83,7 @@ def report_transaction():
     body.done()
     g.connector = token
     try:  # an IngestError is a RuleError: the blueprint's handler answers it
-        result = ingest(report, allowed_codes=set(token.payment_systems or []))
+        result = ingest(report, allowed_codes=set(token.payment_systems or []), connector=token)
     except IngestConflict as exc:
         raise ApiError(409, "conflict", _("This transaction number was reported before with a different %(fields)s.",
                                           fields=", ".join(exc.differences)),

@@ -1,8 +1,10 @@
 """Periodic jobs of the deposits core."""
 from ..db import with_db
-from ..services import activation
+from ..queues import current_config
+from ..services import activation, attempts
 
 EXPIRY_INTERVAL = 60  # seconds
+ATTEMPT_PURGE_INTERVAL = 86400
 
 
 @with_db
@@ -11,8 +13,17 @@ def expire_pending_activations():
     return activation.expire_pending()
 
 
+@with_db
+def purge_activation_attempts():
+    """Delete the activation attempts past their retention (180 days); how many."""
+    return attempts.purge(current_config())
+
+
 def register_cron(scheduler, config):
-    """Register the pending-activation sweep on the worker's ``rq.cron`` scheduler."""
+    """Register the pending-activation sweep (returned) and the attempt log's
+    retention sweep on the worker's ``rq.cron`` scheduler."""
+    scheduler.register(purge_activation_attempts, "default", interval=ATTEMPT_PURGE_INTERVAL, job_timeout=3600,
+                       result_ttl=86400, name="backoffice.deposits.purge_attempts")
     return scheduler.register(
         expire_pending_activations, "default",
         interval=config.get("PENDING_EXPIRY_INTERVAL", EXPIRY_INTERVAL), job_timeout=120, result_ttl=60,

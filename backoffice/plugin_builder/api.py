@@ -8,21 +8,25 @@ other answer, a bad signature included, counts against all three limits.
 """
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 
-from ..api.base import ApiError
-from ..api.openapi import document, error_responses, schema
+from ..api.base import ApiError, error_response
 from ..api.validation import Body, normalise_text
+from ..api.openapi import document, error_responses, schema
 from ..extensions import address_key, failure_limits, limiter
+from ..services import matching
 from ..services.activation import (
     BINDING,
+    ActivationError,
     MerchantDisabled,
     activate,
+    log_refused_attempt,
     pending_state,
+    policy_of,
     settings_for_plugin,
 )
 from .blueprint import bp
 from .signing import signature_ok
-
 
 
 def _body_value(name):
@@ -55,9 +59,19 @@ def _limit(name):
 @failure_limits((_limit("PLUGIN_LIMIT_PER_ADDRESS"), address_key), (_limit("PLUGIN_LIMIT_PER_LABEL"), _label_key),
                 (_limit("PLUGIN_LIMIT_PER_NUMBER"), _number_key), counts=_counts)
 def activate_endpoint():
-    settings, number, label, order_id = _visitor_request()
-    outcome = activate(settings.merchant, settings.payment_system.code, number, label, order_id, settings=settings)
+    visitor = _visitor_request(stated=True)
+    outcome = activate(visitor.settings.merchant, visitor.settings.payment_system.code, visitor.number,
+                       visitor.label, visitor.order_id, settings=visitor.settings, sender_last4=visitor.sender_last4,
+                       amount=visitor.amount, network=visitor.network, policy=visitor.policy)
     return jsonify(outcome.as_json())
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(exc):
+    """A refused activation is an attempt too (``rate_limited`` in the attempt log)."""
+    if request.endpoint == "plugin.activate_endpoint":
+        _log_refused("rate_limited")
+    return error_response(429, "too_many_requests", exc.description)
 
 
 @bp.route("/api/pending", methods=["POST"])
@@ -65,12 +79,21 @@ def activate_endpoint():
 def pending_endpoint():
     """What became of this visitor's delayed activation. Read only: it answers only the
     label that waits for the number (signed, when the merchant signs labels)."""
-    settings, number, label, _order_id = _visitor_request()
-    return jsonify(pending_state(settings, number, label).as_json())
+    visitor = _visitor_request()
+    return jsonify(pending_state(visitor.settings, visitor.number, visitor.label).as_json())
 
 
-def _visitor_request():
-    """The body both plugin calls share, checked: (settings, number, label, order_id)."""
+class _Visitor:
+    """The checked body of a plugin call."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def _visitor_request(stated=False):
+    """The body both plugin calls share, checked; with ``stated``, the details the
+    merchant's matching policy asks for too (``sender_last4``, ``amount``: a required
+    one that is missing is a 400 naming it)."""
     body = Body()
     public_key = body.string("merchant", max_length=64)
     code = body.string("payment_system", max_length=32)
@@ -78,15 +101,42 @@ def _visitor_request():
     label = body.string("label", max_length=255)
     order_id = body.string("order_id", required=False, max_length=255)
     signature = body.string("signature", required=False, max_length=128)
+    sender_last4 = body.string("sender_last4", required=False, max_length=4, pattern=matching.SENDER_RE)
+    amount = body.amount("amount", required=False)
     body.done()
     try:
         settings = settings_for_plugin(public_key, code)
     except MerchantDisabled:
         raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted.")) from None
     merchant = settings.merchant
+    network = matching.network_of(request.remote_addr)
     if (merchant.require_signed_labels or signature) and not signature_ok(merchant.api_key, label, order_id, signature):
+        if stated:
+            log_refused_attempt(settings, number, label, network, "bad_signature")
         raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
-    return settings, number, label, order_id
+    policy = policy_of(settings)
+    if stated:
+        for name, value in (("sender_last4", sender_last4), ("amount", amount)):
+            if name in policy.requires() and value is None:
+                body.fail(name, _("is required"))
+        body.done()
+    return _Visitor(settings=settings, number=number, label=label, order_id=order_id, sender_last4=sender_last4,
+                    amount=amount, network=network, policy=policy)
+
+
+def _log_refused(reason):
+    """Log a plugin call refused before the activation ran, when it names a merchant's
+    payment system (anything else names nothing to log against)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return
+    try:
+        settings = settings_for_plugin(_body_value("merchant")[:64], _body_value("payment_system")[:32])
+    except (ActivationError, MerchantDisabled):
+        return
+    log_refused_attempt(settings, _body_value("transaction_number")[:100], _body_value("label"),
+                        matching.network_of(request.remote_addr), reason)
+
 
 schema("ActivationRequest", {
     "type": "object",
@@ -97,6 +147,11 @@ schema("ActivationRequest", {
         "transaction_number": {"type": "string", "maxLength": 100},
         "label": {"type": "string", "maxLength": 255, "description": "The visitor's user id on the merchant's site"},
         "order_id": {"type": "string", "maxLength": 255},
+        "sender_last4": {"type": "string", "pattern": "^[0-9]{4}$",
+                         "description": "The last 4 digits of the wallet the visitor paid from; required when "
+                                        "the config's `requires` lists it"},
+        "amount": {"allOf": [{"$ref": "#/components/schemas/Money"}],
+                   "description": "The amount the visitor paid; required when the config's `requires` lists it"},
         "signature": {"type": "string",
                       "description": "v2=<hex HMAC-SHA256 of the length-prefixed label and order id> (README, "
                                      "The plugin); the bare hex of label|order_id (v1) is deprecated"},

@@ -30,7 +30,7 @@ from ..db import write_transaction
 from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet
 from ..money import to_str
 from ..origins import normalise_origin
-from ..services import audit
+from ..services import audit, matching
 from .css import MAX_CSS_BYTES, CssProblem, validate_css
 from .gif import GifError, clean_gif, clear_prompt, remove_prompt, set_prompt, store_prompt
 
@@ -179,7 +179,13 @@ def config_json(merchant, label=None, only=None):
         "theme_url": theme_url(merchant),
         "after_payment": after_payment(merchant),
         "require_signed_labels": bool(merchant.require_signed_labels),
+        "requires": requires(merchant),
     }
+
+
+def requires(merchant):
+    """What the visitor must state beside the number (the merchant's matching policy)."""
+    return matching.policy_for(merchant.id).requires()
 
 
 def merchant_by_public_key(public_key):

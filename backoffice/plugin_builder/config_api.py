@@ -63,6 +63,9 @@ schema("PluginConfig", {
             "behaviour": {"type": "string", "enum": ["message", "redirect", "close"]},
             "url": {"type": "string", "nullable": True}}},
         "require_signed_labels": {"type": "boolean"},
+        "requires": {"type": "array", "items": {"type": "string", "enum": ["sender_last4", "amount"]},
+                     "description": "What the visitor must state beside the transaction number (the merchant's "
+                                    "matching policy): send each in the activation's body"},
     },
 })
 document("/plugin/api/config", "get", {

@@ -22,6 +22,7 @@ from .config import (
     origin_allowed,
     parse_codes,
     plugin_options,
+    requires,
     prompt_url,
     theme_url,
     url_on_allowed_origin,
@@ -78,6 +79,7 @@ def page():
                                                                          signature):
         return _page(dict(base, problem=words("bad_signature")), 403, ancestors)
     options = plugin_options(merchant, label=label, only=parse_codes(args.get("payment_systems")))
+    wanted = requires(merchant)
     parent = args.get("parent") or ""
     behaviour = after_payment(merchant)
     redirects = {
@@ -94,11 +96,12 @@ def page():
         "after": behaviour["behaviour"],
         "redirects": redirects,
         "binding": list(BINDING),
+        "requires": wanted,
         "messages": words.script_messages(),
         # While a delayed activation waits, the page asks /plugin/api/pending this often.
         "poll_ms": int(current_app.config["PLUGIN_PENDING_POLL_SECONDS"] * 1000),
     }
-    return _page(dict(base, options=options, problem=None if options else words("no_systems"),
+    return _page(dict(base, options=options, problem=None if options else words("no_systems"), requires=wanted,
                       prompt_url=lambda name: prompt_url(name, external=False),
                       settings_json=json.dumps(settings, ensure_ascii=True).replace("<", "\\u003c")),
                  200, ancestors)

@@ -104,11 +104,12 @@ def _conflict(existing, report, wallet, actor):
     raise IngestConflict(existing, diffs)
 
 
-def ingest(report, allowed_codes=None, actor=None, now=None):
+def ingest(report, allowed_codes=None, actor=None, now=None, connector=None):
     """Store a reported transaction; returns IngestResult or raises IngestError/IngestConflict.
 
     ``allowed_codes``: the payment system codes the reporting token may use (None:
     any, for operators). ``actor``: the user entering a manual transaction.
+    ``connector``: the ConnectorToken (or its id) that reported it (the timeline).
     """
     now = now or utcnow()
     ps, wallet = _resolve(report, allowed_codes)
@@ -132,7 +133,7 @@ def ingest(report, allowed_codes=None, actor=None, now=None):
                 wallet=wallet, payment_system=ps, merchant=wallet.merchant_id, amount=report.amount,
                 currency=report.currency, commission=commission, transaction_number=report.transaction_number,
                 direction=report.direction, counterparty=report.counterparty or "", type=report.type,
-                created_at=occurred,
+                created_at=occurred, connector=getattr(connector, "id", connector),
             )
             if actor is not None:
                 audit.record(actor, "transaction.create_manual", tx, summary={

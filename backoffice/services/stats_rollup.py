@@ -37,7 +37,7 @@ from peewee import SQL, Value, fn
 
 from ..db import db, is_postgres
 from ..i18n import zone
-from ..models import Merchant, StatBucket, StatDay, Transaction, Withdrawal
+from ..models import HELD_POSTBACK_STATUSES, Merchant, StatBucket, StatDay, Transaction, Withdrawal
 from ..money import quantize
 
 BUCKET_MINUTES = 15
@@ -137,13 +137,15 @@ def record_activation(tx, complete, timezone):
 
 
 def record_stockpiling_completed(members, ended_at, just_activated, timezone):
-    """A stockpiling completed: its earlier members become complete, all of them end now.
+    """A stockpiling completed (or a deposit held for review was approved): its earlier
+    members become complete, all of them end now.
 
     ``just_activated`` is the member whose activation completed it (recorded by
-    ``record_activation`` as complete already)."""
-    changes = _Changes(just_activated.merchant_id, timezone)
+    ``record_activation`` as complete already); None when every member was recorded
+    as incomplete (an approval)."""
+    changes = _Changes(members[0].merchant_id, timezone)
     for tx in members:
-        if tx.id != just_activated.id:
+        if just_activated is None or tx.id != just_activated.id:
             for date_kind, moment in (("created", tx.created_at), ("activated", tx.activated_at)):
                 changes.add(tx.payment_system_id, tx.currency, "deposit", date_kind, False, moment, -tx.amount, -1)
                 changes.add(tx.payment_system_id, tx.currency, "deposit", date_kind, True, moment, tx.amount, 1)
@@ -176,7 +178,10 @@ def rebuild():
     date kind, inside one transaction). Returns the number of bucket rows."""
     with db.atomic():
         StatBucket.delete().execute()
-        sp_done = (Transaction.stockpiling.is_null()) | (Transaction.stockpiling_end_at.is_null(False))
+        # Complete: a single deposit, or a stockpiling that ended; not one held for
+        # review (or refused there): those count as activated but incomplete.
+        sp_done = (((Transaction.stockpiling.is_null()) | (Transaction.stockpiling_end_at.is_null(False)))
+                   & Transaction.postback_status.not_in(HELD_POSTBACK_STATUSES))
         for date_kind, column in (("created", Transaction.created_at), ("activated", Transaction.activated_at),
                                   ("stockpiling_end", fn.COALESCE(Transaction.stockpiling_end_at,
                                                                   Transaction.activated_at))):

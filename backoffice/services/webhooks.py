@@ -22,7 +22,7 @@ import datetime
 from flask_babel import gettext as _
 
 from .. import queues
-from ..db import db, is_postgres, write_transaction
+from ..db import db, delete_older, is_postgres, write_transaction
 from ..errors import RateLimited, RuleError
 from ..models import Event, Merchant, Postback, WebhookEndpoint, utcnow
 from ..security import new_postback_secret
@@ -349,11 +349,5 @@ def give_back_send_quota(config, merchant_id, kind, amount=1):
 def purge_events(config, now=None, batch=5000):
     """Delete the events older than ``EVENT_RETENTION_DAYS`` (their deliveries stay in
     the delivery log); how many."""
-    now = now or utcnow()
-    cutoff = now - datetime.timedelta(days=float(setting(config, "EVENT_RETENTION_DAYS")))
-    total = 0
-    while True:
-        ids = [row[0] for row in Event.select(Event.id).where(Event.created_at < cutoff).limit(batch).tuples()]
-        if not ids:
-            return total
-        total += Event.delete().where(Event.id.in_(ids)).execute()
+    cutoff = (now or utcnow()) - datetime.timedelta(days=float(setting(config, "EVENT_RETENTION_DAYS")))
+    return delete_older(Event, Event.created_at, cutoff, batch)

@@ -1,0 +1,78 @@
+"""The Review queue (SPEC §11): deposits held because they crossed a review threshold
+of the merchant's matching policy wait here for an operator.
+
+* :func:`approve` — the deposit completes: ledger entry, ``deposit.completed``, the
+  dashboard (``activation.complete_held``);
+* :func:`refuse` — its transactions become ``refused``: never credited; the visitor's
+  plugin says the payment cannot be accepted.
+
+Each decision is a conditional update of the review (``held`` → decided), so of two
+operators deciding the same deposit at once exactly one wins; each is audited in the
+same database transaction as its effect.
+"""
+from ..db import write_transaction
+from ..models import DepositReview, Merchant, PaymentSystem, utcnow
+from . import activation, audit
+
+MAX_NOTE = 2000
+
+
+def held(merchant_id=None):
+    """The held deposits, oldest first (with their merchant and payment system)."""
+    query = (DepositReview.select(DepositReview, Merchant, PaymentSystem)
+             .join(Merchant, on=(DepositReview.merchant == Merchant.id))
+             .switch(DepositReview)
+             .join(PaymentSystem, on=(DepositReview.payment_system == PaymentSystem.id))
+             .where(DepositReview.status == "held")
+             .order_by(DepositReview.created_at, DepositReview.id))
+    if merchant_id is not None:
+        query = query.where(DepositReview.merchant == merchant_id)
+    return query
+
+
+def decided(limit=100):
+    """The latest decisions, newest first."""
+    return (DepositReview.select(DepositReview, Merchant, PaymentSystem)
+            .join(Merchant, on=(DepositReview.merchant == Merchant.id))
+            .switch(DepositReview)
+            .join(PaymentSystem, on=(DepositReview.payment_system == PaymentSystem.id))
+            .where(DepositReview.status != "held")
+            .order_by(DepositReview.decided_at.desc(), DepositReview.id.desc())
+            .limit(limit))
+
+
+def _take(review_id, status, actor, now, note):
+    """Decide a held review (conditional: None when it was decided already)."""
+    taken = (DepositReview.update(status=status, decided_at=now, decided_by=getattr(actor, "id", actor), note=note)
+             .where((DepositReview.id == review_id) & (DepositReview.status == "held"))
+             .execute())
+    return DepositReview.get_by_id(review_id) if taken == 1 else None
+
+
+def _decide(ids, status, effect, actor, ip, note=""):
+    count = 0
+    now = utcnow()
+    note = (note or "").strip()[:MAX_NOTE]
+    for review_id in sorted({int(i) for i in ids}):
+        with write_transaction():
+            review = _take(review_id, status, actor, now, note)
+            if review is None:
+                continue
+            effect(review, now)
+            audit.record(actor, f"review.{'approve' if status == 'approved' else 'refuse'}", review,
+                         merchant=review.merchant_id, summary={
+                             "transaction": review.transaction_id, "label": review.label,
+                             "amount": str(review.amount), "currency": review.currency, "rule": review.rule,
+                             "before": "held", "after": status, **({"note": note} if note else {})}, ip=ip)
+            count += 1
+    return count
+
+
+def approve(ids, actor, ip=""):
+    """Approve held deposits (each completes in its own database transaction); how many."""
+    return _decide(ids, "approved", lambda review, now: activation.complete_held(review, now), actor, ip)
+
+
+def refuse(ids, actor, ip="", note=""):
+    """Refuse held deposits; how many."""
+    return _decide(ids, "refused", lambda review, now: activation.refuse_held(review), actor, ip, note)
