@@ -327,7 +327,7 @@ class PendingActivation(BaseModel):
     # What the visitor stated beside the number (SPEC §11): checked against the report
     # when it arrives, as the plugin API checks a reported one.
     sender_last4 = CharField(max_length=4, null=True)
-    amount = MoneyField(null=True)
+    amount = MoneyField(null=True, default=None)
     network = CharField(max_length=64, default="")
 
     class Meta:
@@ -650,8 +650,8 @@ class MatchingPolicy(BaseModel):
     window_minutes = IntegerField(null=True, default=24 * 60)  # how old a reported payment may be
     velocity_label_hour = IntegerField(null=True)  # activations per label per hour
     velocity_sender_day = IntegerField(null=True)  # activations per sender wallet per day
-    review_above = MoneyField(null=True)  # a deposit above this is held for review
-    review_first_above = MoneyField(null=True)  # a label's first deposit above this is held
+    review_above = MoneyField(null=True, default=None)  # a deposit above this is held for review
+    review_first_above = MoneyField(null=True, default=None)  # a label's first deposit above this is held
     updated_at = DateTimeField(default=utcnow)
 
 

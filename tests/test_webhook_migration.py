@@ -100,6 +100,12 @@ def build_history(database, grace_until):
     return ids, rows
 
 
+def postback_status(database, table, row_id):
+    """Read with SQL: later migrations add columns the models of today would select."""
+    return database.execute_sql(f'SELECT "postback_status" FROM "{table}" WHERE "id" = {database.param}',
+                                (row_id,)).fetchone()[0]
+
+
 def test_the_postback_url_becomes_the_first_endpoint(old_database):
     runner = Runner(old_database, MIGRATIONS_DIR)
     runner.up("0010_secret_attempts")
@@ -151,7 +157,7 @@ def test_the_postback_url_becomes_the_first_endpoint(old_database):
                 assert (row.status, row.attempts, row.delivery) == (status, attempts, delivery)
         pending = deliveries[rows["h_pending"]]
         assert pending.status == "pending" and pending.next_attempt_at == at(35)  # its retry keeps its time
-        assert Transaction.get_by_id(ids["h_pending_tx"]).postback_status == "pending"
+        assert postback_status(old_database, "transaction", ids["h_pending_tx"]) == "pending"
 
         # No URL: no endpoint; what was pending had nowhere to go and is an error,
         # and its deposit / withdrawal says so; what was sent stays sent.
@@ -160,10 +166,10 @@ def test_the_postback_url_becomes_the_first_endpoint(old_database):
             assert (row.endpoint_id, row.status, row.locked_until) == (None, "error", None)
             assert row.last_error == "no postback URL is set"
         assert (deliveries[rows["q_sent"]].endpoint_id, deliveries[rows["q_sent"]].status) == (None, "sent")
-        assert Transaction.get_by_id(ids["q_pending_tx"]).postback_status == "error"
-        assert Withdrawal.get_by_id(ids["q_pending_wd"]).postback_status == "error"
-        assert {Transaction.get_by_id(t).postback_status for t in ids["q_pooled"]} == {"error"}
-        assert Transaction.get_by_id(ids["q_sent_tx"]).postback_status == "sent"
+        assert postback_status(old_database, "transaction", ids["q_pending_tx"]) == "error"
+        assert postback_status(old_database, "withdrawal", ids["q_pending_wd"]) == "error"
+        assert {postback_status(old_database, "transaction", t) for t in ids["q_pooled"]} == {"error"}
+        assert postback_status(old_database, "transaction", ids["q_sent_tx"]) == "sent"
 
         # An event may now go to several endpoints: one delivery per endpoint.
         second = WebhookEndpoint.create(merchant=ids["hooked"], url="https://shop.example.com/second",

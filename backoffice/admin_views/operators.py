@@ -43,6 +43,7 @@ COMMON_LABELS = {
     "withdrawal_fields": _l("Withdrawal fields"), "enabled": _l("Enabled in the plugin"),
     "min_deposit": _l("Minimum deposit"), "commission_percent": _l("Commission, %"),
     "display_order": _l("Display order"),
+    "sender_last4": _l("Sender's last 4 digits"), "amount": _l("Amount stated"), "network": _l("Visitor's network"),
 }
 
 

@@ -9,7 +9,7 @@ audited).
 import datetime
 
 from flask_babel import gettext as _
-from peewee import fn
+from peewee import JOIN, fn
 
 from ..db import write_transaction
 from ..models import BINDING_REASONS, RISK_BLOCK_KINDS, ActivationAttempt, Merchant, RiskBlock
@@ -113,7 +113,7 @@ def remove_block(block_id, actor, ip=""):
 
 def blocks(merchant_id=None):
     """The blocklist entries, newest first (``merchant_id``: that merchant's and the global ones)."""
-    query = RiskBlock.select(RiskBlock, Merchant).join(Merchant, join_type="LEFT OUTER", on=(
+    query = RiskBlock.select(RiskBlock, Merchant).join(Merchant, JOIN.LEFT_OUTER, on=(
         RiskBlock.merchant == Merchant.id)).order_by(RiskBlock.created_at.desc(), RiskBlock.id.desc())
     if merchant_id is not None:
         query = query.where(RiskBlock.merchant.is_null() | (RiskBlock.merchant == merchant_id))
