@@ -4,6 +4,8 @@ from flask_babel import lazy_gettext as _l
 TRANSACTION_POSTBACK_STATUS = {
     "not_activated": _l("Stockpiling not found"),
     "stockpiling": _l("Stockpiling in progress"),
+    "review": _l("Held for review"),
+    "refused": _l("Refused in review"),
     "pending": _l("Sending"),
     "sent": _l("Sent"),
     "error": _l("Error sending"),
@@ -24,6 +26,31 @@ ACTIVATION_OUTCOME = {
     "not_found": _l("no such transaction"),
     "already_activated": _l("this transaction was activated before"),
     "rejected": _l("refused: fraud, outgoing, or another merchant's transaction"),
+}
+# The activation attempt log (SPEC §11): what the visitor was told, and why.
+ATTEMPT_OUTCOME = {
+    "activated": _l("Activated"),
+    "stockpiling": _l("Stockpiling"),
+    "pending": _l("Pending"),
+    "not_found": _l("Not found"),
+    "already_activated": _l("Already activated"),
+    "rejected": _l("Refused"),
+    "error": _l("Error"),
+}
+ATTEMPT_REASON = {
+    "activated": _l("Activated"),
+    "stockpiling": _l("Added to the visitor's stockpiling"),
+    "pending": _l("Not reported yet, waiting for it"),
+    "not_found": _l("No such transaction"),
+    "already_activated": _l("Activated before"),
+    "sender_mismatch": _l("Sender's digits did not match"),
+    "amount_mismatch": _l("Amount did not match"),
+    "stale": _l("Payment older than the time window"),
+    "blocked": _l("Blocked by a risk rule"),
+    "review": _l("Held for review"),
+    "rejected": _l("Refused: a fraud or outgoing transaction"),
+    "rate_limited": _l("Too many attempts"),
+    "bad_signature": _l("Bad plugin signature"),
 }
 ROLE = {"operator": _l("Operator"), "merchant_owner": _l("Merchant owner"), "merchant_staff": _l("Merchant staff")}
 

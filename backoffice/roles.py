@@ -50,6 +50,8 @@ SCREENS = {
         "manual": OPERATORS, "activate": OPERATORS,
         "mark_fraud": OPERATORS, "mark_normal": OPERATORS, "resend_postback": OPERATORS,
     },
+    # Payments → Activation attempts (SPEC §11): read-only; merchant users their own.
+    "attempts": {"view": EVERYONE, "details": EVERYONE, "export": EVERYONE},
     # Payments → Withdrawals: owners request and cancel; operators decide.
     "withdrawals": {
         "view": EVERYONE, "details": EVERYONE, "export": EVERYONE, "receipt": EVERYONE,
@@ -92,6 +94,10 @@ SCREENS = {
     # Every merchant's webhook endpoints, the disabled ones first (SPEC §10): a list to
     # open each merchant's Settings → Webhooks from; changes are made there.
     "webhook_endpoints": _operator_screen("details"),
+    # Risk (SPEC §11): the matching policy (the default and each merchant's), the
+    # blocklists, and the review queue of held deposits.
+    "risk": _operator_screen("save_policy", "follow_default", "blocks", "add_block", "remove_block"),
+    "review": _operator_screen("decided", "approve", "refuse"),
 }
 
 

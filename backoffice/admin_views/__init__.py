@@ -4,6 +4,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from ..models import (
+    ActivationAttempt,
     AuditLog,
     ConnectorToken,
     ExchangeRate,
@@ -32,12 +33,15 @@ from .operators import (
     UserView,
     WalletView,
 )
+from .attempts import ActivationAttemptView
 from .dashboard import DashboardView
 from .ledger import BalanceView
 from .ledger_banner import init_app as init_ledger_banner
 from .pages import SettingsView, reset_bp
 from .plugin import PluginAppearanceView, PluginInstallationView
 from .postbacks import PostbackView
+from .review import ReviewView
+from .risk import RiskView
 from .transactions import TransactionView
 from .webhook_banner import init_app as init_webhook_banner
 from .webhooks import WebhookEndpointView, WebhooksView
@@ -45,6 +49,7 @@ from .withdrawals import WithdrawalView
 
 
 SETTINGS = _l("Settings")
+RISK = _l("Risk")
 
 
 def init_admin(app):
@@ -61,6 +66,8 @@ def init_admin(app):
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     payments = _l("Payments")
     admin.add_view(TransactionView(Transaction, name=_l("Transactions"), category=payments, endpoint="transactions"))
+    admin.add_view(ActivationAttemptView(ActivationAttempt, name=_l("Activation attempts"), category=payments,
+                                         endpoint="attempts", url="/admin/attempts"))
     admin.add_view(WithdrawalView(Withdrawal, name=_l("Withdrawals"), category=payments, endpoint="withdrawals"))
     admin.add_view(BalanceView(name=_l("Balance"), category=payments, endpoint="balance", url="/admin/balance"))
     # The Settings menu: profile and system here; the plugin pages join the category.
@@ -70,6 +77,9 @@ def init_admin(app):
     admin.add_view(PluginInstallationView(name=_l("Plugin installation"), category=SETTINGS,
                                           endpoint="plugin_installation", url="/admin/plugin-installation"))
     admin.add_view(WebhooksView(name=_l("Webhooks"), category=SETTINGS, endpoint="webhooks", url="/admin/webhooks"))
+    # Risk (SPEC §11, operators): the matching policy, blocklists and the review queue.
+    admin.add_view(RiskView(name=_l("Matching and risk"), category=RISK, endpoint="risk", url="/admin/risk"))
+    admin.add_view(ReviewView(name=_l("Review queue"), category=RISK, endpoint="review", url="/admin/review"))
     admin.add_view(MerchantView(Merchant, name=_l("Merchants"), endpoint="merchants"))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
     admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))

@@ -1,4 +1,7 @@
-"""The dashboard (the back office's index page) and ``/admin/dashboard/stats.json``."""
+"""The dashboard (the back office's index page) and ``/admin/dashboard/stats.json``.
+
+The page also counts the period's activation attempts by reason (SPEC §11), each
+count linking to Payments → Activation attempts filtered by that reason and period."""
 import datetime
 
 from flask import jsonify, request
@@ -6,10 +9,13 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import labels
 from ..i18n import viewer_timezone_name, zone
-from ..models import ExchangeRate, Merchant, PaymentSystem
+from ..models import ATTEMPT_REASONS, ExchangeRate, Merchant, PaymentSystem
 from ..money import to_str
-from ..services import ledger, stats_read
+from ..services import attempts, ledger, stats_read
+from ..timeutil import local_midnight_utc
+from .attempts import ActivationAttemptView
 from .base import SecureIndexView, is_operator
 
 DEFAULT_DAYS = 30
@@ -86,7 +92,28 @@ def merchant_balances(merchant_id):
     return [{"currency": cur, "amount": to_str(amount)} for cur, amount in ledger.balances(merchant_id).items()]
 
 
+def attempt_counts(filters, attempts_view):
+    """The "Activation attempts by reason" panel (SPEC §11): for the period (calendar
+    days of the viewer's zone) and scope of the dashboard, each reason with attempts:
+    its label, its count and the Activation attempts list filtered by it. None when the
+    viewer may not open that list."""
+    if attempts_view is None or not attempts_view.is_accessible():
+        return None
+    tz = filters["tz"]
+    start = local_midnight_utc(filters["date_from"], tz)
+    end = local_midnight_utc(filters["date_to"] + datetime.timedelta(days=1), tz)
+    counts = attempts.counts_by_reason(filters["merchant_id"], start, end)
+    order = list(ATTEMPT_REASONS) + sorted(set(counts) - set(ATTEMPT_REASONS))
+    return [{"reason": reason, "label": labels.ATTEMPT_REASON.get(reason, reason), "count": counts[reason],
+             "url": attempts_view.list_url(reason=reason, date_from=filters["date_from"], date_to=filters["date_to"],
+                                           merchant_id=filters["merchant_id"])}
+            for reason in order if counts.get(reason)]
+
+
 class DashboardView(SecureIndexView):
+    def _attempts_view(self):
+        return next((v for v in self.admin._views if isinstance(v, ActivationAttemptView)), None)
+
     @expose("/")
     def index(self):
         try:
@@ -96,8 +123,10 @@ class DashboardView(SecureIndexView):
             filters, error = None, exc
         merchants = list(Merchant.select().order_by(Merchant.name)) if is_operator() else []
         balance = merchant_balances(filters["merchant_id"]) if filters else None
+        attempt_rows = attempt_counts(filters, self._attempts_view()) if filters else None
         return self.render("admin/dashboard.html", filters=filters, error=error, merchants=merchants,
-                           currencies=sorted(known_currencies()), args=request.args, balances=balance)
+                           currencies=sorted(known_currencies()), args=request.args, balances=balance,
+                           attempt_counts=attempt_rows)
 
     @expose("/dashboard/stats.json")
     def stats(self):

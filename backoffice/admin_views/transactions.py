@@ -22,10 +22,10 @@ from .. import labels
 from ..i18n import viewer_timezone_name, zone
 from ..models import PaymentSystem, Transaction, Wallet
 from ..money import AmountError, parse_amount
-from ..services import activation
+from ..services import activation, timeline
 from ..services.ingest import IngestConflict, IngestError, Report, ingest
 from ..timeutil import local_midnight_utc, to_naive_utc
-from .base import ScopedModelView, payment_system_choices, scope_query
+from .base import ScopedModelView, is_operator, payment_system_choices, scope_query
 from .postbacks import resend_for_objects
 
 
@@ -204,6 +204,13 @@ class TransactionView(ScopedModelView):
         """The details page's "Activate for a label" button: operators, on a transaction
         that can still be activated."""
         return self.may("activate") and activation.may_activate(tx)
+
+    def timeline_of(self, tx):
+        """The details page's timeline (SPEC §11): operators' logins for operators only."""
+        return timeline.timeline(tx, for_operator=is_operator())
+
+    def timeline_zone(self):
+        return viewer_timezone_name()
 
     def render(self, template, **kwargs):
         kwargs.setdefault("refresh_url", request.url)

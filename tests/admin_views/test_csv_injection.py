@@ -13,7 +13,7 @@ from helpers import login
 import factories
 from backoffice.admin_views.base import ScopedModelView
 from backoffice.csv_safe import FORMULA_STARTS, neutralise
-from backoffice.models import AuditLog, ExchangeRate, PendingActivation
+from backoffice.models import ActivationAttempt, AuditLog, ExchangeRate, PendingActivation
 from backoffice.roles import allowed
 from backoffice.services import ledger
 from withdrawal_support import fund, seed_payment_systems
@@ -24,7 +24,7 @@ assert tuple(TRIGGERS) == FORMULA_STARTS
 # Every admin view that exports, and what its rows carry from outside. A view that
 # starts exporting must be added here (the walk below fails until it is).
 SEEDED = ("transactions", "withdrawals", "pending_activations", "audit_log", "merchants", "wallets",
-          "exchange_rates")
+          "exchange_rates", "attempts")
 
 
 def payload(start):
@@ -47,6 +47,8 @@ def world(request, app, conn):
     factories.withdrawal(m, ps, label=bad, comment=bad, wallet_recipient=bad)
     PendingActivation.create(merchant=m, payment_system=ps, transaction_number=bad, label=bad, order_id=bad,
                              expires_at=datetime.datetime(2030, 1, 1))
+    ActivationAttempt.create(merchant=m, payment_system=ps, transaction_number=bad, label=bad, network=bad,
+                             sender=bad, outcome="not_found", reason="not_found")
     AuditLog.create(user=operator.id, merchant=m.id, action=bad[:64], object_type="x", object_id=bad[:64])
     ExchangeRate.create(currency=start + "U1", rate_to_usd=Decimal("1"), effective_date=datetime.date(2026, 1, 1))
     with app.app_context():
