@@ -23,6 +23,14 @@ MESSAGES = {
         "prompt_alt": "How to pay with {name}",
         "number_label": "3. Transaction number",
         "number_help": "You find it in the payment system's app after paying.",
+        "sender_label": "Last 4 digits of the wallet you paid from",
+        "sender_help": "Your own wallet or phone number, the one the money was sent from: type only its last "
+                       "4 digits.",
+        "sender_invalid": "Enter exactly 4 digits: the end of the wallet number you paid from.",
+        "amount_label": "Amount you paid",
+        "amount_help": "Exactly as you sent it, for example 500 or 500.50.",
+        "amount_invalid": "Enter the amount you paid, for example 500 or 500.50.",
+        "form_changed": "This payment form has changed. Reload the page and try again.",
         "submit": "Check payment",
         "checking": "Checking your payment…",
         "empty_number": "Enter the transaction number.",
@@ -58,6 +66,14 @@ MESSAGES = {
         "prompt_alt": "Как оплатить через {name}",
         "number_label": "3. Номер транзакции",
         "number_help": "Он есть в приложении платёжной системы после оплаты.",
+        "sender_label": "Последние 4 цифры кошелька, с которого вы платили",
+        "sender_help": "Номер вашего кошелька или телефона, с которого отправлены деньги: введите только "
+                       "4 последние цифры.",
+        "sender_invalid": "Введите ровно 4 цифры — окончание номера кошелька, с которого вы платили.",
+        "amount_label": "Сумма, которую вы перевели",
+        "amount_help": "Точно как в переводе, например 500 или 500,50.",
+        "amount_invalid": "Введите сумму перевода, например 500 или 500,50.",
+        "form_changed": "Форма оплаты изменилась. Обновите страницу и попробуйте снова.",
         "submit": "Проверить платёж",
         "checking": "Проверяем платёж…",
         "empty_number": "Введите номер транзакции.",
@@ -86,7 +102,7 @@ MESSAGES = {
 # The keys the page's script needs (outcomes and interaction feedback).
 SCRIPT_KEYS = ("copied", "copy_failed", "checking", "empty_number", "choose_first", "activated", "stockpiling",
                "pending", "not_found", "already_activated", "expired", "rejected", "bad_signature", "too_many",
-               "error")
+               "error", "sender_invalid", "amount_invalid", "form_changed")
 
 
 def pick_language(requested, accept_languages=None):
