@@ -85,7 +85,7 @@ EXPLANATIONS = {
     "require_amount": _l("The visitor also states the amount they paid (or the plugin session names it); it must "
                          "equal the reported amount, within the tolerance below."),
     "amount_tolerance": _l("How far the stated amount may be from the reported one (0: exactly equal)."),
-    "window_minutes": _l("A payment can be claimed only this many minutes after it was made. Empty: no limit."),
+    "window_minutes": _l("A payment can be claimed at most this many minutes after it was made. Empty: no limit."),
     "velocity_label_hour": _l("At most this many deposits per visitor (label) per hour; further attempts are "
                               "refused. Empty: no limit."),
     "velocity_sender_day": _l("At most this many deposits from one sender wallet per day; further attempts are "
