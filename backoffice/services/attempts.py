@@ -17,7 +17,9 @@ def record(merchant_id, payment_system_id, transaction_number, label, network, o
     """Log one attempt (call inside the attempt's database transaction)."""
     _INSERT.create(
         merchant=merchant_id, payment_system=payment_system_id, transaction_number=transaction_number[:100],
-        label=(label or "")[:255], network=network or "", sender=tx.counterparty if tx is not None else None,
+        label=(label or "")[:255], network=network or "",
+        # No sender reported: no wallet to count against (the sender velocity limit).
+        sender=(tx.counterparty or None) if tx is not None else None,
         transaction=tx.id if tx is not None else None, outcome=outcome, reason=reason, created_at=now or utcnow(),
     )
 
