@@ -59,6 +59,8 @@ class _Limiter(Limiter):
 
     def init_app(self, app):
         super().init_app(app)
+        if not self.enabled:  # RATELIMIT_ENABLED off: Flask-Limiter set up no storage
+            return
         strategy = STRATEGIES[self._strategy]
         if type(self._storage) is MemoryStorage:
             self._storage = AtomicMemoryStorage()

@@ -57,7 +57,8 @@ end
 
 def seed(url, count):
     from backoffice.db import apply_migrations, db, init_db
-    from backoffice.models import Merchant, MerchantPaymentSystem, PaymentSystem, Transaction, Wallet, WebhookEndpoint
+    from backoffice.models import (
+        MatchingPolicy, Merchant, MerchantPaymentSystem, PaymentSystem, Transaction, Wallet, WebhookEndpoint)
     from backoffice.security import new_api_key, new_postback_secret, new_public_key
 
     init_db(url)
@@ -65,6 +66,9 @@ def seed(url, count):
     with db.connection_context(), db.atomic():
         ps = PaymentSystem.create(code="bkash", name="bKash", currency="BDT")
         m = Merchant.create(name="Bench", public_key=new_public_key(), api_key=new_api_key())
+        # Matching on the number alone, as these figures always have (the default policy
+        # asks for the sender's digits: bench/matching.py measures that side by side).
+        MatchingPolicy.create(merchant=m, require_sender=False, window_minutes=None)
         # One webhook endpoint, so each completed deposit writes one delivery (no worker
         # runs here: nothing is sent).
         WebhookEndpoint.create(merchant=m, url="http://127.0.0.1:9/unset", secret=new_postback_secret())

@@ -69,3 +69,12 @@ def test_memory_fallback_is_exact_under_concurrency(app_config, conn):
     app.test_client().post("/plugin/api/activate", json={})  # finds the storage dead: the fallback counts
     statuses = hammer(app, "/plugin/api/activate", lambda client, i: {"json": {"merchant": f"m{i}"}})
     assert statuses.count(429) == THREADS - LIMIT + 1, statuses
+
+
+def test_limits_switched_off_start_and_limit_nothing(app_config, conn):
+    """``BACKOFFICE_RATELIMIT_ENABLED=0`` (benches, a proxy that limits): the app starts
+    and no request is refused."""
+    app_config.update(RATELIMIT_ENABLED=False, PLUGIN_LIMIT_PER_ADDRESS=f"{LIMIT} per minute")
+    app = create_app(app_config)
+    statuses = hammer(app, "/plugin/api/activate", lambda client, i: {"json": {"merchant": f"m{i}"}})
+    assert statuses.count(429) == 0 and statuses.count(400) == THREADS, statuses

@@ -46,7 +46,6 @@ from ..models import (
     MerchantPaymentSystem,
     PaymentSystem,
     PendingActivation,
-    RiskBlock,
     Stockpiling,
     Transaction,
     utcnow,
@@ -279,9 +278,8 @@ def _number_claim_query(flags):
     if amount:
         where &= Transaction.amount.between(Slot("amount_low", Transaction.amount),
                                             Slot("amount_high", Transaction.amount))
-    blocks = RiskBlock.select(RiskBlock.id).where(
-        risk.block_condition(Slot("merchant"), Slot("label"), Slot("network"), Transaction.counterparty))
-    where &= ~fn.EXISTS(blocks)
+    for probe in risk.block_probes(Slot("merchant"), Slot("label"), Slot("network"), Transaction.counterparty):
+        where &= ~fn.EXISTS(probe)
     if label_velocity:
         where &= ActivationAttempt.select(fn.COUNT(ActivationAttempt.id)).where(
             (ActivationAttempt.merchant == Slot("merchant")) & (ActivationAttempt.label == Slot("label"))

@@ -21,19 +21,18 @@ HOUR = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)
 
 
-def block_condition(merchant_id, label, network, sender):
-    """The blocklist entries that hit an attempt (a peewee expression over RiskBlock);
-    ``sender`` may be an expression (the claim compares the reported counterparty)."""
-    return ((RiskBlock.merchant.is_null() | (RiskBlock.merchant == merchant_id))
-            & (((RiskBlock.kind == "label") & (RiskBlock.value == label))
-               | ((RiskBlock.kind == "network") & (RiskBlock.value == network))
-               | ((RiskBlock.kind == "sender") & (RiskBlock.value == sender))))
+def block_probes(merchant_id, label, network, sender):
+    """The blocklist lookups that refuse an attempt, one per kind (each an index probe
+    on ``(kind, value, merchant)``, whatever the table's size or state); ``sender`` may
+    be an expression (the claim compares the reported counterparty)."""
+    scope = RiskBlock.merchant.is_null() | (RiskBlock.merchant == merchant_id)
+    return [RiskBlock.select(RiskBlock.id).where((RiskBlock.kind == kind) & (RiskBlock.value == value) & scope)
+            for kind, value in (("label", label), ("network", network), ("sender", sender))]
 
 
 def blocked(merchant_id, label, network, sender):
     """Whether a blocklist entry hits this label, network or sender wallet."""
-    return RiskBlock.select(RiskBlock.id).where(
-        block_condition(merchant_id, label or "", network or "", sender or "")).exists()
+    return any(probe.exists() for probe in block_probes(merchant_id, label or "", network or "", sender or ""))
 
 
 def label_activations(merchant_id, label, since):
