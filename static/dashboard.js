@@ -2,7 +2,8 @@
 (function () {
   "use strict";
   var box = document.getElementById("dashboard-summary");
-  if (!box) { return; }
+  // No stats URL: a filter is not valid (the page says which, beside it); nothing to load.
+  if (!box || !box.dataset.statsUrl) { return; }
   var state = { tab: "deposits", measure: "amount", chart: "line", hidden: {}, data: null, chartObj: null };
   var palette = ["#007bff", "#28a745", "#fd7e14", "#6f42c1", "#e83e8c", "#17a2b8", "#ffc107", "#20c997", "#6c757d"];
 

@@ -40,6 +40,7 @@ from .. import csv_safe, roles
 from ..i18n import format_datetime
 from ..models import ExchangeRate, Merchant, PaymentSystem
 from ..redirects import safe_next
+from .filter_words import invalid_filter_message
 from .timezones import zoned_export_columns
 
 OPERATOR = (roles.OPERATOR,)
@@ -411,6 +412,10 @@ class ScopedModelView(RoleMixin, ModelView):
         except (ArithmeticError, TypeError, ValueError):
             return False
         return True
+
+    def get_invalid_value_msg(self, value, filter):  # noqa: A002 - Flask-Admin's name
+        """Which filter was left out, what was given and what it takes (``filter_words``)."""
+        return invalid_filter_message(filter, value)
 
     def _get_list_filter_args(self):
         if not self._filters:

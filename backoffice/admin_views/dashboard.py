@@ -36,48 +36,83 @@ def _date(name, default):
     try:
         return datetime.date.fromisoformat(raw)
     except ValueError:
-        raise FilterError(name, _("must be a date (YYYY-MM-DD)")) from None
+        raise FilterError(name, _("Give a date as YYYY-MM-DD.")) from None
 
 
 def _flag(name):
     return request.args.get(name, "").lower() in ("1", "true", "on", "yes")
 
 
+def _checked(errors, read):
+    """``read()``, or None with its :class:`FilterError` kept in ``errors`` (by field)."""
+    try:
+        return read()
+    except FilterError as exc:
+        errors.setdefault(exc.field, exc.message)
+        return None
+
+
+def _merchant_filter():
+    raw = request.args.get("merchant") or ""
+    if not raw:
+        return None
+    if not raw.isdigit() or not Merchant.select().where(Merchant.id == int(raw)).exists():
+        raise FilterError("merchant", _("Unknown merchant."))
+    return int(raw)
+
+
+def _choice(name, value, allowed, message):
+    if value not in allowed:
+        raise FilterError(name, message)
+    return value
+
+
 def dashboard_filters():
-    """The filters of the request, checked, with the SPEC defaults (last 30 days in the
-    viewer's zone, USD, group by creation). Merchant users always get their merchant."""
+    """The filters of the request, each checked on its own, with the SPEC defaults (last
+    30 days in the viewer's zone, USD, group by creation). Merchant users always get
+    their merchant.
+
+    Returns ``(filters, errors)``: ``errors`` maps each bad field to its message (in the
+    order of the form); in ``filters`` a bad field's value is None, every other value
+    stands, so the page keeps what does not depend on the bad one (the balance needs
+    the merchant only; the statistics need every filter; the attempts, the merchant and
+    the dates)."""
+    errors = {}
     tz = zone(viewer_timezone_name())
     today = datetime.datetime.now(tz).date()
-    date_to = _date("date_to", today)
-    date_from = _date("date_from", date_to - datetime.timedelta(days=DEFAULT_DAYS - 1))
-    if date_from > date_to:
-        raise FilterError("date_from", _("must not be after the end date"))
-    if (date_to - date_from).days >= MAX_DAYS:
-        raise FilterError("date_from", _("the period can be at most %(n)d days", n=MAX_DAYS))
-    group_by = request.args.get("group_by") or "created"
-    if group_by not in stats_read.DATE_KINDS:
-        raise FilterError("group_by", _("must be created, activated or stockpiling_end"))
-    currencies = known_currencies()
-    currency = (request.args.get("currency") or "").upper() or None
-    if currency and currency not in currencies:
-        raise FilterError("currency", _("unknown currency"))
     if is_operator():
-        raw = request.args.get("merchant") or ""
-        merchant_id = None
-        if raw:
-            if not raw.isdigit() or not Merchant.select().where(Merchant.id == int(raw)).exists():
-                raise FilterError("merchant", _("unknown merchant"))
-            merchant_id = int(raw)
+        merchant_id = _checked(errors, _merchant_filter)
         default_display = "USD"
     else:
         merchant_id = current_user.merchant_id
         default_display = current_user.merchant.default_display_currency or "USD"
+    currencies = known_currencies()
+    currency = (request.args.get("currency") or "").upper() or None
+    if currency:
+        currency = _checked(errors, lambda: _choice("currency", currency, currencies, _("Unknown currency.")))
     display_in = (request.args.get("display_in") or default_display).upper()
-    if display_in not in currencies | {"USD"}:
-        raise FilterError("display_in", _("unknown currency"))
-    return dict(merchant_id=merchant_id, date_from=date_from, date_to=date_to, tz=tz, today=today,
-                currency=currency, display_in=display_in, group_by=group_by, details=_flag("details"),
-                completed_stockpiling=_flag("completed_stockpiling"))
+    display_in = _checked(errors, lambda: _choice("display_in", display_in, currencies | {"USD"},
+                                                  _("Unknown currency.")))
+    group_by = request.args.get("group_by") or "created"
+    group_by = _checked(errors, lambda: _choice("group_by", group_by, stats_read.DATE_KINDS,
+                                                _("Choose creation, activation or stockpiling end.")))
+    date_to = _checked(errors, lambda: _date("date_to", today))
+    date_from = _checked(errors, lambda: _date("date_from", (date_to or today)
+                                               - datetime.timedelta(days=DEFAULT_DAYS - 1)))
+    if date_from is not None and date_to is not None:
+        if date_from > date_to:
+            errors["date_from"] = _("The start date must not be after the end date.")
+        elif (date_to - date_from).days >= MAX_DAYS:
+            errors["date_from"] = _("The period can be at most %(n)d days.", n=MAX_DAYS)
+        if "date_from" in errors:
+            date_from = None
+    # The errors in the order of the form (the first is the one a JSON answer names first).
+    order = ("merchant", "currency", "display_in", "group_by", "date_from", "date_to")
+    errors = {name: errors[name] for name in order if name in errors}
+    filters = dict(merchant_id=merchant_id, date_from=date_from, date_to=date_to, tz=tz, today=today,
+                   currency=currency, display_in=display_in, group_by=group_by, details=_flag("details"),
+                   completed_stockpiling=_flag("completed_stockpiling"))
+    return filters, errors
 
 
 def known_currencies():
@@ -116,25 +151,24 @@ class DashboardView(SecureIndexView):
 
     @expose("/")
     def index(self):
-        try:
-            filters = dashboard_filters()
-            error = None
-        except FilterError as exc:
-            filters, error = None, exc
+        """A bad filter is shown beside its field; whatever does not depend on it stays:
+        the balance (unless the merchant itself is unknown), the attempts by reason
+        (unless the merchant or the period is bad); the statistics need every filter."""
+        filters, errors = dashboard_filters()
         merchants = list(Merchant.select().order_by(Merchant.name)) if is_operator() else []
-        balance = merchant_balances(filters["merchant_id"]) if filters else None
-        attempt_rows = attempt_counts(filters, self._attempts_view()) if filters else None
-        return self.render("admin/dashboard.html", filters=filters, error=error, merchants=merchants,
+        balance = merchant_balances(filters["merchant_id"]) if "merchant" not in errors else None
+        period_ok = not {"merchant", "date_from", "date_to"} & set(errors)
+        attempt_rows = attempt_counts(filters, self._attempts_view()) if period_ok else None
+        return self.render("admin/dashboard.html", filters=filters, errors=errors, merchants=merchants,
                            currencies=sorted(known_currencies()), args=request.args, balances=balance,
-                           attempt_counts=attempt_rows)
+                           attempt_counts=attempt_rows, stats_ok=not errors)
 
     @expose("/dashboard/stats.json")
     def stats(self):
-        try:
-            filters = dashboard_filters()
-        except FilterError as exc:
-            body = {"error": {"code": "invalid_request", "message": str(exc.message),
-                              "details": [{"field": exc.field, "message": str(exc.message)}]}}
+        filters, errors = dashboard_filters()
+        if errors:
+            body = {"error": {"code": "invalid_request", "message": str(next(iter(errors.values()))),
+                              "details": [{"field": name, "message": str(text)} for name, text in errors.items()]}}
             return jsonify(body), 400
         result = stats_read.dashboard(**filters)
         result["merchant"] = filters["merchant_id"]

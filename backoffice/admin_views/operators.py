@@ -1,7 +1,7 @@
 """Operator-only screens: merchants, users, wallets, payment systems, rates, queues."""
 import json
 
-from flask import current_app, flash, request, url_for
+from flask import current_app, flash, g, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BooleanEqualFilter, FilterEqual, FilterLike
@@ -23,6 +23,7 @@ from ..services import connectors
 from ..services import merchants as service
 from ..services.checks import SettingsError, timezone_names
 from ..services.merchants import RESET_TTL
+from . import audit_sentences
 from .auditing import AuditedViewMixin
 from .identity import actor_formatter, address_formatter
 from .base import LiveChoices, ScopedModelView, SecureBaseView, form_errors, is_operator, scope_query
@@ -233,9 +234,17 @@ class PendingActivationView(ScopedModelView):
     column_labels = COMMON_LABELS
 
 
+def _audit_description(model):
+    """The entry as a sentence with its before → after list (``audit_sentences``); the
+    names it looks up are read once per page."""
+    names = g.get("audit_names")
+    if names is None:
+        names = g.audit_names = audit_sentences.Names(is_operator())
+    return audit_sentences.describe(model, is_operator(), names)
+
+
 def _audit_summary(view, context, model, name):
-    text = json.dumps(model.summary or {}, ensure_ascii=False, sort_keys=True)
-    return Markup('<code class="small text-break">%s</code>') % escape(text[:2000])
+    return Markup(_audit_description(model).__html__())
 
 
 def _audit_user_choices():
@@ -250,14 +259,22 @@ class AuditLogView(ScopedModelView):
     export_types = ["csv"]
     named_filter_urls = True
     column_default_sort = ("id", True)
-    column_list = ("created_at", "user", "merchant", "action", "object_type", "object_id", "summary", "ip")
+    # "description": the entry as a sentence with a readable before → after (never JSON);
+    # the CSV keeps the stored summary too, next to it.
+    column_list = ("created_at", "user", "merchant", "action", "object_type", "object_id", "description", "ip")
+    column_details_list = column_list
+    column_export_list = ("created_at", "user", "merchant", "action", "object_type", "object_id", "description",
+                          "summary", "ip")
     column_labels = {"created_at": _l("Date"), "user": _l("User"), "merchant": _l("Merchant"),
                      "action": _l("Action"), "object_type": _l("Object"), "object_id": _l("Object ID"),
-                     "summary": _l("Before / after"), "ip": _l("IP address")}
+                     "description": _l("What happened"), "summary": _l("Before / after (JSON)"),
+                     "ip": _l("IP address")}
     # Who and from where: merchants see "Operator" and no address for platform staff.
-    column_formatters = {"summary": _audit_summary, "user": actor_formatter("user"),
+    column_formatters = {"description": _audit_summary, "user": actor_formatter("user"),
                          "ip": address_formatter("user", "ip")}
+    column_formatters_detail = column_formatters
     column_formatters_export = {"user": actor_formatter("user"), "ip": address_formatter("user", "ip"),
+                                "description": lambda v, c, m, n: _audit_description(m).text(),
                                 "summary": lambda v, c, m, n: json.dumps(m.summary or {}, ensure_ascii=False)}
     column_filters = (
         FilterEqual(column=AuditLog.user, name=_l("User"), options=_live(_audit_user_choices)),

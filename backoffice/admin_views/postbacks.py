@@ -34,7 +34,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from peewee import JOIN, fn
 
-from .. import labels
+from .. import delivery_errors, labels
 from ..models import EVENT_TYPES, Merchant, Postback, PostbackAttempt, WebhookEndpoint
 from ..redirects import safe_next
 from ..services import postbacks as service
@@ -80,6 +80,18 @@ def _payload(view, context, model, name):
     except ValueError:
         pretty = model.payload
     return Markup("<pre class='mb-0'>%s</pre>") % escape(pretty)
+
+
+def _last_error(view, context, model, name):
+    """The last failure in words (``delivery_errors``): the technical text in its title."""
+    described = delivery_errors.describe(model.last_error, model.last_http_status)
+    return described.compact_html() if described is not None else ""
+
+
+def _last_error_detail(view, context, model, name):
+    """The last failure in words, the technical text in a collapsed <details>."""
+    described = delivery_errors.describe(model.last_error, model.last_http_status)
+    return Markup(described.__html__()) if described is not None else ""
 
 
 def endpoint_link(endpoint_id, url):
@@ -136,12 +148,14 @@ class PostbackView(ScopedModelView):
         "status": labels.formatter(labels.POSTBACK_STATUS, "status"),
         "event_type": _event_type,
         "endpoint": _endpoint,
+        "last_error": _last_error,
     }
     column_formatters_detail = {
         "status": labels.formatter(labels.POSTBACK_STATUS, "status"),
         "event_type": _event_type,
         "endpoint": _endpoint,
         "payload": _payload,
+        "last_error": _last_error_detail,
     }
     column_filters = (
         FilterEqual(column=Postback.status, name=_l("Status"), options=labels.choices(labels.POSTBACK_STATUS)),
@@ -251,6 +265,11 @@ class PostbackView(ScopedModelView):
         examples = {kind: json.dumps(body, indent=2) for kind, body in service.example_payloads().items()}
         return self.render("admin/postbacks_docs.html", examples=examples, receiver=RECEIVER_EXAMPLE,
                            event_labels=EVENT_TYPE_LABELS)
+
+    @staticmethod
+    def attempt_error(attempt):
+        """An attempt's failure in words (``delivery_errors``; None: it succeeded)."""
+        return delivery_errors.describe(attempt.error, attempt.http_status)
 
     def attempts_of(self, postback):
         return list(PostbackAttempt.select().where(PostbackAttempt.postback == postback.id)

@@ -40,7 +40,7 @@ from wtforms import DateTimeLocalField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import labels
+from .. import delivery_errors, labels
 from ..i18n import viewer_timezone_name
 from ..models import Merchant, Postback, WebhookEndpoint, utcnow
 from ..services import postbacks as postback_service
@@ -225,7 +225,8 @@ class WebhooksView(SecureBaseView):
             merchant_arg=self.merchant_args(merchant.id), now=utcnow(), view_helpers=self._helpers(),
             grace_hours=int(service.SECRET_GRACE.total_seconds() // 3600), event_labels=EVENT_TYPE_LABELS,
             delivery_log_size=DELIVERY_LOG_SIZE, timezone_name=viewer_timezone_name(),
-            delivery_status=lambda status: labels.POSTBACK_STATUS.get(status, status), **extra), status
+            delivery_status=lambda status: labels.POSTBACK_STATUS.get(status, status),
+            delivery_error=delivery_errors.describe, **extra), status
 
     @expose("/details/")
     def details(self):

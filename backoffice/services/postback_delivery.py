@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import queues
+from .. import delivery_errors, queues
 from ..db import ASYNC_COMMIT_SQL, CompiledQuery, Slot, db, is_postgres
 from ..models import Postback, WebhookEndpoint, utcnow
 from . import netguard
@@ -51,7 +51,7 @@ setting = service.setting
 class HttpResult:
     status: int = None
     body: bytes = b""
-    error: str = None
+    error: str = None  # "<code>: <detail>" (``backoffice.delivery_errors``)
     duration_ms: int = 0
     connected: bool = False
     refusal: str = None  # the guard's reason code when the URL was refused
@@ -148,7 +148,7 @@ def post(url, body, headers, timeout=10.0, allow_private=False, allowed_ports=No
     try:
         target = netguard.check_url(url, allow_private=allow_private, allowed_ports=allowed_ports)
     except netguard.BlockedDestination as exc:
-        result.error = f"refused: {exc}"
+        result.error = delivery_errors.refused(exc.reason, exc)
         result.refusal = exc.reason
         return done()
     if target.scheme == "https":
@@ -169,9 +169,9 @@ def post(url, body, headers, timeout=10.0, allow_private=False, allowed_ports=No
         result.body = response.read(max_bytes) if max_bytes else b""
     except (OSError, http.client.HTTPException, ssl.SSLError, ValueError) as exc:
         if conn.aborted or isinstance(exc, (TimeoutError, socket.timeout)):
-            result.error = f"timeout after {timeout:g} s"
+            result.error = delivery_errors.timed_out(timeout)
         else:
-            result.error = f"{type(exc).__name__}: {exc}"
+            result.error = delivery_errors.for_exception(exc)  # a code and its text, never a class name
         if result.status is not None and conn.aborted:
             result.status = None  # an answer cut at the deadline is not an answer
     finally:
@@ -179,7 +179,7 @@ def post(url, body, headers, timeout=10.0, allow_private=False, allowed_ports=No
         result.connected = conn.connected
         conn.close()
     if result.status is not None and 300 <= result.status < 400 and result.error is None:
-        result.error = f"redirect ({result.status}) not followed"
+        result.error = delivery_errors.redirect(result.status)
     return done()
 
 
@@ -205,7 +205,7 @@ def send(postback, config, now=None):
     endpoint = _ENDPOINT.first(id=postback.endpoint_id) if postback.endpoint_id is not None else None
     body = postback.payload.encode("utf-8")
     if endpoint is None:
-        result = HttpResult(error="no webhook endpoint")
+        result = HttpResult(error=delivery_errors.NO_ENDPOINT_TEXT)
     else:
         # Two signatures during a rotation's grace period (SPEC §10).
         headers = service.signature_headers(signing_secrets(endpoint, now), postback.event_id, body)

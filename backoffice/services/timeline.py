@@ -29,7 +29,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from peewee import JOIN
 
-from .. import labels
+from .. import delivery_errors, labels
 from ..models import (
     ActivationAttempt,
     AuditLog,
@@ -80,7 +80,8 @@ REVIEW_RULES = {
 @dataclass
 class Entry:
     """One line of the timeline. ``at`` is naive UTC; ``details`` maps a translated
-    name to its value (text, or a datetime the page shows in the viewer's zone);
+    name to its value (text, a datetime the page shows in the viewer's zone, or a
+    ``delivery_errors.DeliveryError``: a postback failure in words, with its HTML);
     ``tone`` is a Bootstrap colour (success, danger, warning, info, secondary)."""
 
     at: datetime.datetime
@@ -342,6 +343,10 @@ def _postback_entries(tx, sp):
             details[_("Endpoint")] = p.url
         if p.delivery > 1:
             details[_("Deliveries")] = str(p.delivery)
+        if p.status == "error" and not p.attempts:  # ended without an attempt (e.g. its endpoint was disabled)
+            failure = delivery_errors.describe(p.last_error)
+            if failure is not None:
+                details[_("Error")] = failure
         tone = {"sent": "success", "error": "danger"}.get(p.status, "secondary")
         entries.append(Entry(p.created_at, "postback", _("Postback %(event)s queued", event=p.event_type),
                              details=details, tone=tone, seq=p.id))
@@ -357,8 +362,9 @@ def _postback_entries(tx, sp):
             details[_("HTTP status")] = str(a.http_status)
         if a.duration_ms is not None:
             details[_("Duration")] = _("%(ms)d ms", ms=a.duration_ms)
-        if a.error:
-            details[_("Error")] = a.error
+        failure = None if ok else delivery_errors.describe(a.error, a.http_status)
+        if failure is not None:
+            details[_("Error")] = failure  # a sentence; its page keeps the technical text in <details>
         if getattr(p, "url", None):
             details[_("Endpoint")] = p.url
         if a.delivery > 1:

@@ -84,7 +84,7 @@ def fraud_story(world, monkeypatch):
                                payload="{}", status="sent", attempts=2, created_at=t0 + 2 * MINUTE,
                                sent_at=t0 + 4 * MINUTE)
     PostbackAttempt.create(postback=postback, attempted_at=t0 + 3 * MINUTE, http_status=None,
-                           error="connection refused", duration_ms=5)
+                           error="connection_refused: [Errno 111] Connection refused", duration_ms=5)
     PostbackAttempt.create(postback=postback, attempted_at=t0 + 4 * MINUTE, http_status=200, duration_ms=42)
     # Today: an operator marks it fraud (the ledger reverses it, deposit.reversed is written).
     assert activation.set_originality([tx.id], "fraud", world["operator"].id, ip="10.0.0.1") == 1
@@ -126,7 +126,8 @@ def test_every_step_appears_in_time_order(fraud_story):
     queued, refused, delivered = entries[6:9]
     assert queued.details["Event"] == "deposit.completed"
     assert queued.details["Endpoint"] == "http://127.0.0.1:9/hook"
-    assert refused.tone == "danger" and refused.details["Error"] == "connection refused"
+    assert refused.tone == "danger" and str(refused.details["Error"]) == "The server refused the connection."
+    assert refused.details["Error"].detail == "[Errno 111] Connection refused"  # for the page's <details>
     assert delivered.tone == "success" and delivered.details["HTTP status"] == "200"
     assert delivered.details["Duration"] == "42 ms"
 
