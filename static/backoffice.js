@@ -76,4 +76,31 @@
       if (navigator.clipboard) navigator.clipboard.writeText(snippet.textContent).then(done, fallback); else fallback();
     });
   }
+
+  // Copy buttons beside a value (the approve page): <button data-copy="text"
+  // data-copy-target="id of the value" data-copied="…" data-copy-fallback="…">, its
+  // status in the next .bo-copy-status. Without a clipboard the value is selected.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var status = button.nextElementSibling;
+    var say = function (text) {
+      if (status && status.classList.contains("bo-copy-status")) status.textContent = text;
+    };
+    var fallback = function () {
+      var target = document.getElementById(button.getAttribute("data-copy-target"));
+      if (target) {
+        var range = document.createRange();
+        range.selectNodeContents(target);
+        var sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+      }
+      say(button.getAttribute("data-copy-fallback"));
+    };
+    var text = button.getAttribute("data-copy");
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(function () { say(button.getAttribute("data-copied")); }, fallback);
+    } else {
+      fallback();
+    }
+  });
 })();

@@ -16,9 +16,16 @@
   merchant's users and operators).
 * Bulk approval from a CSV file (operators): ``/approve-csv/``, with a per-line
   report (``services.withdrawals.approve_from_csv``).
+* The payment system's withdrawal fields as people read them (issue 22): the form asks,
+  and the details and approve pages show, each field once with its label (the schema's,
+  translated), whatever the schema lists: ``form_fields`` and ``payout_fields``, with
+  ``FIELD_COLUMNS`` naming the schema fields that are also the request's own columns.
+  The approve page lays out everything the payout needs, with copy buttons for the
+  recipient's account and the amount.
 """
 import datetime
 import json
+from dataclasses import dataclass
 
 from flask import Response, abort, flash, has_request_context, redirect, request
 from flask_admin import expose
@@ -26,6 +33,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual, FilterLike
 from flask_admin.model import filters as base_filters
 from flask_admin.model.template import BaseListRowAction
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -71,16 +79,144 @@ class DateToFilter(BasePeeweeFilter, base_filters.BaseDateFilter):
         return _l("to")
 
 
+# -- the payment systems' withdrawal fields, as people read them ----------------------------------
+# The standard fields' labels (SPEC §3): for a schema entry without a label of its own, and for
+# a stored field the schema no longer lists.
+FIELD_LABELS = {
+    "recipient_wallet": _l("Recipient wallet number"),
+    "recipient_name": _l("Recipient name"),
+    "bank_name": _l("Bank name"),
+    "branch_code": _l("Branch / IFSC code"),
+    "account_type": _l("Account type"),
+    "email": _l("E-mail"),
+    "comment": _l("Comment"),
+}
+# The other labels the demo's schemas give (backoffice/demo.py), marked for the catalog: a
+# schema's label is shown translated whenever the catalog knows it (operators may write others).
+SCHEMA_LABELS = (_l("Recipient UPI ID"), _l("IFSC code"))
+# Schema fields that are also the request's own columns: the recipient's wallet number is
+# kept in ``wallet_recipient`` too (the list's column and filter), and the standard
+# ``comment`` field is the request's ``comment``. The form asks each once and the pages show
+# each once, whatever the schema lists (bKash's schema lists ``comment``: it was asked, and
+# shown, twice).
+FIELD_COLUMNS = {"recipient_wallet": "wallet_recipient", "comment": "comment"}
+# What the approve page offers to copy besides the amount: what is typed into the paying wallet.
+COPYABLE_FIELDS = ("recipient_wallet",)
+
+
+def field_label(name, label=None):
+    """The label people see for a withdrawal field: the schema's own, translated when the
+    catalog knows it; else the standard field's."""
+    if label and label != name:
+        return _(label)
+    return str(FIELD_LABELS.get(name, name))
+
+
+@dataclass
+class FormField:
+    """One input of the request form: ``name`` the field, ``input`` the form's name for it,
+    ``errors`` the fault keys shown beside it."""
+
+    name: str
+    input: str
+    label: str
+    required: bool
+    errors: tuple
+
+    @property
+    def element_id(self):
+        return "comment" if self.name == "comment" else f"f-{self.name}"
+
+    @property
+    def multiline(self):
+        return self.name == "comment"
+
+
+def form_fields(payment_system):
+    """``(fields, comment)``: the request form's payment-system inputs in the schema's
+    order, and its one comment input (asked last): the schema's ``comment`` field (its
+    label, whether required) when the schema lists one, else the request's own comment."""
+    fields, comment = [], None
+    for entry in payment_system.withdrawal_fields or []:
+        name = entry["name"]
+        item = FormField(name, f"fields.{name}", field_label(name, entry.get("label")),
+                         bool(entry.get("required")), (f"fields.{name}",))
+        if name == "comment":
+            item.errors += ("comment",)
+            comment = item
+        else:
+            fields.append(item)
+    return fields, comment or FormField("comment", "comment", str(FIELD_LABELS["comment"]), False, ("comment",))
+
+
+@dataclass
+class PayoutField:
+    name: str
+    label: str
+    values: list
+
+    @property
+    def copyable(self):
+        return self.name in COPYABLE_FIELDS and len(self.values) == 1
+
+
+def _field_values(withdrawal, name):
+    """The distinct non-empty values a request holds for a field: in ``fields`` and, for
+    a field that is also a column (``FIELD_COLUMNS``), in that column."""
+    found = [(withdrawal.fields or {}).get(name)]
+    if name in FIELD_COLUMNS:
+        found.append(getattr(withdrawal, FIELD_COLUMNS[name]))
+    values = []
+    for value in found:
+        value = (value if isinstance(value, str) else "" if value is None else str(value)).strip()
+        if value and value not in values:
+            values.append(value)
+    return values
+
+
+def payout_fields(withdrawal):
+    """The request's payment-system fields as people read them: each once, with its label,
+    in the schema's order, then any stored field the schema no longer lists; the comment
+    last. A field whose value is stored twice (``FIELD_COLUMNS``) shows both only when they
+    differ; empty fields are left out."""
+    schema = withdrawal.payment_system.withdrawal_fields or []
+    labels_by_name = {entry["name"]: entry.get("label") for entry in schema}
+    names = list(labels_by_name)
+    names += [name for name in STANDARD_WITHDRAWAL_FIELDS if name not in labels_by_name]
+    names += sorted(name for name in (withdrawal.fields or {}) if name not in names)
+    names.sort(key=lambda name: name == "comment")  # stable: only the comment moves, to the end
+    rows = []
+    for name in names:
+        values = _field_values(withdrawal, name)
+        if values:
+            rows.append(PayoutField(name, field_label(name, labels_by_name.get(name)), values))
+    return rows
+
+
+def money_text(amount, currency):
+    """An amount as the viewer's language writes it, joined to its currency by a no-break space."""
+    return f"{format_decimal(amount, format='#,##0.00')}\u00a0{currency}"
+
+
 def _wallet_sender(view, context, model, name):
     return model.wallet_sender.number if model.wallet_sender_id else ""
 
 
 def _fields(view, context, model, name):
-    return "; ".join(f"{key}: {value}" for key, value in (model.fields or {}).items())
+    return "; ".join(f"{row.label}: {' / '.join(row.values)}" for row in payout_fields(model))
+
+
+def _field_column(field_name):
+    """The list's (and the CSV's) column of a field kept twice: its value(s), once."""
+
+    def _format(view, context, model, name):
+        return " / ".join(_field_values(model, field_name))
+
+    return _format
 
 
 def _amount(view, context, model, name):
-    return f"{to_str(model.amount)} {model.currency}"
+    return money_text(model.amount, model.currency)
 
 
 def _status(view, context, model, name):
@@ -168,9 +304,11 @@ class WithdrawalView(ScopedModelView):
         "payment_system", "id", "created_at", "amount", "withdrawal_id", "wallet_sender",
         "wallet_recipient", "label", "comment", "request_kind", "postback_status", "status",
     )
+    # "fields" stands for the request's payment-system fields, each on its own labelled row
+    # (the recipient's wallet and the comment among them: ``payout_fields``).
     column_details_list = (
-        "id", "merchant", "payment_system", "withdrawal_id", "amount", "label", "wallet_recipient", "fields",
-        "comment", "request_kind", "status", "first_approved_by", "wallet_sender", "payout_reference",
+        "id", "merchant", "payment_system", "withdrawal_id", "amount", "label", "fields",
+        "request_kind", "status", "first_approved_by", "wallet_sender", "payout_reference",
         "payout_receipt_type", "reject_reason", "decided_by", "decided_at", "postback_status", "created_at",
     )
     column_export_list = (
@@ -193,6 +331,8 @@ class WithdrawalView(ScopedModelView):
         "postback_status": labels.formatter(labels.WITHDRAWAL_POSTBACK_STATUS, "postback_status"),
         "request_kind": labels.formatter(labels.REQUEST_KIND, "request_kind"),
         "wallet_sender": _wallet_sender,
+        "wallet_recipient": _field_column("recipient_wallet"),
+        "comment": _field_column("comment"),
         "amount": _amount,
         "fields": _fields,
         "payout_receipt_type": _receipt,
@@ -207,6 +347,8 @@ class WithdrawalView(ScopedModelView):
         "postback_status": labels.formatter(labels.WITHDRAWAL_POSTBACK_STATUS, "postback_status"),
         "request_kind": labels.formatter(labels.REQUEST_KIND, "request_kind"),
         "wallet_sender": _wallet_sender,
+        "wallet_recipient": _field_column("recipient_wallet"),
+        "comment": _field_column("comment"),
         "amount": lambda view, context, model, name: to_str(model.amount),
     }
     column_filters = (
@@ -327,7 +469,8 @@ class WithdrawalView(ScopedModelView):
         return self.render("admin/withdrawals_decide.html", decision=decision, selected=selected,
                            pending=pending, decided=decided, groups=groups, errors=errors, row_errors=row_errors,
                            values=values, format_money=to_str, receipt_max_kib=receipts.MAX_BYTES // 1024,
-                           status_label=lambda s: labels.WITHDRAWAL_STATUS.get(s, s))
+                           status_label=lambda s: labels.WITHDRAWAL_STATUS.get(s, s),
+                           request_kind_label=lambda k: labels.REQUEST_KIND.get(k, k))
 
     # -- the merchant cancels its own new request ------------------------------------------------
     def may_cancel(self, withdrawal):
@@ -407,6 +550,12 @@ class WithdrawalView(ScopedModelView):
     def cancel_button(self, withdrawal):
         return cancel_form(self, withdrawal)
 
+    def payout_fields(self, withdrawal):
+        return payout_fields(withdrawal)
+
+    def money_text(self, amount, currency):
+        return money_text(amount, currency)
+
     def approval_note(self, withdrawal):
         """Operators, on a request still to decide: how many approvals it needs and has."""
         if not is_operator() or not service.awaiting_decision(withdrawal):
@@ -459,17 +608,21 @@ class WithdrawalView(ScopedModelView):
                 abort(400)
             return self.render("admin/withdrawals_choose.html", **context)
         context["balance"] = to_str(available(merchant, payment_system.currency))
+        context["form_fields"], context["comment_field"] = form_fields(payment_system)
         if request.method == "POST":
-            fields = {item["name"]: request.form.get(f"fields.{item['name']}", "")
-                      for item in payment_system.withdrawal_fields or []}
+            inputs = context["form_fields"] + [context["comment_field"]]
+            typed = {item.input: request.form.get(item.input, "") for item in inputs}
+            # The schema's fields; its "comment", when it lists one, is the request's comment too.
+            fields = {item.name: typed[item.input] for item in inputs if item.input.startswith("fields.")}
             values = {"amount": request.form.get("amount", ""), "label": request.form.get("label", ""),
-                      "comment": request.form.get("comment", ""), "fields": fields}
+                      "withdrawal_id": request.form.get("withdrawal_id", ""), "typed": typed, "fields": fields}
             context["values"] = values
             try:
                 withdrawal, _created = service.create_withdrawal(
                     merchant, payment_system, values["amount"], payment_system.currency, label=values["label"],
-                    fields=fields, comment=values["comment"], kind="manual", actor=current_user,
-                    ip=request.remote_addr or "")
+                    fields=fields, comment=typed[context["comment_field"].input],
+                    withdrawal_id=values["withdrawal_id"].strip() or None, kind="manual", actor=current_user,
+                    ip=request.remote_addr or "", replay=False)
             except service.WithdrawalError as exc:
                 context["errors"] = {d["field"]: d["message"] for d in exc.details}
                 if not exc.details:

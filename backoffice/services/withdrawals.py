@@ -10,7 +10,10 @@ Plain functions; the back office and the merchant API call them.
   (``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; on SQLite the transaction takes the
   write lock at its start, ``BEGIN IMMEDIATE``), and only then is the balance read.
   ``(merchant, withdrawal_id)`` is the idempotency key: the same request again gives
-  the stored one back, a different one is a conflict.
+  the stored one back, a different one is a conflict. The back office's form
+  (``replay=False``) takes the merchant's own ID too, optional (one is made when it is
+  left empty): an ID used before is refused beside its field (``DuplicateWithdrawalId``),
+  never answered with the stored request.
 * ``approve`` / ``reject`` decide a request once: a conditional
   ``UPDATE … WHERE status = 'new'`` and its row count, so two operators clicking at
   once cannot both decide it. Each decision writes the audit log and the postback
@@ -102,6 +105,16 @@ class InsufficientBalance(WithdrawalError):
 class IdempotencyConflict(WithdrawalError):
     status = 409
     code = "conflict"
+
+
+class DuplicateWithdrawalId(IdempotencyConflict):
+    """The back office's form gave a withdrawal ID the merchant has used already."""
+
+    def __init__(self, withdrawal_id):
+        super().__init__(
+            _("A withdrawal request with the ID %(id)s exists already.", id=withdrawal_id),
+            [{"field": "withdrawal_id", "message": _(
+                "is the ID of another request already: enter another one, or leave it empty to have one made")}])
 
 
 class AlreadyDecided(WithdrawalError):
@@ -309,12 +322,15 @@ def find(merchant, withdrawal_id):
 
 
 def create_withdrawal(merchant, payment_system, amount, currency, label="", fields=None, comment="",
-                      withdrawal_id=None, kind="manual", actor=None, ip="", label_required=False):
+                      withdrawal_id=None, kind="manual", actor=None, ip="", label_required=False, replay=True):
     """Create a request; return ``(withdrawal, created)``.
 
     ``created`` is False when the same request (same ``withdrawal_id`` and body) was
     made before: the stored one is returned. Raises ``ValidationFailed``,
-    ``InsufficientBalance`` or ``IdempotencyConflict``.
+    ``InsufficientBalance`` or ``IdempotencyConflict``. With ``replay=False`` (a
+    person typing the ID in a form) any request already holding the ID is refused:
+    ``DuplicateWithdrawalId``, a fault of the ``withdrawal_id`` field. ``None`` (or,
+    there, an empty ID) has one made: ``bo-<date>-<random>``.
     """
     if kind not in ("manual", "api"):
         raise ValueError(kind)
@@ -327,6 +343,8 @@ def create_withdrawal(merchant, payment_system, amount, currency, label="", fiel
         with merchant_lock(merchant_id):
             existing = find(merchant_id, withdrawal_id)
             if existing is not None:
+                if not replay:
+                    raise DuplicateWithdrawalId(withdrawal_id)
                 return _existing(existing, payment_system, values), False
             balance, _on_hold = ledger.lock_balance(merchant_id, values["currency"])
             if values["amount"] > balance:
@@ -356,6 +374,8 @@ def create_withdrawal(merchant, payment_system, amount, currency, label="", fiel
         existing = find(merchant_id, withdrawal_id)
         if existing is None:
             raise
+        if not replay:
+            raise DuplicateWithdrawalId(withdrawal_id) from None
         return _existing(existing, payment_system, values), False
 
 
