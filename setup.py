@@ -1,12 +1,24 @@
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
+
+# Every folder of the package is listed, the data-only ones (data/, translations/…)
+# as namespace packages, so their files ship and setuptools has no folder to warn
+# about ("Package would be ignored"). The web assets live beside the package in a
+# checkout (templates/, static/); a wheel carries them as backoffice/templates and
+# backoffice/static.
+WEB_FOLDERS = {"backoffice.templates": "templates", "backoffice.static": "static"}
+PACKAGES = find_namespace_packages(include=["backoffice", "backoffice.*"], exclude=["*.__pycache__"])
+for _package, _folder in WEB_FOLDERS.items():
+    PACKAGES += [_package] + [f"{_package}.{sub}" for sub in find_namespace_packages(where=_folder)]
+# Every file of every one of those folders (Python files are modules already).
+DATA = ["*"]
 
 setup(
     name="backoffice",
     version="0.1.0",
     description="Merchant back office and embeddable deposit plugin for a P2P-wallet payment gateway",
-    packages=find_packages(include=["backoffice", "backoffice.*"]),
-    include_package_data=True,
-    package_data={"backoffice": ["migrations/*.py", "translations/*/LC_MESSAGES/*", "data/*.txt"]},
+    packages=PACKAGES,
+    package_dir=WEB_FOLDERS,
+    package_data={package: DATA for package in PACKAGES},
     python_requires=">=3.11",
     install_requires=[
         "flask>=3.1,<4",

@@ -20,6 +20,13 @@ from .security import apply_security_headers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _web_folder(name):
+    """``templates`` / ``static``: inside the package when installed from a wheel,
+    beside it in a checkout."""
+    packaged = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+    return packaged if os.path.isdir(packaged) else os.path.join(ROOT, name)
+
+
 JSON_MAX_DEPTH = 32  # arrays and objects within each other; settings: JSON_MAX_DEPTH
 JSON_MAX_BYTES = 64 * 1024  # a JSON request body; settings: JSON_MAX_BYTES
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
@@ -92,8 +99,8 @@ def create_app(test_config=None):
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
-        template_folder=os.path.join(ROOT, "templates"),
-        static_folder=os.path.join(ROOT, "static"),
+        template_folder=_web_folder("templates"),
+        static_folder=_web_folder("static"),
     )
     app.json = JSONProvider(app)
     app.request_class = BoundedRequest

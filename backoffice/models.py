@@ -29,8 +29,22 @@ from flask_login import UserMixin
 from .db import db
 
 
+# A stand-in clock (a function giving naive UTC), or None: the system's. Only the
+# demo sets it, to live its history in order on a fresh database (``demo.HistoryClock``).
+_clock = None
+
+
+def set_clock(clock):
+    """Make ``utcnow`` read ``clock()`` (None: the system clock again); the previous one."""
+    global _clock
+    previous, _clock = _clock, clock
+    return previous
+
+
 def utcnow():
     """The current time as a naive UTC datetime (how every timestamp is stored)."""
+    if _clock is not None:
+        return _clock()
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 

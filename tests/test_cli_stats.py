@@ -29,11 +29,13 @@ def test_rebuild_stats_command(runner, conn):
     assert runner.invoke(args=["demo", "--transactions", "300"]).exit_code == 0
     from backoffice.models import StatBucket
 
-    before = sorted((b.merchant_id, b.kind, b.date_kind, b.bucket, b.amount, b.count) for b in StatBucket.select())
+    # Rows emptied by a move (a stockpiling completing) stay at zero; a rebuild makes none.
+    buckets = StatBucket.select().where(StatBucket.count != 0)
+    before = sorted((b.merchant_id, b.kind, b.date_kind, b.bucket, b.amount, b.count) for b in buckets)
     assert before
     result = runner.invoke(args=["rebuild-stats"])
     assert result.exit_code == 0 and "buckets" in result.output
-    after = sorted((b.merchant_id, b.kind, b.date_kind, b.bucket, b.amount, b.count) for b in StatBucket.select())
+    after = sorted((b.merchant_id, b.kind, b.date_kind, b.bucket, b.amount, b.count) for b in buckets.clone())
     assert after == before
     assert datetime.date  # dates only in UTC buckets
 

