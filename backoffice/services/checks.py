@@ -53,3 +53,10 @@ def common_passwords():
 def check_not_common(password, field="new_password"):
     if (password or "").strip().lower() in common_passwords():
         raise SettingsError({field: _("This password is one of the most common ones; choose another.")})
+
+
+def as_bool(value):
+    """A checkbox or JSON flag: True, or "1" / "y" / "yes" / "on" / "true" (any case)."""
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in ("1", "y", "yes", "on", "true")

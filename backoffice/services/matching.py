@@ -35,7 +35,7 @@ from ..db import write_transaction
 from ..models import MatchingPolicy, utcnow
 from ..money import AmountError, parse_amount, to_str
 from . import audit
-from .checks import SettingsError
+from .checks import SettingsError, as_bool
 
 SENDER_DIGITS = 4
 SENDER_RE = re.compile(r"^[0-9]{4}$")
@@ -133,11 +133,6 @@ def policy_for(merchant_id):
     return effective(own, default)
 
 
-def _bool(value):
-    if isinstance(value, bool):
-        return value
-    return str(value or "").strip().lower() in ("1", "y", "yes", "on", "true")
-
 
 def _count(value, field, low, high):
     """A whole number in [low, high], or None when blank."""
@@ -173,7 +168,7 @@ def clean(values, base=BUILT_IN):
         value = values[name]
         try:
             if name in ("require_sender", "require_amount"):
-                clean_values[name] = _bool(value)
+                clean_values[name] = as_bool(value)
             elif name == "amount_tolerance":
                 clean_values[name] = _money(value, name, Decimal("0.00"))
             elif name == "window_minutes":

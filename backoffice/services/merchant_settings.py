@@ -20,7 +20,7 @@ from ..models import AFTER_PAYMENT, Merchant
 from ..origins import normalise_origin, url_origin
 from ..security import new_api_key
 from . import audit
-from .checks import SettingsError, check_timezone
+from .checks import SettingsError, as_bool, check_timezone
 from .merchants import apply_changes
 from .withdrawals import ValidationFailed, parse_dual_approval_threshold
 
@@ -48,11 +48,6 @@ def parse_origins(text):
     return origins
 
 
-def _as_bool(value):
-    if isinstance(value, bool):
-        return value
-    return str(value or "").strip().lower() in ("1", "y", "yes", "on", "true")
-
 
 def _check_system(merchant, values, operator):
     """The cleaned values that change, or SettingsError listing every faulty field."""
@@ -76,7 +71,7 @@ def _check_system(merchant, values, operator):
             elif name == "allowed_origins":
                 value = parse_origins(value) if isinstance(value, str) else parse_origins("\n".join(value or []))
             elif name in ("require_signed_labels", "delayed_activation"):
-                value = _as_bool(value)
+                value = as_bool(value)
             elif name == "withdrawal_dual_approval_above":
                 try:
                     value = parse_dual_approval_threshold(value)

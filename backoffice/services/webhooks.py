@@ -27,6 +27,7 @@ from ..errors import RateLimited, RuleError
 from ..models import Event, Merchant, Postback, WebhookEndpoint, utcnow
 from ..security import new_postback_secret
 from . import audit, postbacks
+from .checks import as_bool
 from .netguard import validate_postback_url
 
 MAX_ENDPOINTS = 10
@@ -62,11 +63,6 @@ class EndpointLimit(WebhookError):
     status = 409
     code = "too_many_endpoints"
 
-
-def _as_bool(value):
-    if isinstance(value, bool):
-        return value
-    return str(value or "").strip().lower() in ("1", "y", "yes", "on", "true")
 
 
 def parse_event_types(value):
@@ -110,7 +106,7 @@ def check_values(values, partial=False):
         except WebhookError as exc:
             errors.update(exc.fields)
     if "enabled" in values:
-        clean["enabled"] = _as_bool(values.get("enabled"))
+        clean["enabled"] = as_bool(values.get("enabled"))
     if errors:
         raise WebhookError(fields=errors)
     return clean
