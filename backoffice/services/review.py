@@ -11,7 +11,7 @@ operators deciding the same deposit at once exactly one wins; each is audited in
 same database transaction as its effect.
 """
 from ..db import write_transaction
-from ..models import DepositReview, Merchant, PaymentSystem, utcnow
+from ..models import DepositReview, Merchant, PaymentSystem, Transaction, utcnow
 from . import activation, audit
 
 MAX_NOTE = 2000
@@ -49,12 +49,14 @@ def _take(review_id, status, actor, now, note):
     return DepositReview.get_by_id(review_id) if taken == 1 else None
 
 
-def _decide(ids, status, effect, actor, ip, note=""):
+def _decide(ids, status, effect, actor, ip, note="", allowed=None):
     count = 0
     now = utcnow()
     note = (note or "").strip()[:MAX_NOTE]
     for review_id in sorted({int(i) for i in ids}):
         with write_transaction():
+            if allowed is not None and not allowed(review_id):
+                continue
             review = _take(review_id, status, actor, now, note)
             if review is None:
                 continue
@@ -69,8 +71,19 @@ def _decide(ids, status, effect, actor, ip, note=""):
 
 
 def approve(ids, actor, ip=""):
-    """Approve held deposits (each completes in its own database transaction); how many."""
-    return _decide(ids, "approved", lambda review, now: activation.complete_held(review, now), actor, ip)
+    """Approve held deposits (each completes in its own database transaction); how many.
+    A deposit whose every payment was marked fraud meanwhile is not approved (refuse it)."""
+    return _decide(ids, "approved", lambda review, now: activation.complete_held(review, now), actor, ip,
+                   allowed=_has_normal_payment)
+
+
+def _has_normal_payment(review_id):
+    review = DepositReview.get_or_none(DepositReview.id == review_id)
+    if review is None:
+        return False
+    where = (Transaction.stockpiling == review.stockpiling_id if review.stockpiling_id
+             else Transaction.id == review.transaction_id)
+    return Transaction.select().where(where & (Transaction.originality == "normal")).exists()
 
 
 def refuse(ids, actor, ip="", note=""):

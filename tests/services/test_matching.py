@@ -518,3 +518,15 @@ def test_another_merchants_number_logs_under_this_merchant_as_not_found(shop):
     assert_nothing_credited(theirs)
     day = datetime.timedelta(days=1)
     assert attempts.counts_by_reason(shop.other.id, utcnow() - day, utcnow() + day) == {}
+
+
+def test_a_held_deposit_marked_fraud_meanwhile_is_not_approved(shop):
+    policy(shop.m, review_above="1000.00")
+    tx = reported(shop, "REV-F", amount="1500.00")
+    assert activate(shop.m, "bkash", "REV-F", "v").reason_code == "review"
+    activation.set_originality([tx.id], "fraud", actor=None)
+    assert review.approve([held_review(tx).id], actor=None) == 0
+    assert fresh(tx).postback_status == "review" and held_review(tx).status == "held"
+    assert not LedgerEntry.select().where(LedgerEntry.source_id == tx.id).exists()
+    assert review.refuse([held_review(tx).id], actor=None) == 1
+    assert fresh(tx).postback_status == "refused"
