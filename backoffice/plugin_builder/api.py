@@ -116,8 +116,9 @@ def _visitor_request(stated=False):
         raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
     policy = policy_of(settings)
     if stated:
+        required = policy.requires()
         for name, value in (("sender_last4", sender_last4), ("amount", amount)):
-            if name in policy.requires() and value is None:
+            if name in required and value is None:
                 body.fail(name, _("is required"))
         body.done()
     return _Visitor(settings=settings, number=number, label=label, order_id=order_id, sender_last4=sender_last4,

@@ -17,12 +17,16 @@ from . import activation, audit
 MAX_NOTE = 2000
 
 
+def _with_names(query):
+    """A review query with its merchant and payment system joined (no query per row)."""
+    return (query.join(Merchant, on=(DepositReview.merchant == Merchant.id))
+            .switch(DepositReview)
+            .join(PaymentSystem, on=(DepositReview.payment_system == PaymentSystem.id)))
+
+
 def held(merchant_id=None):
     """The held deposits, oldest first (with their merchant and payment system)."""
-    query = (DepositReview.select(DepositReview, Merchant, PaymentSystem)
-             .join(Merchant, on=(DepositReview.merchant == Merchant.id))
-             .switch(DepositReview)
-             .join(PaymentSystem, on=(DepositReview.payment_system == PaymentSystem.id))
+    query = (_with_names(DepositReview.select(DepositReview, Merchant, PaymentSystem))
              .where(DepositReview.status == "held")
              .order_by(DepositReview.created_at, DepositReview.id))
     if merchant_id is not None:
@@ -32,10 +36,7 @@ def held(merchant_id=None):
 
 def decided(limit=100):
     """The latest decisions, newest first."""
-    return (DepositReview.select(DepositReview, Merchant, PaymentSystem)
-            .join(Merchant, on=(DepositReview.merchant == Merchant.id))
-            .switch(DepositReview)
-            .join(PaymentSystem, on=(DepositReview.payment_system == PaymentSystem.id))
+    return (_with_names(DepositReview.select(DepositReview, Merchant, PaymentSystem))
             .where(DepositReview.status != "held")
             .order_by(DepositReview.decided_at.desc(), DepositReview.id.desc())
             .limit(limit))
