@@ -62,6 +62,12 @@ def from_environment(instance_path):
         "TOTP_ENROLMENT_SECONDS": env_int("BACKOFFICE_TOTP_ENROLMENT_SECONDS", 15 * 60),
         # The activation attempt log (SPEC §11) is kept this many days.
         "ACTIVATION_ATTEMPT_RETENTION_DAYS": env_int("BACKOFFICE_ATTEMPT_RETENTION_DAYS", 180),
+        # Wallet health (SPEC §12): a wallet the plugin showed within this many minutes,
+        # with no report since its first showing that long ago, is "silent".
+        "WALLET_SILENT_MINUTES": env_int("BACKOFFICE_WALLET_SILENT_MINUTES", 30),
+        # Visitors' appeals (SPEC §12): per address, and open ones per visitor.
+        "PLUGIN_APPEAL_LIMIT": os.environ.get("BACKOFFICE_PLUGIN_APPEAL_LIMIT", "10 per hour"),
+        "APPEALS_OPEN_PER_LABEL": env_int("BACKOFFICE_APPEALS_OPEN_PER_LABEL", 5),
         "LOGIN_RATE_LIMIT": os.environ.get("BACKOFFICE_LOGIN_RATE_LIMIT", "20 per 5 minutes"),
         "RATELIMIT_ENABLED": env_bool("BACKOFFICE_RATELIMIT_ENABLED", True),
         # How many reverse proxies (TLS terminator, load balancer) stand in front of the

@@ -224,6 +224,26 @@ class Wallet(BaseModel):
     number = CharField(max_length=100)
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
+    # Operations (SPEC §12, services.wallets): limits on incoming money (null: none),
+    # a pause (``paused_reason`` "manual" or "silent": the automatic pause, lifted by
+    # the next report) and the choice of pausing automatically when silent.
+    max_per_transaction = MoneyField(null=True, default=None)
+    daily_limit = MoneyField(null=True, default=None)
+    monthly_limit = MoneyField(null=True, default=None)
+    paused = BooleanField(default=False)
+    paused_reason = CharField(max_length=16, null=True)
+    auto_pause = BooleanField(default=False)
+    # Running totals of incoming reports: the day and month (in the merchant's time
+    # zone) they are for; a total whose day is not today is 0 (services.wallets).
+    day_start = DateField(null=True)
+    day_total = MoneyField()
+    month_start = DateField(null=True)
+    month_total = MoneyField()
+    # Health: the last report of any transaction, the last time the plugin showed the
+    # wallet, and the first showing not yet followed by a report (silence starts there).
+    last_report_at = DateTimeField(null=True)
+    last_offered_at = DateTimeField(null=True)
+    offered_since = DateTimeField(null=True)
 
     class Meta:
         # A wallet number belongs to one merchant on its payment system.
@@ -730,6 +750,44 @@ class DepositReview(BaseModel):
         )
 
 
+class Appeal(BaseModel):
+    """A visitor's "I paid, but it is not credited" (SPEC §12): what they state, and the
+    operator's decision (matched to a reported transaction, or rejected with a reason
+    the visitor sees)."""
+    public_id = CharField(max_length=40, unique=True)  # "apl_…": the visitor's reference
+    merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE", backref="+")
+    payment_system = ForeignKeyField(PaymentSystem, index=False, backref="+")
+    label = CharField(max_length=255)
+    order_id = CharField(max_length=255, null=True)
+    transaction_number = CharField(max_length=100)
+    amount = MoneyField()
+    currency = CharField(max_length=3)
+    sender = CharField(max_length=100)
+    paid_at = DateTimeField()
+    network = CharField(max_length=64, default="")
+    status = CharField(max_length=16, default="open")  # open | matched | rejected
+    reason = TextField(default="")  # a rejection's reason, shown to the visitor
+    transaction = ForeignKeyField(Transaction, null=True, index=False, on_delete="SET NULL", backref="+")
+    has_receipt = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True)
+    resolved_by = ForeignKeyField(User, null=True, index=False, on_delete="SET NULL", backref="+")
+
+    class Meta:
+        indexes = (
+            (("status", "created_at"), False),  # the operators' queue
+            (("merchant", "created_at"), False),  # the merchant's list
+            (("merchant", "label", "status"), False),  # one open appeal per number and label
+        )
+
+
+class AppealReceipt(BaseModel):
+    """An appeal's receipt picture: re-encoded PNG or JPEG, no metadata (``receipts``)."""
+    appeal = ForeignKeyField(Appeal, unique=True, on_delete="CASCADE", backref="+")
+    content_type = CharField(max_length=16)
+    data = BlobField()
+
+
 ALL_MODELS = [
     Merchant,
     User,
@@ -759,6 +817,8 @@ ALL_MODELS = [
     RiskBlock,
     ActivationAttempt,
     DepositReview,
+    Appeal,
+    AppealReceipt,
 ]
 
 __all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

@@ -84,7 +84,12 @@ SCREENS = {
     # Operators only.
     "merchants": _operator_screen("create", "edit", "details", "export", "disable", "enable"),
     "users": _operator_screen("edit", "details", "add", "disable", "enable", "reset_password"),
-    "wallets": _operator_screen("create", "edit", "details", "export"),
+    # Wallets (SPEC §12): operators set limits and pauses, one by one or in bulk.
+    "wallets": _operator_screen("create", "edit", "details", "export", "pause", "unpause", "auto_pause_on",
+                                "auto_pause_off", "limits"),
+    # Appeals (SPEC §12): operators resolve them; merchant users read their visitors'.
+    "appeals": {"view": EVERYONE, "details": EVERYONE, "receipt": EVERYONE, "match": OPERATORS,
+                "reject": OPERATORS},
     "payment_systems": _operator_screen("create", "edit", "details"),
     "merchant_payment_systems": _operator_screen("create", "edit", "details"),
     "connector_tokens": _operator_screen("details", "issue", "deactivate"),

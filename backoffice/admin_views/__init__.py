@@ -31,8 +31,8 @@ from .operators import (
     PaymentSystemView,
     PendingActivationView,
     UserView,
-    WalletView,
 )
+from .appeals import AppealsView
 from .attempts import ActivationAttemptView
 from .dashboard import DashboardView
 from .ledger import BalanceView
@@ -45,6 +45,7 @@ from .risk import RiskView
 from .transactions import TransactionView
 from .webhook_banner import init_app as init_webhook_banner
 from .webhooks import WebhookEndpointView, WebhooksView
+from .wallets import WalletView
 from .withdrawals import WithdrawalView
 
 
@@ -80,6 +81,7 @@ def init_admin(app):
     # Risk (SPEC §11, operators): the matching policy, blocklists and the review queue.
     admin.add_view(RiskView(name=_l("Matching and risk"), category=RISK, endpoint="risk", url="/admin/risk"))
     admin.add_view(ReviewView(name=_l("Review queue"), category=RISK, endpoint="review", url="/admin/review"))
+    admin.add_view(AppealsView(name=_l("Appeals"), category=RISK, endpoint="appeals", url="/admin/appeals"))
     admin.add_view(MerchantView(Merchant, name=_l("Merchants"), endpoint="merchants"))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
     admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))

@@ -208,13 +208,6 @@ class UserView(ScopedModelView):
         return self._render_link(user, token)
 
 
-class WalletView(AuditedViewMixin, ScopedModelView):
-    column_list = ("id", "merchant", "payment_system", "identifier", "number", "active", "created_at")
-    column_searchable_list = ("identifier", "number")
-    column_labels = COMMON_LABELS
-    form_columns = ("merchant", "payment_system", "identifier", "number", "active")
-
-
 class PaymentSystemView(AuditedViewMixin, ScopedModelView):
     column_list = ("id", "code", "name", "currency", "active")
     form_columns = ("code", "name", "currency", "active", "withdrawal_fields")

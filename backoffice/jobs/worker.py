@@ -32,7 +32,7 @@ from rq.job import JobStatus
 
 from ..db import ASYNC_COMMIT_SQL, db, is_postgres, make_database
 from ..queues import redis_url_for_children
-from . import deposits, ledger, postbacks
+from . import deposits, ledger, postbacks, wallets
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,7 @@ class CronThread(threading.Thread):
         postbacks.register_cron(self.scheduler, app.config)  # the webhook sweeps
         deposits.register_cron(self.scheduler, app.config)
         ledger.register_cron(self.scheduler, app.config)
+        wallets.register_cron(self.scheduler, app.config)
 
     def run(self):
         scheduler = self.scheduler

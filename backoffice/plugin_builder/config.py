@@ -3,9 +3,9 @@
 * ``plugin_options`` — the merchant's payment systems enabled for the plugin (active,
   with at least one active wallet), in display order, each with its minimum deposit,
   GIF prompt and the wallet number to pay to;
-* ``choose_wallet`` — spreads visitors over the merchant's active wallets of a system:
-  a visitor (label) always sees the same wallet while the set of wallets is the same,
-  different visitors land on different wallets; without a label, one at random;
+* the wallet of each system is ``services.wallets.choose``'s: not paused, within its
+  limits (and the visitor's amount, when known), the most headroom first, then a
+  stable hash of the label;
 * ``theme_url``, ``after_payment``, ``config_json`` — the rest of SPEC §6's config;
 * ``upload_own_theme`` / ``choose_theme`` — a merchant's own sheet (checked against the
   allowlist of ``css``) and its choice of theme, audited: the upload form and the
@@ -16,8 +16,6 @@
 * ``allowed_origins`` / ``origin_allowed`` / ``url_on_allowed_origin`` — the merchant's
   embedding sites, normalised (scheme://host[:port]).
 """
-import hashlib
-import random
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,10 +25,11 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from ..db import write_transaction
-from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet
+from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet, utcnow
 from ..money import to_str
 from ..origins import normalise_origin
 from ..services import audit, matching
+from ..services import wallets as wallet_rules
 from .css import MAX_CSS_BYTES, CssProblem, validate_css
 from .gif import GifError, clean_gif, clear_prompt, remove_prompt, set_prompt, store_prompt
 
@@ -94,17 +93,6 @@ def frame_ancestors(merchant):
     return " ".join(origins) if origins else "'none'"
 
 
-def choose_wallet(wallets, label=None):
-    """One of ``wallets`` (a list): by a stable hash of the label, else at random."""
-    if not wallets:
-        return None
-    wallets = sorted(wallets, key=lambda w: w.id)
-    if label:
-        digest = hashlib.sha256(str(label).encode()).digest()
-        return wallets[int.from_bytes(digest[:8], "big") % len(wallets)]
-    return random.choice(wallets)
-
-
 def parse_codes(value):
     """``data-payment-systems``: a comma-separated list of codes (None: all)."""
     if not value:
@@ -113,7 +101,10 @@ def parse_codes(value):
     return [c for c in codes if CODE_RE.match(c)] or None
 
 
-def plugin_options(merchant, label=None, only=None):
+def plugin_options(merchant, label=None, only=None, amount=None, now=None):
+    """The payment systems to offer, each with the wallet to pay to
+    (``services.wallets.choose``: limits, pauses, headroom; ``amount``, when the
+    visitor's amount is known, must fit). The wallets shown are stamped (health)."""
     rows = (
         MerchantPaymentSystem.select(MerchantPaymentSystem, PaymentSystem)
         .join(PaymentSystem)
@@ -130,18 +121,22 @@ def plugin_options(merchant, label=None, only=None):
     wallets = {}
     if rows:
         for wallet in Wallet.select().where(
-            (Wallet.merchant == merchant) & (Wallet.active == True)  # noqa: E712
+            (Wallet.merchant == merchant) & (Wallet.active == True) & (Wallet.paused == False)  # noqa: E712
             & (Wallet.payment_system.in_([r.payment_system_id for r in rows]))
         ):
             wallets.setdefault(wallet.payment_system_id, []).append(wallet)
-    options = []
+    now = now or utcnow()
+    today = wallet_rules.local_day(merchant.timezone, now)
+    options, shown = [], []
     for row in rows:
-        wallet = choose_wallet(wallets.get(row.payment_system_id), label)
+        wallet = wallet_rules.choose(wallets.get(row.payment_system_id, ()), today, label, amount)
         if wallet is None:
             continue  # nothing to pay to: not offered
+        shown.append(wallet)
         ps = row.payment_system
         options.append(PluginOption(ps.code, ps.name, ps.currency, row.min_deposit, row.gif_prompt, wallet.number,
                                     row.id))
+    wallet_rules.mark_offered(shown, now)
     return options
 
 
@@ -170,11 +165,11 @@ def after_payment(merchant):
     return {"behaviour": behaviour, "url": url_on_allowed_origin(merchant, merchant.after_payment_url)}
 
 
-def config_json(merchant, label=None, only=None):
+def config_json(merchant, label=None, only=None, amount=None):
     """``GET /plugin/api/config`` (SPEC §6)."""
     return {
         "merchant": merchant.public_key,
-        "payment_systems": [o.as_json() for o in plugin_options(merchant, label, only)],
+        "payment_systems": [o.as_json() for o in plugin_options(merchant, label, only, amount)],
         "theme": theme_name(merchant),
         "theme_url": theme_url(merchant),
         "after_payment": after_payment(merchant),

@@ -3,7 +3,8 @@
 The payment systems enabled for the merchant's plugin (code, name, currency, minimum
 deposit as ``"500.00"``, prompt URL, wallet number to pay to), the theme URL and the
 after-payment behaviour. Optional ``label`` (the wallet shown is then stable for that
-visitor) and ``payment_systems`` (comma-separated codes). Rate limited per address
+visitor), ``payment_systems`` (comma-separated codes) and ``amount`` (the visitor's
+amount, when known: a wallet it would push over a limit is not offered, SPEC §12). Rate limited per address
 (``PLUGIN_CONFIG_LIMIT``, default 120 per minute).
 """
 from flask import current_app, jsonify, request
@@ -12,6 +13,7 @@ from flask_babel import gettext as _
 from ..api.base import ApiError
 from ..api.openapi import document, error_responses, schema
 from ..extensions import address_key, limiter
+from ..money import AmountError, parse_amount
 from .blueprint import bp
 from .config import config_json, merchant_by_public_key, parse_codes
 
@@ -35,7 +37,14 @@ def config_endpoint():
     if not merchant.active:
         raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted."))
     label = (request.args.get("label") or "")[:255] or None
-    response = jsonify(config_json(merchant, label=label, only=parse_codes(request.args.get("payment_systems"))))
+    amount = None
+    if request.args.get("amount"):
+        try:
+            amount = parse_amount(request.args["amount"])
+        except AmountError as exc:
+            raise ApiError(400, "invalid_request", str(exc), details=[{"field": "amount", "message": str(exc)}]) from None
+    response = jsonify(config_json(merchant, label=label, only=parse_codes(request.args.get("payment_systems")),
+                                   amount=amount))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -78,6 +87,9 @@ document("/plugin/api/config", "get", {
          "description": "The visitor's label: the wallet shown stays the same for it"},
         {"name": "payment_systems", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "Comma-separated payment system codes"},
+        {"name": "amount", "in": "query", "required": False, "schema": {"type": "string", "example": "1500.00"},
+         "description": "The amount the visitor will pay, when known: only wallets whose limits take it are "
+                        "offered (SPEC §12)"},
     ],
     "responses": {
         "200": {"description": "The configuration", "content": {"application/json": {

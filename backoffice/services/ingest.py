@@ -15,9 +15,9 @@ from peewee import IntegrityError
 
 from ..db import write_transaction
 from ..errors import FieldError
-from ..models import MerchantPaymentSystem, PaymentSystem, Transaction, Wallet, utcnow
+from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Transaction, Wallet, utcnow
 from ..money import percent_of
-from . import activation, audit
+from . import activation, audit, wallets
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ def _resolve(report, allowed_codes):
         raise IngestError("payment_system", _("This token may not report for this payment system."), status=403)
     if report.currency != ps.currency:
         raise IngestError("currency", _("The currency of %(ps)s is %(cur)s.", ps=ps.name, cur=ps.currency))
-    wallet = Wallet.get_or_none((Wallet.payment_system == ps) & (Wallet.number == report.wallet_number))
+    wallet = (Wallet.select(Wallet, Merchant).join(Merchant)  # the merchant's zone: the wallet's totals
+              .where((Wallet.payment_system == ps) & (Wallet.number == report.wallet_number)).first())
     if wallet is None:
         raise IngestError("wallet_number", _("No wallet with this number on this payment system."), status=422)
     return ps, wallet
@@ -135,6 +136,7 @@ def ingest(report, allowed_codes=None, actor=None, now=None, connector=None):
                 direction=report.direction, counterparty=report.counterparty or "", type=report.type,
                 created_at=occurred, connector=getattr(connector, "id", connector),
             )
+            wallets.count_report(wallet, wallet.merchant.timezone, tx.amount, tx.direction, occurred, now=now)
             if actor is not None:
                 audit.record(actor, "transaction.create_manual", tx, summary={
                     "amount": str(tx.amount), "transaction_number": tx.transaction_number})

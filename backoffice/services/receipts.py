@@ -36,8 +36,8 @@ class ReceiptError(RuleError):
     status = 422
     code = "invalid_receipt"
 
-    def __init__(self, rule, message):
-        super().__init__(message, {"payout_receipt": message})
+    def __init__(self, rule, message, field="payout_receipt"):
+        super().__init__(message, {field: message})
         self.rule = rule
 
 
@@ -61,39 +61,40 @@ def _too_big(width, height):
     return width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS
 
 
-def _pixels_error(width, height):
+def _pixels_error(width, height, field):
     return ReceiptError("too_many_pixels", _(
         "The picture is %(w)d×%(h)d px; at most %(side)d px a side and %(n)d million pixels are allowed.",
-        w=width, h=height, side=MAX_SIDE, n=MAX_PIXELS // 1_000_000))
+        w=width, h=height, side=MAX_SIDE, n=MAX_PIXELS // 1_000_000), field)
 
 
-def clean_receipt(data):
-    """Validate and re-encode an uploaded receipt; a ``CleanReceipt`` or ``ReceiptError``."""
+def clean_receipt(data, max_bytes=MAX_BYTES, field="payout_receipt"):
+    """Validate and re-encode an uploaded receipt; a ``CleanReceipt`` or ``ReceiptError``
+    (naming ``field``). Payout receipts and visitors' appeal receipts alike."""
     data = bytes(data or b"")
     if not data:
-        raise ReceiptError("empty", _("The receipt file is empty."))
-    if len(data) > MAX_BYTES:
-        raise ReceiptError("too_large", _("The receipt is over %(n)d KiB.", n=MAX_BYTES // 1024))
+        raise ReceiptError("empty", _("The receipt file is empty."), field)
+    if len(data) > max_bytes:
+        raise ReceiptError("too_large", _("The receipt is over %(n)d KiB.", n=max_bytes // 1024), field)
     fmt = _format_of(data)
     if fmt is None:
-        raise ReceiptError("not_image", _("The receipt must be a PNG or JPEG picture."))
+        raise ReceiptError("not_image", _("The receipt must be a PNG or JPEG picture."), field)
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched it on globally: refuse to guess
-        raise ReceiptError("corrupt", _("The picture cannot be checked on this server."))
+        raise ReceiptError("corrupt", _("The picture cannot be checked on this server."), field)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = image.size
             if _too_big(width, height):  # read from the header, before any pixel is decoded
-                raise _pixels_error(width, height)
+                raise _pixels_error(width, height, field)
             image.load()
             image = ImageOps.exif_transpose(image)  # keep a photo upright once its EXIF is gone
     except ReceiptError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ReceiptError("too_many_pixels", _("The picture decodes to too many pixels.")) from None
+        raise ReceiptError("too_many_pixels", _("The picture decodes to too many pixels."), field) from None
     except Exception:  # noqa: BLE001 - any decoder failure means the file is not a sound picture
-        raise ReceiptError("corrupt", _("The picture is damaged or incomplete.")) from None
+        raise ReceiptError("corrupt", _("The picture is damaged or incomplete."), field) from None
     if fmt == "PNG":
         mode = image.mode if image.mode in ("L", "LA", "RGB", "RGBA") else (
             "RGBA" if image.mode in ("P", "PA") or "transparency" in image.info else "RGB")

@@ -8,7 +8,9 @@ from PIL import Image
 from plugin_support import plugin_shop  # noqa: F401 - fixture
 
 from backoffice.models import AuditLog, Merchant, MerchantPaymentSystem, Wallet
-from backoffice.plugin_builder.config import choose_wallet
+import datetime
+
+from backoffice.services.wallets import choose
 
 
 def config(client, merchant, **params):
@@ -58,11 +60,12 @@ def test_config_errors(client, plugin_shop):
 
 def test_wallet_choice_spreads_visitors_over_active_wallets(plugin_shop):
     wallets = plugin_shop["wallets"]
-    counts = Counter(choose_wallet(wallets, f"label-{i}").id for i in range(600))
+    today = datetime.date(2026, 12, 6)
+    counts = Counter(choose(wallets, today, f"label-{i}").id for i in range(600))
     assert set(counts) == {w.id for w in wallets}
     assert min(counts.values()) > 120  # roughly a third each
-    assert choose_wallet(wallets, "same") == choose_wallet(list(reversed(wallets)), "same")
-    assert choose_wallet([], "x") is None
+    assert choose(wallets, today, "same") == choose(list(reversed(wallets)), today, "same")
+    assert choose([], today, "x") is None
 
 
 def test_cors_only_for_the_merchants_allowed_origins(client, plugin_shop):
