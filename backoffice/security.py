@@ -10,7 +10,7 @@ import secrets
 import time
 
 import pyotp
-from flask import current_app, g, has_app_context, request
+from flask import Response, current_app, g, has_app_context, request
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -179,4 +179,19 @@ def apply_security_headers(response):
         headers.setdefault("Strict-Transport-Security", HSTS)
     if request.path.startswith(("/admin", "/login", "/logout")):
         headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# An uploaded picture served back (GIF prompts, payout and appeal receipts): never
+# sniffed as anything else, and sandboxed (no script runs, nothing loads) if opened.
+UPLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox; default-src 'none'"}
+
+
+def private_upload_response(data, content_type, filename):
+    """A stored upload (a receipt) for the signed-in viewer or API client: inline, with
+    :data:`UPLOAD_HEADERS`, kept by no cache."""
+    response = Response(data, mimetype=content_type)
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers.update(UPLOAD_HEADERS)
+    response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -27,7 +27,7 @@ import datetime
 import json
 from dataclasses import dataclass
 
-from flask import Response, abort, flash, has_request_context, redirect, request
+from flask import abort, flash, has_request_context, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual, FilterLike
@@ -45,6 +45,7 @@ from .. import labels
 from ..i18n import format_datetime, viewer_timezone_name, zone
 from ..models import STANDARD_WITHDRAWAL_FIELDS, Merchant, PaymentSystem, Wallet, Withdrawal
 from ..money import to_str
+from ..security import private_upload_response
 from ..services import receipts
 from ..services import withdrawals as service
 from ..services.ledger import available, balances
@@ -502,13 +503,7 @@ class WithdrawalView(ScopedModelView):
         if receipt is None:
             abort(404)
         content_type, data = receipt
-        response = Response(data, mimetype=content_type)
-        response.headers["Content-Disposition"] = (
-            f'inline; filename="{service.receipt_filename(withdrawal, content_type)}"')
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return private_upload_response(data, content_type, service.receipt_filename(withdrawal, content_type))
 
     # -- bulk approval from a CSV file (operators) ---------------------------------------------
     @expose("/approve-csv/", methods=("GET", "POST"))

@@ -18,9 +18,10 @@ Withdrawal controls (SPEC §14):
   receipt itself is ``GET /api/v1/withdrawals/<withdrawal_id>/receipt`` (the picture,
   ``image/png`` or ``image/jpeg``; ``404`` when there is none).
 """
-from flask import Response, jsonify, request
+from flask import jsonify, request
 from flask_babel import gettext as _
 
+from ..security import private_upload_response
 from ..services import withdrawals as service
 from .base import ApiError, bp, merchant_from_api_key
 from .openapi import document, error_responses, schema
@@ -90,12 +91,7 @@ def get_withdrawal_receipt(withdrawal_id):
     if receipt is None:
         raise ApiError(404, "not_found", _("This withdrawal has no payout receipt."))
     content_type, data = receipt
-    response = Response(data, mimetype=content_type)
-    response.headers["Content-Disposition"] = f'inline; filename="{service.receipt_filename(withdrawal, content_type)}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return private_upload_response(data, content_type, service.receipt_filename(withdrawal, content_type))
 
 
 schema("Withdrawal", {

@@ -13,6 +13,7 @@ import os
 
 from flask import abort, current_app, make_response, render_template, request, send_from_directory
 
+from ..security import UPLOAD_HEADERS
 from ..services.activation import BINDING
 from .blueprint import bp
 from .config import (
@@ -112,8 +113,7 @@ def prompt_file(name):
     if not NAME_RE.match(name):
         abort(404)
     response = send_from_directory(prompts_folder(), name, mimetype="image/gif", max_age=31536000)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers.update(UPLOAD_HEADERS)
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
