@@ -46,7 +46,8 @@ from .models import (
     utcnow,
 )
 from .security import generate_password, new_postback_secret, new_totp_secret
-from .services import activation, ledger, matching, postback_delivery
+from .services import activation, appeals, ledger, matching, postback_delivery
+from .services import wallets as wallet_rules
 from .services import withdrawals as withdrawal_service
 from .services.accounts import create_user
 from .services.connectors import issue_token
@@ -318,7 +319,10 @@ class _History:
             self.servers.refused_orders[shop.merchant.id] = set()
             self._transactions(shop, per_merchant, refuses_orders=shop is demo_shop)
             self._withdrawals(shop)
+            self._wallet_operations(shop)
+            self._appeals(shop)
         self.run()
+        self._wallet_health()
         for shop in self.shops:  # the demo receiver of the back office takes over
             WebhookEndpoint.update(url=receiver_url(base_url, shop.merchant.id)).where(
                 WebhookEndpoint.id == shop.endpoint.id).execute()
@@ -505,6 +509,72 @@ class _History:
             activation.set_originality([payment["tx"].id], "fraud", self.operator,
                                        reason="The payer's bank reported the payment as stolen")
         return step
+
+    # -- wallet operations and appeals (SPEC §12) ------------------------------------------
+    def _wallet_operations(self, shop):
+        """An operator set limits on each payment system's second wallet early on."""
+        def step():
+            for ps in shop.systems:
+                minimum = MIN_DEPOSIT[ps.currency]
+                wallet_rules.update([shop.wallets[ps.id][1].id], {
+                    "max_per_transaction": minimum * 20, "daily_limit": minimum * 60,
+                    "monthly_limit": minimum * 1000}, self.operator)
+        self.at(self.now - datetime.timedelta(days=DAYS, hours=1), step, writes_events=False)
+
+    def _appeals(self, shop):
+        """Visitors' appeals: one matched by an operator, one rejected (the number never
+        reached the wallets), one waiting for an operator."""
+        rng, now = self.rng, self.now
+        ps = shop.systems[0]
+        settings = activation.merchant_settings(shop.merchant, ps.code)
+        amount = (MIN_DEPOSIT[ps.currency] * 2).quantize(Decimal("0.01"))
+        for hours_ago, decision in ((50, "match"), (30, "reject"), (3, None)):
+            created = now - datetime.timedelta(hours=hours_ago)
+            payment = self._payment(shop, ps, amount, created)
+            if decision != "reject":
+                self.at(created + datetime.timedelta(seconds=40), self._report(payment), writes_events=False)
+            else:
+                payment["number"] = f"{payment['number'][:6]}X{rng.randint(100, 999)}"  # mistyped in the app
+            case = {"appeal": None}
+            self.at(created + datetime.timedelta(minutes=25),
+                    self._appeal(settings, payment, f"user-{rng.randint(1, 400)}", case), writes_events=False)
+            if decision:
+                self.at(created + datetime.timedelta(hours=2), self._decide_appeal(payment, case, decision))
+
+    def _appeal(self, settings, payment, label, case):
+        def step():
+            case["appeal"], _created = appeals.file(
+                settings, label, payment["number"], payment["amount"], payment["counterparty"], payment["created"],
+                network=matching.network_of(f"198.51.100.{self.rng.randint(1, 254)}"))
+        return step
+
+    def _decide_appeal(self, payment, case, decision):
+        def step():
+            if decision == "match":
+                appeals.match(case["appeal"].id, payment["tx"].id, self.operator)
+            else:
+                appeals.reject(case["appeal"].id, "No payment with this number reached our wallets: check the "
+                                                  "number in your payment app's history and appeal again.",
+                               self.operator)
+        return step
+
+    def _wallet_health(self):
+        """The last hour: a wallet of each merchant went silent (shown, no report since);
+        Lucky Games chose the automatic pause for it, so it was paused."""
+        window = wallet_rules.silent_window(current_app.config)
+        for shop in self.shops:
+            # The wallet quiet the longest: shown since after its last report.
+            wallet = min(Wallet.select().where(Wallet.merchant == shop.merchant.id),
+                         key=lambda w: (w.last_report_at or datetime.datetime.min, w.id))
+            first_shown = self.now - window - datetime.timedelta(minutes=15)
+            if wallet.last_report_at is not None and wallet.last_report_at >= first_shown:
+                continue  # every wallet reported lately: none is silent
+            wallet_rules.mark_offered([wallet], now=first_shown)
+            wallet.last_offered_at = None  # shown again a few minutes ago
+            wallet_rules.mark_offered([wallet], now=self.now - datetime.timedelta(minutes=4))
+            if shop.merchant.delayed_activation:
+                wallet_rules.update([wallet.id], {"auto_pause": True}, self.operator)
+        wallet_rules.pause_silent(window, now=self.now)
 
     # -- the withdrawals --------------------------------------------------------------------
     def _withdrawals(self, shop):

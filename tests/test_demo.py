@@ -14,19 +14,23 @@ from backoffice import demo, models
 from backoffice.demo import HistoryClock, build_demo, receiver_url
 from backoffice.models import (
     ActivationAttempt,
+    Appeal,
     AuditLog,
     Event,
     LedgerEntry,
     MatchingPolicy,
+    Merchant,
     Postback,
     PostbackAttempt,
     StatBucket,
     Transaction,
+    Wallet,
     WebhookEndpoint,
     Withdrawal,
     utcnow,
 )
 from backoffice.services import postbacks, stats_rollup
+from backoffice.services import wallets as wallet_rules
 from backoffice.services.ledger_verify import verify
 
 BASE_URL = "http://127.0.0.1:5000"
@@ -152,9 +156,39 @@ def _the_merchants_endpoints_point_at_the_demo_receiver(credentials, started):
         assert endpoint.secret == merchant["postback_secret"]
 
 
+def _wallet_operations_and_appeals_are_shown(credentials, started):
+    """Each merchant has an appeal matched (its deposit credited to the appeal's label),
+    one rejected with its reason, one open; limited wallets whose totals match their
+    reports; a silent wallet, paused where its operator chose the automatic pause."""
+    for merchant in credentials["merchants"]:
+        mine = list(Appeal.select().where(Appeal.merchant == merchant["id"]))
+        assert sorted(a.status for a in mine) == ["matched", "open", "rejected"]
+        matched = next(a for a in mine if a.status == "matched")
+        tx = Transaction.get_by_id(matched.transaction_id)
+        assert tx.status == "activated" and tx.label == matched.label
+        assert next(a for a in mine if a.status == "rejected").reason
+        wallets = list(Wallet.select().where(Wallet.merchant == merchant["id"]))
+        assert any(w.daily_limit is not None for w in wallets)
+        for w in wallets:
+            month = w.month_start
+            if month is None:
+                continue
+            reported = [t.amount for t in Transaction.select().where(
+                (Transaction.wallet == w.id) & (Transaction.direction == "incoming"))
+                if wallet_rules.local_day(merchant_tz(merchant), t.created_at).replace(day=1) == month]
+            assert sum(reported) == w.month_total, w.identifier
+    window = wallet_rules.silent_window({})
+    assert wallet_rules.attention_count(started, window) >= 1
+    assert Wallet.select().where(Wallet.paused_reason == "silent").count() == 1
+
+
+def merchant_tz(entry):
+    return Merchant.get_by_id(entry["id"]).timezone
+
+
 CHECKS = (_every_postback_state_has_its_event_and_deliveries_behind_it, _the_deliveries_really_happened,
           _the_books_and_the_logs_agree, _the_history_is_lived_in_the_past,
-          _the_merchants_endpoints_point_at_the_demo_receiver,
+          _the_merchants_endpoints_point_at_the_demo_receiver, _wallet_operations_and_appeals_are_shown,
           _resend_has_something_to_send)  # last: it changes a delivery
 
 

@@ -25,6 +25,7 @@ from .blueprint import bp
 from .config import merchant_by_public_key
 from .signing import signature_ok
 
+PAID_AT_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
 MAX_RECEIPT_BYTES = 2 * 1024 * 1024
 # The form's text fields beside the receipt: a few hundred bytes, with room to spare.
 MAX_REQUEST_BYTES = MAX_RECEIPT_BYTES + 64 * 1024
@@ -57,8 +58,10 @@ def appeal_create():
     signature = body.string("signature", required=False, max_length=128)
     sender = body.string("sender", max_length=100)
     amount = body.amount("amount")
-    merchant = merchant_by_public_key(public_key) if public_key else None
-    paid_at = body.instant("paid_at", zone(merchant.timezone if merchant else "UTC"))
+    # A moment, not a day: a date and time with its offset.
+    paid_at = body.string("paid_at", max_length=40, pattern=PAID_AT_RE)
+    if paid_at is not None:
+        paid_at = body.instant("paid_at", zone("UTC"))
     body.done()
     try:
         settings = settings_for_plugin(public_key, code)
@@ -121,17 +124,18 @@ document("/plugin/api/appeals", "post", {
         **error_responses(400, 403, 404, 413, 422, 429),
     },
 })
-document("/plugin/api/appeals/{id}", "get", {
+document("/plugin/api/appeals/{public_id}", "get", {
     "summary": "The state of a visitor's appeal",
     "security": [],
     "parameters": [
-        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"},
+         "description": "The appeal's reference, apl_…"},
         {"name": "merchant", "in": "query", "required": True, "schema": {"type": "string"},
          "description": "The merchant's public key"},
     ],
     "responses": {
         "200": {"description": "The appeal", "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/Appeal"}}}},
-        **error_responses(404, 429),
+        **error_responses(400, 404, 429),
     },
 })

@@ -99,6 +99,8 @@ OPERATIONS = [
     ("GET", "/plugin/api/config"),
     ("POST", "/plugin/api/activate"),
     ("POST", "/plugin/api/pending"),
+    ("POST", "/plugin/api/appeals"),
+    ("GET", "/plugin/api/appeals/{public_id}"),
     ("GET", "/api/v1/openapi.json"),
 ]
 FUZZ_SETTINGS = dict(derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck),
@@ -112,7 +114,8 @@ def app_config(database_url, redis_url, tmp_path):
     generous = "100000 per minute"
     return make_test_config(database_url, redis_url, tmp_path / "instance", PLUGIN_LIMIT_PER_ADDRESS=generous,
                             PLUGIN_LIMIT_PER_LABEL=generous, PLUGIN_LIMIT_PER_NUMBER=generous,
-                            PLUGIN_CONFIG_LIMIT=generous)
+                            PLUGIN_CONFIG_LIMIT=generous, PLUGIN_APPEAL_LIMIT=generous,
+                            PLUGIN_LIMIT_PENDING=generous, APPEALS_OPEN_PER_LABEL=100000)
 
 
 @pytest.fixture
