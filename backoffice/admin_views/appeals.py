@@ -242,7 +242,7 @@ class AppealsView(SecureBaseView):
             return self._back(appeal)
         try:
             outcome = service.match(appeal.id, transaction_id, current_user, ip=request.remote_addr or "")
-        except (service.AppealError, activation.ActivationError) as exc:
+        except service.AppealError as exc:
             flash(_("Appeal %(ref)s was not matched: %(why)s", ref=appeal.public_id, why=exc.message), "error")
             return self._back(appeal)
         flash(self._matched_sentence(appeal, outcome), "success")

@@ -9,7 +9,7 @@
 * ``GET /plugin/api/appeals/<id>?merchant=PK`` → ``{"id", "status", "reason"?}``.
 
 Rate limited per address (``PLUGIN_APPEAL_LIMIT``); a visitor has at most
-``APPEALS_OPEN_PER_LABEL`` open appeals.
+``APPEALS_OPEN_PER_LABEL`` open appeals (``409 too_many_open_appeals`` beyond).
 """
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
@@ -121,7 +121,7 @@ document("/plugin/api/appeals", "post", {
         "201": {"description": "Filed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Appeal"}}}},
         "200": {"description": "The same number was appealed by this visitor already: that appeal",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Appeal"}}}},
-        **error_responses(400, 403, 404, 413, 422, 429),
+        **error_responses(400, 403, 404, 409, 413, 422, 429),
     },
 })
 document("/plugin/api/appeals/{public_id}", "get", {

@@ -53,6 +53,37 @@ MESSAGES = {
         "unavailable": "Deposits are not available at the moment.",
         "misconfigured": "This payment form is not set up correctly. Please contact the site's support.",
         "unknown_merchant": "This payment form is not set up correctly.",
+        # The visitor's appeal: "I paid, but it is not credited" (SPEC §12).
+        "appeal_open": "I paid, but it is not credited",
+        "appeal_title": "Report a payment that was not credited",
+        "appeal_intro": "Tell us about your payment and we will check it by hand. A screenshot of the payment "
+                        "helps us find it faster.",
+        "appeal_number_label": "Transaction number",
+        "appeal_number_invalid": "Enter the transaction number of your payment.",
+        "appeal_sender_label": "Wallet you paid from",
+        "appeal_sender_help": "The full number of your own wallet or phone, the one the money was sent from.",
+        "appeal_sender_invalid": "Enter the number of the wallet you paid from.",
+        "appeal_paid_at_label": "When you paid",
+        "appeal_paid_at_help": "The date and time by your clock; roughly is fine.",
+        "appeal_paid_at_invalid": "Enter when you paid: not in the future and not more than 90 days ago.",
+        "appeal_receipt_label": "Receipt (optional)",
+        "appeal_receipt_help": "A screenshot of the payment: a PNG or JPEG picture of at most 2 MiB.",
+        "appeal_receipt_too_large": "This picture is larger than 2 MiB. Choose a smaller one: a screenshot is "
+                                    "enough.",
+        "appeal_receipt_invalid": "We could not accept this file. Choose a PNG or JPEG picture of at most 2 MiB.",
+        "appeal_submit": "Send for checking",
+        "appeal_sending": "Sending…",
+        "appeal_sent": "Thank you. We have received your report.",
+        "appeal_already": "You have reported this payment already; it is being checked.",
+        "appeal_too_many_open": "Several of your reports are being checked already. Please wait for their answer "
+                                "before sending another.",
+        "appeal_ref": "Your reference:",
+        "appeal_next": "We will check it; reopen this page to see the answer.",
+        "appeals_title": "Your reports",
+        "appeal_item": "Transaction {number}",
+        "appeal_state_open": "Being checked",
+        "appeal_state_matched": "Credited",
+        "appeal_state_rejected": "Rejected: {reason}",
     },
     "ru": {
         "title": "Пополнение",
@@ -96,13 +127,46 @@ MESSAGES = {
         "unavailable": "Пополнение сейчас недоступно.",
         "misconfigured": "Форма оплаты настроена неверно. Обратитесь в поддержку сайта.",
         "unknown_merchant": "Форма оплаты настроена неверно.",
+        "appeal_open": "Платёж отправлен, но не зачислен",
+        "appeal_title": "Сообщить о незачисленном платеже",
+        "appeal_intro": "Расскажите о платеже, и мы проверим его вручную. Снимок экрана с платежом поможет "
+                        "найти его быстрее.",
+        "appeal_number_label": "Номер транзакции",
+        "appeal_number_invalid": "Введите номер транзакции вашего платежа.",
+        "appeal_sender_label": "Кошелёк, с которого вы платили",
+        "appeal_sender_help": "Полный номер вашего кошелька или телефона, с которого отправлены деньги.",
+        "appeal_sender_invalid": "Введите номер кошелька, с которого вы платили.",
+        "appeal_paid_at_label": "Когда вы платили",
+        "appeal_paid_at_help": "Дата и время по вашим часам; можно примерно.",
+        "appeal_paid_at_invalid": "Укажите время платежа: не в будущем и не больше 90 дней назад.",
+        "appeal_receipt_label": "Квитанция (необязательно)",
+        "appeal_receipt_help": "Снимок экрана с платежом: картинка PNG или JPEG не больше 2 МБ.",
+        "appeal_receipt_too_large": "Этот файл больше 2 МБ. Выберите файл поменьше: снимка экрана достаточно.",
+        "appeal_receipt_invalid": "Этот файл не подходит. Выберите картинку PNG или JPEG не больше 2 МБ.",
+        "appeal_submit": "Отправить на проверку",
+        "appeal_sending": "Отправляем…",
+        "appeal_sent": "Спасибо, ваше обращение получено.",
+        "appeal_already": "Вы уже сообщили об этом платеже, он проверяется.",
+        "appeal_too_many_open": "Несколько ваших сообщений уже проверяются. Дождитесь ответа на них, прежде чем "
+                                "отправлять новое.",
+        "appeal_ref": "Номер обращения:",
+        "appeal_next": "Мы его проверим; откройте эту страницу снова, чтобы увидеть ответ.",
+        "appeals_title": "Ваши обращения",
+        "appeal_item": "Транзакция {number}",
+        "appeal_state_open": "Проверяется",
+        "appeal_state_matched": "Зачислено",
+        "appeal_state_rejected": "Отклонено: {reason}",
     },
 }
 
 # The keys the page's script needs (outcomes and interaction feedback).
 SCRIPT_KEYS = ("copied", "copy_failed", "checking", "empty_number", "choose_first", "activated", "stockpiling",
                "pending", "not_found", "already_activated", "expired", "rejected", "bad_signature", "too_many",
-               "error", "sender_invalid", "amount_invalid", "form_changed")
+               "error", "sender_invalid", "amount_invalid", "form_changed",
+               # the appeal form's feedback and the appeals' states
+               "appeal_number_invalid", "appeal_sender_invalid", "appeal_paid_at_invalid", "appeal_receipt_too_large",
+               "appeal_receipt_invalid", "appeal_sending", "appeal_sent", "appeal_already", "appeal_too_many_open", "appeal_ref",
+               "appeal_next", "appeal_item", "appeal_state_open", "appeal_state_matched", "appeal_state_rejected")
 
 
 def pick_language(requested, accept_languages=None):

@@ -3,7 +3,9 @@
 * :func:`file` — a visitor states a payment the plugin could not find (number, amount,
   sender wallet, time, optional receipt picture, re-encoded by ``receipts``) and gets a
   reference (``apl_…``). The same number appealed again by the same visitor while the
-  first is open gives back the first; a visitor has at most ``open_limit`` open.
+  first is open gives back the first; a visitor has at most ``open_limit`` open
+  (:class:`TooManyOpenAppeals`). A merchant's appeals are filed one at a time (its
+  row locked on PostgreSQL), so neither rule can be raced past.
 * :func:`match` — an operator matches the appeal to a reported transaction: it is
   activated for the appeal's label through the same rule as the plugin
   (``activation.activate_for_label``: ledger, postback, audit), in the database
@@ -24,9 +26,9 @@ import secrets
 from flask_babel import gettext as _
 from peewee import fn
 
-from ..db import write_transaction
-from ..errors import FieldError
-from ..models import Appeal, AppealReceipt, Transaction, utcnow
+from ..db import is_postgres, write_transaction
+from ..errors import FieldError, RuleError
+from ..models import Appeal, AppealReceipt, Merchant, Transaction, utcnow
 from . import activation, audit
 
 STATUSES = ("open", "matched", "rejected")
@@ -42,6 +44,13 @@ SEARCH_LIMIT = 50
 
 class AppealError(FieldError):
     """An appeal, or an operator's decision on one, refused for one field."""
+
+
+class TooManyOpenAppeals(RuleError):
+    """The visitor has ``open_limit`` appeals being checked already."""
+
+    status = 409
+    code = "too_many_open_appeals"
 
 
 def new_public_id():
@@ -60,14 +69,19 @@ def file(settings, label, transaction_number, amount, sender, paid_at, order_id=
                                        n=OLDEST_PAYMENT.days))
     merchant_id, ps = settings.merchant_id, settings.payment_system
     with write_transaction():
+        if is_postgres():
+            # The merchant's appeals are filed one at a time (SQLite's write transaction
+            # does this already): two at once could each miss the other, and two open
+            # appeals for one number, or one over the limit, would be stored.
+            Merchant.select(Merchant.id).where(Merchant.id == merchant_id).for_update("FOR NO KEY UPDATE").execute()
         mine = Appeal.select().where((Appeal.merchant == merchant_id) & (Appeal.label == label)
                                      & (Appeal.status == OPEN))
         same = mine.where((Appeal.payment_system == ps.id) & (Appeal.transaction_number == transaction_number)).first()
         if same is not None:
             return same, False
         if mine.count() >= open_limit:
-            raise AppealError("transaction_number", _(
-                "You have %(n)d appeals being checked already: please wait for their answer.", n=open_limit))
+            message = _("You have %(n)d appeals being checked already: please wait for their answer.", n=open_limit)
+            raise TooManyOpenAppeals(message, {"transaction_number": message})
         appeal = Appeal.create(
             public_id=new_public_id(), merchant=merchant_id, payment_system=ps.id, label=label, order_id=order_id,
             transaction_number=transaction_number, amount=amount, currency=ps.currency, sender=sender,
@@ -118,7 +132,10 @@ def match(appeal_id, transaction_id, actor, ip="", now=None):
         if not _claim(appeal.id, dict(status=MATCHED, transaction=tx.id, resolved_at=now,
                                       resolved_by=getattr(actor, "id", actor))):
             raise AppealError("appeal", _("This appeal was resolved already."))
-        outcome = activation.activate_for_label(tx, appeal.label, appeal.order_id, now=now)
+        try:
+            outcome = activation.activate_for_label(tx, appeal.label, appeal.order_id, now=now)
+        except activation.ActivationError as exc:  # the payment system is no longer enabled for the merchant
+            raise AppealError("transaction", exc.message) from None
         if outcome.status == activation.ALREADY_ACTIVATED:
             credited = Transaction.select(Transaction.label).where(Transaction.id == tx.id).scalar()
             if credited != appeal.label:

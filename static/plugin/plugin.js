@@ -4,7 +4,10 @@
    waits for its report ("pending"), ask /plugin/api/pending now and then and say the
    deposit's outcome when it comes. When the merchant's matching policy asks for them
    (the page then has the fields), the last 4 digits of the sender's wallet and the
-   amount paid go with both requests. No dependencies. */
+   amount paid go with both requests. After "not found" or "pending" the visitor may
+   appeal ("I paid, but it is not credited", SPEC §12): a form sent as multipart to
+   /plugin/api/appeals; the appeals' ids are remembered in localStorage (per merchant
+   and label) and their states shown each time the page opens. No dependencies. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("bo-settings").textContent);
@@ -49,7 +52,10 @@
     return v;
   }
   function fieldError(name, text) {
-    var input = extras[name].input;
+    noteError(extras[name].input, text);
+  }
+  // An input's own error note (the element "<id>-error" under it), or none.
+  function noteError(input, text) {
     var note = document.getElementById(input.id + "-error");
     if (text) {
       input.setAttribute("aria-invalid", "true");
@@ -86,8 +92,11 @@
     if (cfg.parent && window.parent !== window) window.parent.postMessage(data, cfg.parent);
   }
   var lastHeight = 0;
+  var main = document.getElementById("bo");
+  // The content's own height (the document's scrollHeight never drops below the frame's
+  // height, so a step that closes, such as the appeal form once sent, would leave a gap).
   function resize() {
-    var h = Math.ceil(document.documentElement.scrollHeight);
+    var h = Math.ceil(main.getBoundingClientRect().bottom + (window.pageYOffset || 0));
     if (h !== lastHeight) { lastHeight = h; post({type: "backoffice:resize", height: h}); }
   }
   function chosen() {
@@ -161,6 +170,9 @@
   function finish(body, request) {
     var status = body.status;
     say(fill(msg[status] || msg.error, body), outcomeKind[status] || "error");
+    // Not found, still awaited, or awaited in vain: the visitor who paid may appeal.
+    var appealable = status === "not_found" || status === "pending" || status === "expired";
+    offerAppeal(appealable ? request.transaction_number : null);
     var out = {type: "backoffice:deposit", status: status, amount: body.amount || body.accumulated || null,
                currency: body.currency || null, order_id: cfg.order_id};
     if (cfg.after === "redirect") {
@@ -229,6 +241,284 @@
     first.focus();
     return true;
   }
+
+  // ---- Appeals (SPEC §12) ----
+  var appeal = {
+    next: document.getElementById("bo-next"),
+    open: document.getElementById("bo-appeal-open"),
+    form: document.getElementById("bo-appeal"),
+    heading: document.getElementById("bo-appeal-h"),
+    result: document.getElementById("bo-appeal-result"),
+    section: document.getElementById("bo-appeals"),
+    list: document.querySelector("#bo-appeals ul"),
+    currency: document.getElementById("bo-ap-currency"),
+    number: document.getElementById("bo-ap-number"),
+    amount: document.getElementById("bo-ap-amount"),
+    sender: document.getElementById("bo-ap-sender"),
+    paidAt: document.getElementById("bo-ap-paid-at"),
+    receipt: document.getElementById("bo-ap-receipt")
+  };
+  appeal.submit = appeal.form.querySelector(".bo-submit");
+  var MAX_RECEIPT = 2 * 1024 * 1024;
+  var RECEIPT_TYPES = ["image/png", "image/jpeg"];
+  var OLDEST_DAYS = 90, SKEW_MS = 10 * 60 * 1000;
+  var ID_RE = /^apl_[A-Za-z0-9_-]{1,36}$/;
+  var SHOWN_AT_MOST = 5;
+  // The form's fields by the names the API gives in error.details[].field.
+  var appealFields = {transaction_number: "number", amount: "amount", sender: "sender", paid_at: "paidAt",
+                      receipt: "receipt"};
+  var lastNumber = "";
+
+  // The number the answer was about (not_found / pending), or null: hide the next step.
+  function offerAppeal(numberAsked) {
+    if (numberAsked == null) {
+      appeal.next.hidden = true;
+      appeal.form.hidden = true;
+      appeal.open.setAttribute("aria-expanded", "false");
+    } else {
+      lastNumber = numberAsked;
+      appeal.next.hidden = false;
+      if (!appeal.form.hidden) appeal.number.value = numberAsked;
+    }
+    resize();
+  }
+  function twoDigits(n) { return (n < 10 ? "0" : "") + n; }
+  // A date as a datetime-local input's value (the visitor's local time, to the minute).
+  function localValue(date) {
+    return date.getFullYear() + "-" + twoDigits(date.getMonth() + 1) + "-" + twoDigits(date.getDate()) + "T" +
+      twoDigits(date.getHours()) + ":" + twoDigits(date.getMinutes());
+  }
+  function chosenCurrency() {
+    var r = form.querySelector("input[name=payment_system]:checked");
+    return r ? r.getAttribute("data-currency") || "" : "";
+  }
+  function showCurrency() { appeal.currency.textContent = chosenCurrency(); }
+  form.addEventListener("change", function (e) { if (e.target.name === "payment_system") showCurrency(); });
+  appeal.open.addEventListener("click", function () {
+    if (appeal.form.hidden) {
+      appeal.number.value = lastNumber;
+      var now = new Date();
+      appeal.paidAt.value = localValue(now);
+      appeal.paidAt.max = localValue(new Date(now.getTime() + SKEW_MS));
+      showCurrency();
+      appeal.form.hidden = false;
+    }
+    appeal.open.setAttribute("aria-expanded", "true");
+    resize();
+    appeal.heading.focus();
+  });
+  Object.keys(appealFields).forEach(function (name) {
+    var input = appeal[appealFields[name]];
+    input.addEventListener(input.type === "file" ? "change" : "input", function () {
+      if (input.getAttribute("aria-invalid")) noteError(input, null);
+    });
+  });
+  // The receipt picked: checked here first (size, kind), so a large file is never sent.
+  function receiptFault(file) {
+    if (!file) return null;
+    if (file.size > MAX_RECEIPT) return msg.appeal_receipt_too_large;
+    if (file.type && RECEIPT_TYPES.indexOf(file.type) < 0) return msg.appeal_receipt_invalid;
+    return null;
+  }
+  appeal.receipt.addEventListener("change", function () {
+    var fault = receiptFault(appeal.receipt.files[0]);
+    if (fault) noteError(appeal.receipt, fault);
+  });
+  // Every field read and checked: {data: FormData} or {faulty: the first bad input}.
+  function readAppeal(code) {
+    var faults = [];
+    var number = appeal.number.value.trim();
+    var amount = readAmount(appeal.amount);
+    var sender = asciiDigits(appeal.sender.value).trim();
+    var paidAt = appeal.paidAt.value ? new Date(appeal.paidAt.value) : null;
+    var now = Date.now();
+    if (paidAt && (isNaN(paidAt.getTime()) || paidAt.getTime() > now + SKEW_MS ||
+                   paidAt.getTime() < now - OLDEST_DAYS * 86400000)) paidAt = null;
+    var file = appeal.receipt.files && appeal.receipt.files[0];
+    var checks = [[appeal.number, number ? null : msg.appeal_number_invalid],
+                  [appeal.amount, amount !== null ? null : msg.amount_invalid],
+                  [appeal.sender, sender ? null : msg.appeal_sender_invalid],
+                  [appeal.paidAt, paidAt ? null : msg.appeal_paid_at_invalid],
+                  [appeal.receipt, receiptFault(file)]];
+    checks.forEach(function (c) { noteError(c[0], c[1]); if (c[1]) faults.push(c[0]); });
+    if (faults.length) return {faulty: faults[0]};
+    var data = new FormData();
+    data.append("merchant", cfg.merchant);
+    data.append("payment_system", code);
+    data.append("label", cfg.label);
+    if (cfg.order_id) data.append("order_id", cfg.order_id);
+    if (cfg.signature) data.append("signature", cfg.signature);
+    data.append("transaction_number", number);
+    data.append("amount", amount);
+    data.append("sender", sender);
+    data.append("paid_at", paidAt.toISOString());
+    if (file) data.append("receipt", file, file.name || "receipt");
+    return {data: data, number: number};
+  }
+  function sayAppeal(text, kind) {
+    appeal.result.className = "bo-result" + (kind ? " bo-" + kind : "");
+    appeal.result.textContent = text;
+    resize();
+  }
+  // A 400 naming the form's fields: each field's own message in the page's language;
+  // a fault the page could not have seen (the server's rules, such as too many open
+  // appeals) in the server's words. False when it names none of the form's fields.
+  function appealFieldFaults(body) {
+    var details = (body && body.error && body.error.details) || [];
+    var own = {amount: msg.amount_invalid, sender: msg.appeal_sender_invalid, paid_at: msg.appeal_paid_at_invalid,
+               receipt: msg.appeal_receipt_invalid};
+    var first = null;
+    for (var i = 0; i < details.length; i++) {
+      var name = details[i] && details[i].field;
+      if (!appealFields.hasOwnProperty(name)) continue;
+      var input = appeal[appealFields[name]];
+      var text = own[name] || (appeal.number.value.trim() && details[i].message) || msg.appeal_number_invalid;
+      noteError(input, String(text));
+      first = first || input;
+    }
+    if (!first) return false;
+    sayAppeal("");
+    first.focus();
+    return true;
+  }
+  appeal.form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var code = chosen();
+    if (!code) { sayAppeal(msg.choose_first, "warn"); return; }
+    var read = readAppeal(code);
+    if (read.faulty) { sayAppeal(""); read.faulty.focus(); return; }
+    appeal.submit.disabled = true;
+    sayAppeal(msg.appeal_sending, "info");
+    var lang = document.documentElement.lang || "en";
+    fetch("/plugin/api/appeals?lang=" + encodeURIComponent(lang),
+          {method: "POST", body: read.data, credentials: "omit"})
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (j) { return {code: r.status, body: j}; });
+      })
+      .then(function (r) {
+        var err = (r.body && r.body.error) || {};
+        if ((r.code === 201 || r.code === 200) && r.body.id && ID_RE.test(r.body.id)) {
+          filed(r.body, read.number, r.code === 201);
+        } else if (r.code === 413) {
+          noteError(appeal.receipt, msg.appeal_receipt_too_large); sayAppeal(""); appeal.receipt.focus();
+        } else if (r.code === 422) {
+          noteError(appeal.receipt, msg.appeal_receipt_invalid); sayAppeal(""); appeal.receipt.focus();
+        } else if (r.code === 400 && appealFieldFaults(r.body)) {
+          return;
+        } else if (r.code === 400) {
+          sayAppeal(msg.form_changed, "warn");  // the merchant, payment system or label refused
+        } else if (r.code === 409 && err.code === "too_many_open_appeals") {
+          sayAppeal(msg.appeal_too_many_open, "warn");
+        } else if (r.code === 429) {
+          sayAppeal(msg.too_many, "error");
+        } else if (r.code === 403 && err.code === "bad_signature") {
+          sayAppeal(msg.bad_signature, "error");
+        } else {
+          sayAppeal(msg.error, "error");
+        }
+      }, function () { sayAppeal(msg.error, "error"); })
+      .then(function () { appeal.submit.disabled = false; });
+  });
+  // Filed (201) or the same number's open appeal (200): the reference, and what next.
+  function filed(body, number, created) {
+    appeal.form.hidden = true;
+    appeal.form.reset();
+    appeal.next.hidden = true;
+    appeal.open.setAttribute("aria-expanded", "false");
+    appeal.result.className = "bo-result bo-ok";
+    appeal.result.textContent = "";
+    var first = document.createElement("p");
+    first.textContent = created ? msg.appeal_sent : msg.appeal_already;
+    var ref = document.createElement("p");
+    ref.appendChild(document.createTextNode(msg.appeal_ref + " "));
+    var code = document.createElement("strong");
+    code.className = "bo-ref";
+    code.setAttribute("data-testid", "appeal-ref");
+    code.textContent = body.id;
+    ref.appendChild(code);
+    var next = document.createElement("p");
+    next.textContent = msg.appeal_next;
+    appeal.result.appendChild(first);
+    appeal.result.appendChild(ref);
+    appeal.result.appendChild(next);
+    remember(body.id, number);
+    showAppeal({id: body.id, number: number}, body);
+    resize();
+    appeal.result.focus();
+  }
+
+  // The visitor's appeals, remembered in this browser: [{id, number}], newest first.
+  var storeKey = "bo-appeals:" + cfg.merchant + ":" + cfg.label;
+  function remembered() {
+    var items;
+    try { items = JSON.parse(window.localStorage.getItem(storeKey) || "[]"); } catch (err) { return []; }
+    if (!Array.isArray(items)) return [];
+    return items.filter(function (it) {
+      return it && typeof it.id === "string" && ID_RE.test(it.id);
+    }).slice(0, SHOWN_AT_MOST);
+  }
+  function store(items) {
+    try { window.localStorage.setItem(storeKey, JSON.stringify(items.slice(0, SHOWN_AT_MOST))); }
+    catch (err) { /* storage blocked (private mode, third-party frames): the reference is on screen */ }
+  }
+  function remember(id, number) {
+    var items = remembered().filter(function (it) { return it.id !== id; });
+    items.unshift({id: id, number: typeof number === "string" ? number.slice(0, 100) : ""});
+    store(items);
+  }
+  function forget(id) {
+    store(remembered().filter(function (it) { return it.id !== id; }));
+  }
+  var stateKind = {open: "info", matched: "ok", rejected: "error"};
+  // One appeal's line in the list (added, or replaced when already there).
+  function showAppeal(item, state) {
+    var status = stateKind.hasOwnProperty(state.status) ? state.status : "open";
+    var li = document.createElement("li");
+    li.className = "bo-appeal-item bo-" + stateKind[status];
+    li.setAttribute("data-testid", "appeal-" + item.id);
+    li.setAttribute("data-status", status);
+    var said = document.createElement("span");
+    said.className = "bo-appeal-state";
+    said.textContent = fill(msg["appeal_state_" + status], {reason: String(state.reason || "")});
+    li.appendChild(said);
+    if (item.number) {
+      var what = document.createElement("span");
+      what.className = "bo-appeal-what";
+      what.textContent = fill(msg.appeal_item, {number: item.number});
+      li.appendChild(what);
+    }
+    var ref = document.createElement("span");
+    ref.className = "bo-appeal-id";
+    ref.textContent = item.id;
+    li.appendChild(ref);
+    var old = null;
+    for (var i = 0; i < appeal.list.children.length; i++) {
+      if (appeal.list.children[i].getAttribute("data-testid") === "appeal-" + item.id) old = appeal.list.children[i];
+    }
+    if (old) appeal.list.replaceChild(li, old);
+    else appeal.list.insertBefore(li, appeal.list.firstChild);
+    appeal.section.hidden = false;
+    resize();
+  }
+  // On load: each remembered appeal's state, in the order they were filed (newest first).
+  function loadAppeals() {
+    var items = remembered();
+    if (!items.length || !window.fetch) return;
+    var asks = items.map(function (item) {
+      return fetch("/plugin/api/appeals/" + encodeURIComponent(item.id) + "?merchant=" +
+                   encodeURIComponent(cfg.merchant), {credentials: "omit", cache: "no-store"})
+        .then(function (r) {
+          if (r.status === 404) { forget(item.id); return null; }
+          return r.ok ? r.json() : null;
+        })
+        .then(function (state) { return state && state.id === item.id ? state : null; }, function () { return null; });
+    });
+    Promise.all(asks).then(function (states) {
+      for (var i = states.length - 1; i >= 0; i--) if (states[i]) showAppeal(items[i], states[i]);
+    });
+  }
+  loadAppeals();
+
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
   window.addEventListener("load", resize);
   resize();
