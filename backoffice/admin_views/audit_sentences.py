@@ -85,6 +85,13 @@ FIELDS = {
     "transaction_number": (_l("Transaction number"), None), "merchant_id": (_l("Merchant"), None),
     "consistent": (_l("Consistent"), None), "outcome": (_l("Outcome"), None),
     "payment_systems": (_l("Payment systems"), None), "scope": (_l("Scope"), None),
+    # Wallet operations and appeals (SPEC §12).
+    "max_per_transaction": (_l("Maximum per payment"), _l("the maximum per payment")),
+    "daily_limit": (_l("Daily limit"), _l("the daily limit")),
+    "monthly_limit": (_l("Monthly limit"), _l("the monthly limit")),
+    "paused": (_l("Paused"), None), "auto_pause": (_l("Pause automatically when silent"), None),
+    "wallet": (_l("Wallet"), None), "appeal": (_l("Appeal"), None),
+    "silent_minutes": (_l("Silent for, minutes"), None),
 }
 FIELDS.update({name: (label, None) for name, label in matching.LABELS.items()})
 
@@ -103,7 +110,8 @@ VALUES = {
     "reason": DISABLED_REASONS, "by": VIA, "via": VIA, "status": labels.WITHDRAWAL_STATUS,
 }
 DATE_TIMES = {"expires_at", "since", "grace_until", "failing_since"}
-MONEY = {"min_deposit", "amount_tolerance", "review_above", "review_first_above", "withdrawal_dual_approval_above"}
+MONEY = {"min_deposit", "amount_tolerance", "review_above", "review_first_above", "withdrawal_dual_approval_above",
+         "max_per_transaction", "daily_limit", "monthly_limit"}
 
 
 @dataclass
@@ -382,6 +390,29 @@ SENTENCES = {
                                           "%(before)s to %(after)s.")),
     "matching_policy.follow_default": Spec(_l("%(actor)s made the merchant follow the default matching policy "
                                               "again."), replaced_by=_l("the default")),
+    # Wallet operations and appeals (SPEC §12).
+    "wallet.update": Spec(_l("%(actor)s changed the wallet %(name)s."),
+                          lambda e, s, n: {"name": s.get("wallet") or f"#{e.object_id}"}, ("wallet",),
+                          one=_l("%(actor)s changed %(field)s of the wallet %(name)s from %(before)s to %(after)s."),
+                          toggles={"paused": (_l("%(actor)s paused the wallet %(name)s."),
+                                              _l("%(actor)s resumed the wallet %(name)s.")),
+                                   "auto_pause": (_l("%(actor)s chose to pause the wallet %(name)s automatically "
+                                                     "when it is silent."),
+                                                  _l("%(actor)s chose not to pause the wallet %(name)s "
+                                                     "automatically."))}),
+    "wallet.paused_silent": Spec(None, _get("wallet"), ("wallet", "silent_minutes"), plural=(
+        "silent_minutes", lambda n, v: ngettext(
+            "%(actor)s paused the wallet %(wallet)s: the plugin showed it for %(num)d minute with no report.",
+            "%(actor)s paused the wallet %(wallet)s: the plugin showed it for %(num)d minutes with no report.",
+            n, **v))),
+    "appeal.match": Spec(_l("%(actor)s matched the appeal %(appeal)s to the transaction %(transaction_number)s "
+                            "for the label %(label)s: %(outcome)s."),
+                         lambda e, s, n: {"appeal": s.get("appeal", ""), "transaction_number":
+                                          s.get("transaction_number", ""), "label": s.get("label", ""),
+                                          "outcome": value_of("outcome", s.get("outcome"), n)},
+                         ("appeal", "transaction_number", "label", "outcome")),
+    "appeal.reject": Spec(_l("%(actor)s rejected the appeal %(appeal)s: %(reason)s"), _get("appeal", "reason"),
+                          ("appeal", "reason")),
     # Money.
     "balance.adjust": Spec(_l("%(actor)s adjusted the balance by %(amount)s: %(reason)s."),
                            lambda e, s, n: {"amount": f"{s.get('amount', '')} {s.get('currency', '')}".strip(),

@@ -1,19 +1,23 @@
 """The dashboard (the back office's index page) and ``/admin/dashboard/stats.json``.
 
 The page also counts the period's activation attempts by reason (SPEC §11), each
-count linking to Payments → Activation attempts filtered by that reason and period."""
+count linking to Payments → Activation attempts filtered by that reason and period,
+and (SPEC §12) what waits for people: for operators, the wallets that need attention
+(linking to the Wallets list filtered so) and the open appeals of every merchant; for
+merchant users, their own open appeals."""
 import datetime
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import labels
 from ..i18n import viewer_timezone_name, zone
-from ..models import ATTEMPT_REASONS, ExchangeRate, Merchant, PaymentSystem
+from ..models import ATTEMPT_REASONS, ExchangeRate, Merchant, PaymentSystem, utcnow
 from ..money import to_str
-from ..services import attempts, ledger, stats_read
+from ..services import appeals, attempts, ledger, stats_read
+from ..services import wallets as wallet_service
 from ..timeutil import local_midnight_utc
 from .attempts import ActivationAttemptView
 from .base import SecureIndexView, is_operator
@@ -145,9 +149,33 @@ def attempt_counts(filters, attempts_view):
             for reason in order if counts.get(reason)]
 
 
+def attention_counts(wallets_view, appeals_view):
+    """The "Needs attention" panel (SPEC §12): operators get the wallets that need
+    attention and the open appeals of every merchant (whatever merchant the filters
+    name: it is the operators' work queue), merchant users their merchant's open
+    appeals; each count links to its list. Only what the viewer may open; None when
+    nothing."""
+    rows = []
+    if is_operator():
+        if wallets_view is not None and wallets_view.is_accessible():
+            count = wallet_service.attention_count(utcnow(), wallet_service.silent_window(current_app.config))
+            rows.append({"key": "wallets", "label": _("Wallets needing attention"), "count": count,
+                         "url": wallets_view.attention_url()})
+        merchant_id = None
+    else:
+        merchant_id = current_user.merchant_id
+    if appeals_view is not None and appeals_view.is_accessible():
+        rows.append({"key": "appeals", "label": _("Open appeals"), "count": appeals.open_count(merchant_id),
+                     "url": url_for(f"{appeals_view.endpoint}.index")})
+    return rows or None
+
+
 class DashboardView(SecureIndexView):
     def _attempts_view(self):
         return next((v for v in self.admin._views if isinstance(v, ActivationAttemptView)), None)
+
+    def _view(self, endpoint):
+        return next((v for v in self.admin._views if v.endpoint == endpoint), None)
 
     @expose("/")
     def index(self):
@@ -159,9 +187,10 @@ class DashboardView(SecureIndexView):
         balance = merchant_balances(filters["merchant_id"]) if "merchant" not in errors else None
         period_ok = not {"merchant", "date_from", "date_to"} & set(errors)
         attempt_rows = attempt_counts(filters, self._attempts_view()) if period_ok else None
+        waiting = attention_counts(self._view("wallets"), self._view("appeals"))
         return self.render("admin/dashboard.html", filters=filters, errors=errors, merchants=merchants,
                            currencies=sorted(known_currencies()), args=request.args, balances=balance,
-                           attempt_counts=attempt_rows, stats_ok=not errors)
+                           attempt_counts=attempt_rows, stats_ok=not errors, waiting=waiting)
 
     @expose("/dashboard/stats.json")
     def stats(self):

@@ -143,8 +143,8 @@ def match(appeal_id, transaction_id, actor, ip="", now=None):
         elif outcome.status not in activation.BINDING:
             raise AppealError("transaction", _refusal(outcome.reason))
         audit.record(actor, "appeal.match", appeal, summary={
-            "status": [OPEN, MATCHED], "transaction": tx.id, "transaction_number": tx.transaction_number,
-            "outcome": outcome.status}, ip=ip)
+            "appeal": appeal.public_id, "transaction": tx.id, "transaction_number": tx.transaction_number,
+            "label": appeal.label, "outcome": outcome.status}, ip=ip)
     return outcome
 
 
@@ -171,7 +171,7 @@ def reject(appeal_id, reason, actor, ip="", now=None):
         if not _claim(appeal.id, dict(status=REJECTED, reason=reason, resolved_at=now,
                                       resolved_by=getattr(actor, "id", actor))):
             raise AppealError("appeal", _("This appeal was resolved already."))
-        audit.record(actor, "appeal.reject", appeal, summary={"status": [OPEN, REJECTED], "reason": reason}, ip=ip)
+        audit.record(actor, "appeal.reject", appeal, summary={"appeal": appeal.public_id, "reason": reason}, ip=ip)
     return Appeal.get_by_id(appeal.id)
 
 

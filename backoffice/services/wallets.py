@@ -203,7 +203,9 @@ def attention_condition(now, window):
             | ((Wallet.month_start == month) & Wallet.monthly_limit.is_null(False)
                & (Wallet.month_total >= Wallet.monthly_limit)))
         at_limit = cond if at_limit is None else (at_limit | cond)
-    cond = (Wallet.active == True) & (silent_condition(now, window) | (Wallet.paused_reason == "silent"))  # noqa: E712
+    # As health() says it: an operator's pause is not "silent".
+    silent = (silent_condition(now, window) & (Wallet.paused == False)) | (Wallet.paused_reason == "silent")  # noqa: E712
+    cond = (Wallet.active == True) & silent  # noqa: E712
     if at_limit is not None:
         cond = cond | ((Wallet.active == True) & (Wallet.paused == False) & at_limit)  # noqa: E712
     return cond
@@ -227,8 +229,10 @@ def pause_silent(window, now=None):
             return 0
         count = (Wallet.update(paused=True, paused_reason="silent")
                  .where(Wallet.id.in_(ids) & (Wallet.paused == False)).execute())  # noqa: E712
-        for wallet in Wallet.select().where(Wallet.id.in_(ids)):
-            audit.record(None, "wallet.paused_silent", wallet, summary={"paused": [False, True]})
+        minutes = int(window.total_seconds() // 60)
+        for wallet in Wallet.select().where(Wallet.id.in_(ids) & (Wallet.paused_reason == "silent")):
+            audit.record(None, "wallet.paused_silent", wallet, summary={"wallet": wallet.number,
+                                                                        "silent_minutes": minutes})
     return count
 
 
@@ -266,13 +270,13 @@ def update(wallet_ids, values, actor, ip=""):
             diff = {}
             for name, value in values.items():
                 if getattr(wallet, name) != value:
-                    diff[name] = [_plain(getattr(wallet, name)), _plain(value)]
+                    diff[name] = {"before": _plain(getattr(wallet, name)), "after": _plain(value)}
                     setattr(wallet, name, value)
             if "paused" in diff:
                 wallet.paused_reason = "manual" if wallet.paused else None
             if diff:
-                wallet.save()
-                audit.record(actor, "wallet.update", wallet, summary=diff, ip=ip)
+                wallet.save(only=[getattr(Wallet, name) for name in values] + [Wallet.paused_reason])
+                audit.record(actor, "wallet.update", wallet, summary=dict(diff, wallet=wallet.number), ip=ip)
                 changed += 1
     return changed
 
