@@ -402,8 +402,10 @@ class WalletView(AuditedViewMixin, ScopedModelView):
         try:
             with write_transaction() as txn:
                 try:
-                    service.update([model.id], self._operation_values(form), current_user.id,
-                                   ip=request.remote_addr or "")
+                    values = self._operation_values(form)
+                    if values.get("paused") == model.paused:
+                        del values["paused"]  # left as it was: an automatic pause stays the automatic one
+                    service.update([model.id], values, current_user.id, ip=request.remote_addr or "")
                 except service.WalletChangeError as exc:
                     txn.rollback()
                     field_errors(form, exc)

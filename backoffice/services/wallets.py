@@ -128,7 +128,9 @@ def count_report(wallet, merchant_timezone, amount, direction, occurred_at, now=
     its month, not in today), note the report and lift a pause for silence. One
     ``UPDATE``; call it inside the ingest's database transaction."""
     now = now or utcnow()
-    day = local_day(merchant_timezone, occurred_at or now)
+    # A report stamped ahead of our clock (a connector's clock running fast) counts
+    # today: a day of tomorrow would make today's totals read 0 until midnight.
+    day = min(local_day(merchant_timezone, occurred_at or now), local_day(merchant_timezone, now))
     month = day.replace(day=1)
     amount = amount if direction == "incoming" else ZERO
     newer_day = Wallet.day_start.is_null() | (Wallet.day_start < day)
@@ -272,7 +274,10 @@ def update(wallet_ids, values, actor, ip=""):
                 if getattr(wallet, name) != value:
                     diff[name] = {"before": _plain(getattr(wallet, name)), "after": _plain(value)}
                     setattr(wallet, name, value)
-            if "paused" in diff:
+            if values.get("paused") is True and wallet.paused_reason == "silent":
+                # Paused for silence, now paused by the operator: a report no longer lifts it.
+                diff["paused_reason"] = {"before": "silent", "after": "manual"}
+            if "paused" in diff or "paused_reason" in diff:
                 wallet.paused_reason = "manual" if wallet.paused else None
             if diff:
                 wallet.save(only=[getattr(Wallet, name) for name in values] + [Wallet.paused_reason])
