@@ -7,7 +7,7 @@
 
 Data: each wallet's totals start from the incoming transactions already reported for
 it this month (by the merchant's time zone), so a limit set right after the upgrade
-counts what the wallet already received; the last report is the newest of them.
+counts what the wallet already received; its last report is its newest transaction.
 """
 import datetime
 import decimal
@@ -118,11 +118,14 @@ def _backfill_totals(db):
         if local == today:
             row[1] += amount
         row[4] = max(row[4], created_at)
-    for wallet_id, (day, day_total, month, month_total, last) in totals.items():
+    for wallet_id, (day, day_total, month, month_total, _last) in totals.items():
         db.execute_sql(
-            'UPDATE "wallet" SET "day_start" = %s, "day_total" = %s, "month_start" = %s, "month_total" = %s, '
-            '"last_report_at" = %s WHERE "id" = %s'.replace("%s", db.param),
-            (day, day_total, month, month_total, last, wallet_id))
+            'UPDATE "wallet" SET "day_start" = %s, "day_total" = %s, "month_start" = %s, "month_total" = %s '
+            'WHERE "id" = %s'.replace("%s", db.param),
+            (day, day_total, month, month_total, wallet_id))
+    # The last report of any direction and any date (through the wallet_id index).
+    db.execute_sql('UPDATE "wallet" SET "last_report_at" = (SELECT MAX(t."created_at") FROM "transaction" t '
+                   'WHERE t."wallet_id" = "wallet"."id")')
 
 
 def down(migrator, db):

@@ -25,7 +25,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from ..db import write_transaction
-from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet, utcnow
+from ..models import Merchant, MerchantPaymentSystem, PaymentSystem, utcnow
 from ..money import to_str
 from ..origins import normalise_origin
 from ..services import audit, matching
@@ -118,18 +118,13 @@ def plugin_options(merchant, label=None, only=None, amount=None, now=None):
     if only:
         rows = rows.where(PaymentSystem.code.in_(only))
     rows = list(rows)
-    wallets = {}
-    if rows:
-        for wallet in Wallet.select().where(
-            (Wallet.merchant == merchant) & (Wallet.active == True) & (Wallet.paused == False)  # noqa: E712
-            & (Wallet.payment_system.in_([r.payment_system_id for r in rows]))
-        ):
-            wallets.setdefault(wallet.payment_system_id, []).append(wallet)
     now = now or utcnow()
-    today = wallet_rules.local_day(merchant.timezone, now)
+    eligible = {}
+    if rows:
+        eligible = wallet_rules.eligible_by_system(merchant.id, wallet_rules.local_day(merchant.timezone, now), amount)
     options, shown = [], []
     for row in rows:
-        wallet = wallet_rules.choose(wallets.get(row.payment_system_id, ()), today, label, amount)
+        wallet = wallet_rules.pick(eligible.get(row.payment_system_id), label)
         if wallet is None:
             continue  # nothing to pay to: not offered
         shown.append(wallet)

@@ -136,11 +136,12 @@ def ingest(report, allowed_codes=None, actor=None, now=None, connector=None):
                 direction=report.direction, counterparty=report.counterparty or "", type=report.type,
                 created_at=occurred, connector=getattr(connector, "id", connector),
             )
-            wallets.count_report(wallet, wallet.merchant.timezone, tx.amount, tx.direction, occurred, now=now)
             if actor is not None:
                 audit.record(actor, "transaction.create_manual", tx, summary={
                     "amount": str(tx.amount), "transaction_number": tx.transaction_number})
             outcome = activation.activate_waiting(tx, now=now)
+            # Last: the wallet's row stays locked only for the commit (the plugin stamps it too).
+            wallets.count_report(wallet, wallet.merchant.timezone, tx.amount, tx.direction, occurred, now=now)
     except IntegrityError:
         # The same number was reported concurrently: judge against the stored row.
         existing = Transaction.get(
