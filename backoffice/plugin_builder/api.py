@@ -26,7 +26,8 @@ from ..services.activation import (
     settings_for_plugin,
 )
 from .blueprint import bp
-from .signing import signature_ok
+from .visitor import read as read_visitor
+from .visitor import resolve as resolve_visitor
 
 
 def _body_value(name):
@@ -83,46 +84,28 @@ def pending_endpoint():
     return jsonify(pending_state(visitor.settings, visitor.number, visitor.label).as_json())
 
 
-class _Visitor:
-    """The checked body of a plugin call."""
-
-    def __init__(self, **values):
-        self.__dict__.update(values)
-
-
 def _visitor_request(stated=False):
-    """The body both plugin calls share, checked; with ``stated``, the details the
-    merchant's matching policy asks for too (``sender_last4``, ``amount``: a required
-    one that is missing is a 400 naming it)."""
+    """The body both plugin calls share, checked (``visitor``); with ``stated``, the
+    details the merchant's matching policy asks for too (``sender_last4``, ``amount``: a
+    required one that is missing is a 400 naming it)."""
     body = Body()
-    public_key = body.string("merchant", max_length=64)
-    code = body.string("payment_system", max_length=32)
-    number = body.string("transaction_number", max_length=100)
-    label = body.string("label", max_length=255)
-    order_id = body.string("order_id", required=False, max_length=255)
-    signature = body.string("signature", required=False, max_length=128)
+    visitor = read_visitor(body)
     sender_last4 = body.string("sender_last4", required=False, max_length=4, pattern=matching.SENDER_RE)
     amount = body.amount("amount", required=False)
     body.done()
-    try:
-        settings = settings_for_plugin(public_key, code)
-    except MerchantDisabled:
-        raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted.")) from None
-    merchant = settings.merchant
     network = matching.network_of(request.remote_addr)
-    if (merchant.require_signed_labels or signature) and not signature_ok(merchant.api_key, label, order_id, signature):
-        if stated:
-            log_refused_attempt(settings, number, label, network, "bad_signature")
-        raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
-    policy = policy_of(settings)
+    refused = (lambda settings: log_refused_attempt(settings, visitor.number, visitor.label, network,
+                                                    "bad_signature")) if stated else None
+    resolve_visitor(visitor, on_bad_signature=refused)
+    policy = policy_of(visitor.settings)
     if stated:
         required = policy.requires()
         for name, value in (("sender_last4", sender_last4), ("amount", amount)):
             if name in required and value is None:
                 body.fail(name, _("is required"))
         body.done()
-    return _Visitor(settings=settings, number=number, label=label, order_id=order_id, sender_last4=sender_last4,
-                    amount=amount, network=network, policy=policy)
+    visitor.__dict__.update(sender_last4=sender_last4, amount=amount, network=network, policy=policy)
+    return visitor
 
 
 def _log_refused(reason):

@@ -20,10 +20,10 @@ from ..api.validation import Body
 from ..extensions import address_key, limiter
 from ..i18n import zone
 from ..services import appeals, matching, receipts
-from ..services.activation import MerchantDisabled, settings_for_plugin
 from .blueprint import bp
 from .config import merchant_by_public_key
-from .signing import signature_ok
+from .visitor import read as read_visitor
+from .visitor import resolve as resolve_visitor
 
 PAID_AT_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
 MAX_RECEIPT_BYTES = 2 * 1024 * 1024
@@ -50,12 +50,7 @@ def _receipt():
 def appeal_create():
     request.max_content_length = MAX_REQUEST_BYTES
     body = Body(request.form.to_dict())
-    public_key = body.string("merchant", max_length=64)
-    code = body.string("payment_system", max_length=32)
-    number = body.string("transaction_number", max_length=100)
-    label = body.string("label", max_length=255)
-    order_id = body.string("order_id", required=False, max_length=255)
-    signature = body.string("signature", required=False, max_length=128)
+    visitor = read_visitor(body)
     sender = body.string("sender", max_length=100)
     amount = body.amount("amount")
     # A moment, not a day: a date and time with its offset.
@@ -63,18 +58,12 @@ def appeal_create():
     if paid_at is not None:
         paid_at = body.instant("paid_at", zone("UTC"))
     body.done()
-    try:
-        settings = settings_for_plugin(public_key, code)
-    except MerchantDisabled:
-        raise ApiError(403, "merchant_disabled", _("This merchant is disabled: deposits are not accepted.")) from None
-    merchant = settings.merchant
-    if (merchant.require_signed_labels or signature) and not signature_ok(merchant.api_key, label, order_id, signature):
-        raise ApiError(403, "bad_signature", _("The label signature is missing or wrong."))
+    resolve_visitor(visitor)
     if amount <= 0:
         raise ApiError(400, "invalid_request", _("The amount must be more than zero."),
                        details=[{"field": "amount", "message": _("must be more than zero")}])
     appeal, created = appeals.file(
-        settings, label, number, amount, sender, paid_at, order_id=order_id,
+        visitor.settings, visitor.label, visitor.number, amount, sender, paid_at, order_id=visitor.order_id,
         network=matching.network_of(request.remote_addr), receipt=_receipt(),
         open_limit=current_app.config.get("APPEALS_OPEN_PER_LABEL", 5))
     return jsonify(appeals.visitor_state(appeal)), 201 if created else 200
