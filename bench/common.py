@@ -1,5 +1,6 @@
 """What the benchmark scripts share: the benchmark database, a lean webhook receiver
-in a process of its own, and ``backoffice worker`` processes.
+in a process of its own, ``backoffice worker`` processes, and what the benches that
+measure code versions side by side run them with.
 
 * :func:`recreate_database` — drop and create the benchmark database (PostgreSQL).
 * :class:`Receiver` — an asyncio HTTP server in its own process: it notes when each
@@ -11,13 +12,24 @@ in a process of its own, and ``backoffice worker`` processes.
 * :func:`worker_env` / :func:`start_worker` / :func:`stop_workers` — ``backoffice worker``
   processes exactly as ``backoffice run`` starts one (``python -m backoffice worker``:
   the RQ worker, its cron thread and the webhook delivery dispatcher).
+* Code versions side by side under ``wrk`` (``bench/matching.py``, ``bench/plugin_config.py``:
+  one database per version, seeded and served by that code): :func:`code_env`,
+  :func:`subcommand_args` / :func:`migrate_code` / :func:`print_seeded` (a ``_seed``
+  subprocess) and :func:`subprocess_json`, :func:`start_gunicorn` / :func:`stop_server`,
+  :func:`lua_file` / :func:`run_wrk`, the CPU the gunicorn workers and their PostgreSQL
+  backends spend (:func:`cpu_ticks` / :func:`add_cpu_per_request`, from ``/proc``), and
+  :func:`check_setup`, :func:`choices`, :func:`run_bench`, :func:`pg_cursor`,
+  :func:`drop_database`.
 """
+import argparse
+import contextlib
 import json
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from urllib.parse import urlparse
@@ -33,6 +45,11 @@ def recreate_database(url):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
         return
+    drop_database(url, create=True)
+
+
+def drop_database(url, create=False):
+    """Drop a PostgreSQL database (its sessions ended first); create it anew when ``create``."""
     import psycopg2
 
     parsed = urlparse(url)
@@ -43,8 +60,23 @@ def recreate_database(url):
     with admin.cursor() as cur:
         cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            cur.execute(f'CREATE DATABASE "{name}"')
     admin.close()
+
+
+@contextlib.contextmanager
+def pg_cursor(url):
+    """A cursor on a PostgreSQL database in autocommit (a context manager)."""
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def check_redis_url(url):
@@ -208,6 +240,164 @@ def wait_workers(conn, n, timeout=60):
             return
         time.sleep(0.05)
     raise SystemExit("workers did not start")
+
+
+# --- code side by side: a subprocess or a gunicorn per code version, wrk, CPU per request ----
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def code_env(code, **extra):
+    """The environment of a process running the code at ``code`` (first on the path)."""
+    env = dict(os.environ, PYTHONPATH=code, SECRET_KEY="bench-only")
+    env.pop("REDIS_URL", None)
+    env.update(extra)
+    return env
+
+
+def subcommand_args(argv, strings=(), ints=(), flags=(), **defaults):
+    """The options of a subcommand (all required but ``flags`` and ``defaults``); the
+    code at ``--code`` goes first on the path."""
+    parser = argparse.ArgumentParser()
+    for name in strings + ints:
+        parser.add_argument("--" + name.replace("_", "-"), required=True, type=int if name in ints else str)
+    for name in flags:
+        parser.add_argument("--" + name.replace("_", "-"), action="store_true")
+    for name, value in defaults.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, args.code)
+    return args
+
+
+def migrate_code(code, database):
+    """In a subcommand: check that ``backoffice`` is the code at ``code``, then open and
+    migrate ``database`` with it."""
+    from backoffice.db import apply_migrations, init_db
+
+    assert os.path.dirname(sys.modules["backoffice"].__file__).startswith(os.path.realpath(code))
+    init_db(database)
+    apply_migrations()
+
+
+def print_seeded(result):
+    """The end of a ``_seed`` subcommand: ANALYZE, then ``result`` as JSON on stdout."""
+    from backoffice.db import db
+
+    with db.connection_context():
+        db.execute_sql("ANALYZE")
+    print(json.dumps(result))
+
+
+def subprocess_json(cmd, cwd, env, failure=None):
+    """Run a subcommand; the JSON of its last line of output (its output and exit on failure)."""
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(failure or f"failed: {' '.join(cmd[:3])}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def start_gunicorn(code, env, port, workers, worker_class="sync", threads=None, options=()):
+    """``gunicorn wsgi:app`` of the code at ``code`` on 127.0.0.1:``port`` (``--threads``
+    only when given), once it answers ``/healthz``."""
+    from activations import wait_for  # activations imports this module
+
+    cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(workers)]
+    cmd += ["--threads", str(threads)] if threads is not None else []
+    cmd += ["-k", worker_class, "-b", f"127.0.0.1:{port}", "--log-level", "warning", *options]
+    server = subprocess.Popen(cmd + ["wsgi:app"], cwd=code, env=env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+    except SystemExit:
+        stop_server(server)
+        raise
+    return server
+
+
+def stop_server(server):
+    """SIGTERM, then SIGKILL after 20 s."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def check_setup(args, config, checkout, commit, instead):
+    """Exit unless the bench can run: a Redis database of its own (``args.redis``),
+    ``wrk``, and a checkout of ``commit`` at ``checkout`` when ``config`` is measured."""
+    check_redis_url(args.redis)
+    if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    if config in args.configs.split(",") and not os.path.exists(os.path.join(checkout, "wsgi.py")):
+        raise SystemExit(f"no checkout at {checkout}: git worktree add {checkout} {commit} (or --configs {instead})")
+
+
+def choices(what, *lists):
+    """Each ``(comma-separated names, the names known)`` as a list of names; exit naming
+    the unknown ones (``what`` they are)."""
+    chosen = [[name for name in text.split(",") if name] for text, _known in lists]
+    unknown = set().union(*(set(names) - set(known) for names, (_text, known) in zip(chosen, lists)))
+    if unknown:
+        raise SystemExit(f"unknown {what}: {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def run_bench(bench):
+    """``bench.run()``, then ``bench.cleanup()`` whatever happens."""
+    try:
+        bench.run()
+    finally:
+        bench.cleanup()
+
+
+def lua_file(script):
+    """The path of a temporary file holding a wrk Lua script."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    return fh.name
+
+
+def run_wrk(lua, port, connections, seconds, script_args, latency=False):
+    """``wrk`` (one thread) on 127.0.0.1:``port`` with the script ``lua`` and its
+    arguments (``--latency``: the percentiles table too); its output."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s"] + (["--latency"] if latency else [])
+    cmd += ["-s", lua, f"http://127.0.0.1:{port}", "--", *script_args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def proc_stat(pid):
+    """(utime + stime in clock ticks, parent pid) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12]), int(fields[1])
+
+
+def cpu_ticks(server, database):
+    """CPU ticks so far of the server's workers and of the database's backends."""
+    workers = [pid for pid in os.listdir("/proc")
+               if pid.isdigit() and proc_stat(pid) and proc_stat(pid)[1] == server.pid]
+    with pg_cursor(database) as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        backends = [str(row[0]) for row in cur.fetchall()]
+    return {"app": {pid: proc_stat(pid)[0] for pid in workers if proc_stat(pid)},
+            "db": {pid: proc_stat(pid)[0] for pid in backends if proc_stat(pid)}}
+
+
+def add_cpu_per_request(figures, before, after):
+    """``cpu_app_ms``, ``cpu_db_ms`` and ``cpu_ms`` into ``figures``: the CPU time per
+    request (``figures["requests"]``) between two :func:`cpu_ticks`."""
+    for part in ("app", "db"):
+        spent = sum(ticks - before[part].get(pid, 0) for pid, ticks in after[part].items())
+        figures[f"cpu_{part}_ms"] = spent * 1000 / CLOCK_TICKS / max(figures["requests"], 1)
+    figures["cpu_ms"] = figures["cpu_app_ms"] + figures["cpu_db_ms"]
+    return figures
 
 
 def quantiles(values):

@@ -53,9 +53,7 @@ import datetime
 import gc
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,8 +63,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-from activations import parse_wrk, wait_for  # noqa: E402 - bench/ is on the path
-from common import check_redis_url, recreate_database  # noqa: E402
+from activations import parse_wrk  # noqa: E402 - bench/ is on the path
+from common import (add_cpu_per_request, check_setup, choices, code_env, cpu_ticks, drop_database,  # noqa: E402
+                    lua_file, migrate_code, pg_cursor, print_seeded, recreate_database, run_bench, run_wrk,
+                    start_gunicorn, stop_server, subcommand_args, subprocess_json)
 
 CONFIG_ORDER = ("pre18", "a0", "off", "on", "on_generic")
 DESCRIPTIONS = {
@@ -127,33 +127,16 @@ def number(i):
 
 # --- run in a subprocess with the code under test first on the path ---------------------
 
-def subcommand_args(argv, strings=(), ints=(), flags=(), **defaults):
-    """The options of a subcommand (all required but ``flags`` and ``defaults``); the
-    code at ``--code`` goes first on the path."""
-    parser = argparse.ArgumentParser()
-    for name in strings + ints:
-        parser.add_argument("--" + name.replace("_", "-"), required=True, type=int if name in ints else str)
-    for name in flags:
-        parser.add_argument("--" + name.replace("_", "-"), action="store_true")
-    for name, value in defaults.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
-    args = parser.parse_args(argv)
-    sys.path.insert(0, args.code)
-    return args
-
-
 def seed_main(argv):
     """``_seed``: migrate and seed one database with the code at ``--code`` (both code
     versions have every model used here); prints the merchants' ids and public key."""
     args = subcommand_args(argv, ("code", "database"), ("transactions", "senders", "merchants"), others=10000)
-    from backoffice.db import apply_migrations, db, init_db
+    from backoffice.db import db
     from backoffice.models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet, WebhookEndpoint
     from backoffice.models import utcnow
     from backoffice.security import new_api_key, new_postback_secret, new_public_key
 
-    assert os.path.dirname(sys.modules["backoffice"].__file__).startswith(os.path.realpath(args.code))
-    init_db(args.database)
-    apply_migrations()
+    migrate_code(args.code, args.database)
     now = utcnow()
     with db.connection_context(), db.atomic():
         ps = PaymentSystem.create(code="bkash", name="bKash", currency="BDT")
@@ -181,10 +164,8 @@ def seed_main(argv):
                    FROM generate_series(0, %s - 1) AS i""".replace("%", "%%").replace("%%s", "%s"),
                 (wallet.id, ps.id, m.id, "M" if k == 0 else f"O{k}-", k * 7, args.senders, now,
                  args.transactions if k == 0 else args.others))
-    with db.connection_context():
-        db.execute_sql("ANALYZE")
-    print(json.dumps({"public_key": merchants[0][0].public_key, "merchant": merchants[0][0].id,
-                      "payment_system": ps.id, "merchants": [m.id for m, _w in merchants]}))
+    print_seeded({"public_key": merchants[0][0].public_key, "merchant": merchants[0][0].id,
+                  "payment_system": ps.id, "merchants": [m.id for m, _w in merchants]})
 
 
 class StatementLog:
@@ -303,48 +284,15 @@ def profile_main(argv):
 
 # --- the bench ------------------------------------------------------------------------------
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid):
-    """(utime + stime in clock ticks, parent pid) of a process, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12]), int(fields[1])
-
-
-def stop(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def subprocess_json(cmd, cwd, env):
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"failed: {' '.join(cmd[:3])}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def config_env(config):
     """``on_generic``: the proposed fix, without changing code: every prepared statement
     of the app's connections runs its generic plan (libpq's PGOPTIONS)."""
     return {"PGOPTIONS": "-c plan_cache_mode=force_generic_plan"} if config == "on_generic" else {}
 
 
-def code_env(code, extra=None):
-    """The environment of a process running the code at ``code`` (first on the path)."""
-    env = dict(os.environ, PYTHONPATH=code, SECRET_KEY="bench-only", **UNLIMITED)
-    env.pop("REDIS_URL", None)
-    env.update(extra or {})
-    return env
+def bench_env(code, **extra):
+    """:func:`common.code_env` with the plugin's rate limits out of the way."""
+    return code_env(code, **UNLIMITED, **extra)
 
 
 class Bench:
@@ -352,10 +300,7 @@ class Bench:
         self.args = args
         self.head_db = args.database
         self.pre_db = args.database + "_pre18"
-        self.configs = [c for c in args.configs.split(",") if c]
-        unknown = set(self.configs) - set(CONFIG_ORDER)
-        if unknown:
-            raise SystemExit(f"unknown configurations: {', '.join(sorted(unknown))}")
+        self.configs, = choices("configurations", (args.configs, CONFIG_ORDER))
         self.per_run = args.per_run or (args.duration + args.warmup) * RATE_BUDGET
         self.runs_total = len(CONFIG_ORDER) * args.repeats
         self.profile_base = self.runs_total * self.per_run
@@ -387,11 +332,11 @@ class Bench:
             self.keys[database] = subprocess_json(
                 [sys.executable, os.path.abspath(__file__), "_seed", "--code", code, "--database", database,
                  "--transactions", str(self.transactions), "--senders", str(a.senders),
-                 "--merchants", str(a.merchants)], cwd=code, env=code_env(code))
+                 "--merchants", str(a.merchants)], cwd=code, env=bench_env(code))
             print(f"seeded {database}: {self.transactions} + {(a.merchants - 1) * 10000} transactions "
                   f"in {time.time() - t0:.0f} s", flush=True)
         head = self.keys[self.head_db]
-        with self.pg(self.head_db) as cur:
+        with pg_cursor(self.head_db) as cur:
             # Old attempts: 2 to 180 days old, the traffic's labels and senders.
             cur.execute(
                 """INSERT INTO activation_attempt (merchant_id, payment_system_id, transaction_number, label,
@@ -412,24 +357,6 @@ class Bench:
             value = {"label": f"blocked-{k}", "sender": f"019{k:08d}", "network": f"10.{k // 250}.{k % 250}.0/24"}[kind]
             merchant = None if k % 2 else (head["merchant"] if k % 4 == 0 else others[k % len(others)])
             self.blocks.append((merchant, kind, value))
-
-    def pg(self, database):
-        """A cursor on ``database`` in autocommit (a context manager)."""
-        import contextlib
-
-        import psycopg2
-
-        @contextlib.contextmanager
-        def cursor():
-            conn = psycopg2.connect(database)
-            conn.autocommit = True
-            try:
-                with conn.cursor() as cur:
-                    yield cur
-            finally:
-                conn.close()
-
-        return cursor()
 
     def set_rules(self, config):
         """The policy and blocklist of ``config`` (this code's database only)."""
@@ -460,35 +387,27 @@ class Bench:
     # one run
     def serve(self, config):
         a = self.args
-        env = code_env(self.code(config), {"DATABASE_URL": self.database(config), "REDIS_URL": a.redis,
-                                           "BACKOFFICE_INSTANCE_PATH": self.instance, **config_env(config)})
-        cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(a.workers), "--threads",
-               str(a.threads), "-k", a.worker_class, "-b", f"127.0.0.1:{a.port}", "--log-level", "warning"]
+        env = bench_env(self.code(config), DATABASE_URL=self.database(config), REDIS_URL=a.redis,
+                        BACKOFFICE_INSTANCE_PATH=self.instance, **config_env(config))
+        options = []
         if config == "a0":
             conf = os.path.join(self.instance, "no_attempts.conf.py")
             with open(conf, "w") as fh:
                 fh.write(NO_ATTEMPTS_CONF)
-            cmd += ["-c", conf]
-        server = subprocess.Popen(cmd + ["wsgi:app"], cwd=self.code(config), env=env)
-        try:
-            wait_for(f"http://127.0.0.1:{a.port}/healthz")
-        except SystemExit:
-            stop(server)
-            raise
-        return server
+            options = ["-c", conf]
+        return start_gunicorn(self.code(config), env, a.port, a.workers, a.worker_class, a.threads, options)
 
     def wrk(self, config, rep, base, seconds):
         a = self.args
-        cmd = ["wrk", "-t1", f"-c{a.connections}", f"-d{seconds}s", "--latency", "-s", self.lua,
-               f"http://127.0.0.1:{a.port}", "--", str(base), self.keys[self.database(config)]["public_key"],
-               str(a.senders), "1" if config.startswith("on") else "0", f"{config}{rep}-"]
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        return run_wrk(self.lua, a.port, a.connections, seconds,
+                       [str(base), self.keys[self.database(config)]["public_key"], str(a.senders),
+                        "1" if config.startswith("on") else "0", f"{config}{rep}-"], latency=True)
 
     def run_once(self, config, rep):
         import redis
 
         redis.Redis.from_url(self.args.redis).flushdb()
-        with self.pg(self.database(config)) as cur:
+        with pg_cursor(self.database(config)) as cur:
             cur.execute("CHECKPOINT")
         self.set_rules(config)
         base = self.base(config, rep)
@@ -497,22 +416,18 @@ class Bench:
         try:
             if self.args.warmup:
                 self.wrk(config, rep, base, self.args.warmup)
-            before = self.cpu(server, config)
+            before = cpu_ticks(server, self.database(config))
             output = self.wrk(config, rep, start, self.args.duration)
-            after = self.cpu(server, config)
+            after = cpu_ticks(server, self.database(config))
         finally:
-            stop(server)
-        figures = parse_wrk(output)
+            stop_server(server)
         # CPU per activation of the gunicorn workers and of their PostgreSQL backends
         # (clock ticks of /proc/<pid>/stat): what the work costs, whatever the neighbours
         # take of the machine meanwhile.
-        for part in ("app", "db"):
-            spent = sum(ticks - before[part].get(pid, 0) for pid, ticks in after[part].items())
-            figures[f"cpu_{part}_ms"] = spent * 1000 / CLOCK_TICKS / max(figures["requests"], 1)
-        figures["cpu_ms"] = figures["cpu_app_ms"] + figures["cpu_db_ms"]
+        figures = add_cpu_per_request(parse_wrk(output), before, after)
         key = self.keys[self.database(config)]
         span = (key["merchant"], number(start), number(base + self.per_run))
-        with self.pg(self.database(config)) as cur:
+        with pg_cursor(self.database(config)) as cur:
             cur.execute("""SELECT count(*) FILTER (WHERE status = 'activated') FROM "transaction"
                            WHERE merchant_id = %s AND transaction_number >= %s AND transaction_number < %s""", span)
             activated = cur.fetchone()[0]
@@ -536,16 +451,6 @@ class Bench:
               f"{'OK' if figures['ok'] else 'CHECK'}",
               flush=True)
 
-    def cpu(self, server, config):
-        """CPU ticks so far of the server's workers and of the database's backends."""
-        workers = [pid for pid in os.listdir("/proc") if pid.isdigit() and _stat(pid) and _stat(pid)[1] == server.pid]
-        with self.pg(self.database(config)) as cur:
-            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-            backends = [str(row[0]) for row in cur.fetchall()]
-        return {"app": {pid: _stat(pid)[0] for pid in workers if _stat(pid)},
-                "db": {pid: _stat(pid)[0] for pid in backends if _stat(pid)}}
-
     # what the statements cost
     def profile(self):
         a = self.args
@@ -559,7 +464,7 @@ class Bench:
                    "--count", str(a.profile + 20), "--senders", str(a.senders), "--label-prefix", f"p{config}-"]
             cmd += ["--sender"] if config.startswith("on") else []
             cmd += ["--no-attempts"] if config == "a0" else []
-            out[config] = subprocess_json(cmd, cwd=code, env=code_env(code, config_env(config)))
+            out[config] = subprocess_json(cmd, cwd=code, env=bench_env(code, **config_env(config)))
         return out
 
     def explain(self, config, times=7):
@@ -610,9 +515,7 @@ class Bench:
 
     def run(self):
         a = self.args
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-            fh.write(LUA)
-        self.lua = fh.name
+        self.lua = lua_file(LUA)
         from common import bench_app
 
         self.seed()
@@ -698,9 +601,6 @@ class Bench:
     def cleanup(self):
         if self.args.keep:
             return
-        import psycopg2
-        from urllib.parse import urlparse
-
         try:
             from backoffice.db import db
 
@@ -709,15 +609,7 @@ class Bench:
         except Exception:  # noqa: BLE001 - the app may not have started
             pass
         for database in (self.head_db, self.pre_db):
-            parsed = urlparse(database)
-            admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432,
-                                     user=parsed.username or "postgres", dbname="postgres")
-            admin.autocommit = True
-            with admin.cursor() as cur:
-                name = parsed.path.lstrip("/")
-                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.close()
+            drop_database(database)
 
 
 def main():
@@ -746,17 +638,8 @@ def main():
     parser.add_argument("--profile", type=int, default=200, help="activations per configuration for --explain")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
-    check_redis_url(args.redis)
-    if not subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:
-        raise SystemExit("wrk is needed: apt-get install -y wrk")
-    if "pre18" in args.configs.split(",") and not os.path.exists(os.path.join(args.pre18, "wsgi.py")):
-        raise SystemExit(f"no checkout at {args.pre18}: git worktree add {args.pre18} 144268c~1 "
-                         "(or --configs a0,off,on)")
-    bench = Bench(args)
-    try:
-        bench.run()
-    finally:
-        bench.cleanup()
+    check_setup(args, "pre18", args.pre18, "144268c~1", "a0,off,on")
+    run_bench(Bench(args))
 
 
 if __name__ == "__main__":

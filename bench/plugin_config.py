@@ -51,14 +51,11 @@ are dropped at the end unless ``--keep``. Figures: docs/benchmarks.md, "Plugin c
 with wallet limits (issue 19)".
 """
 import argparse
-import contextlib
 import datetime
 import json
 import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,8 +66,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-from activations import wait_for  # noqa: E402 - bench/ is on the path
-from common import check_redis_url, recreate_database  # noqa: E402
+from common import (add_cpu_per_request, check_setup, choices, code_env, cpu_ticks, drop_database,  # noqa: E402
+                    lua_file, migrate_code, pg_cursor, print_seeded, recreate_database, run_bench, run_wrk,
+                    start_gunicorn, stop_server, subcommand_args, subprocess_json)
 
 CONFIG_ORDER = ("ref", "new", "new_amount")
 LAYOUTS = ("one", "several")
@@ -107,19 +105,12 @@ end
 def seed_main(argv):
     """``_seed``: migrate and seed one database with the code at ``--code``; prints the
     public keys of the measured merchants (JSON)."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--code", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--others", type=int, required=True)
-    args = parser.parse_args(argv)
-    sys.path.insert(0, args.code)
-    from backoffice.db import apply_migrations, db, init_db
+    args = subcommand_args(argv, ("code", "database"), ("others",))
+    from backoffice.db import db
     from backoffice.models import Merchant, MerchantPaymentSystem, PaymentSystem, Wallet, utcnow
     from backoffice.security import new_api_key, new_public_key
 
-    assert os.path.dirname(sys.modules["backoffice"].__file__).startswith(os.path.realpath(args.code))
-    init_db(args.database)
-    apply_migrations()
+    migrate_code(args.code, args.database)
     operations = hasattr(Wallet, "daily_limit")  # this code; the reference has none of it
     now = utcnow()
     if operations:
@@ -148,9 +139,7 @@ def seed_main(argv):
                         row.update(operations_of(i, today, now))
                     rows.append(row)
             Wallet.insert_many(rows).execute()
-    with db.connection_context():
-        db.execute_sql("ANALYZE")
-    print(json.dumps({"keys": keys, "operations": operations}))
+    print_seeded({"keys": keys, "operations": operations})
 
 
 def operations_of(i, today, now):
@@ -181,36 +170,6 @@ def operations_of(i, today, now):
 
 # --- the bench ------------------------------------------------------------------------------
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid):
-    """(utime + stime in clock ticks, parent pid) of a process, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12]), int(fields[1])
-
-
-def stop(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def code_env(code, **extra):
-    """The environment of a process running the code at ``code`` (first on the path)."""
-    env = dict(os.environ, PYTHONPATH=code, SECRET_KEY="bench-only")
-    env.pop("REDIS_URL", None)
-    env.update(extra)
-    return env
-
-
 def parse_done(output):
     match = re.search(r"^BENCH (.*)$", output, re.M)
     if not match:
@@ -227,17 +186,12 @@ class Bench:
         self.args = args
         self.new_db = args.database
         self.ref_db = args.database + "_ref"
-        self.configs = [c for c in args.configs.split(",") if c]
-        self.layouts = [x for x in args.layouts.split(",") if x]
-        unknown = (set(self.configs) - set(CONFIG_ORDER)) | (set(self.layouts) - set(LAYOUTS))
-        if unknown:
-            raise SystemExit(f"unknown configurations or layouts: {', '.join(sorted(unknown))}")
+        self.configs, self.layouts = choices("configurations or layouts", (args.configs, CONFIG_ORDER),
+                                             (args.layouts, LAYOUTS))
         self.instance = tempfile.mkdtemp(prefix="bench-plugin-config-")
         with open(os.path.join(self.instance, "config.py"), "w") as fh:
             fh.write(f"# Written by bench/plugin_config.py.\nPLUGIN_CONFIG_LIMIT = {UNLIMITED!r}\n")
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-            fh.write(LUA)
-        self.lua = fh.name
+        self.lua = lua_file(LUA)
         self.results = {(layout, c): [] for layout in self.layouts for c in self.configs}
         self.counter = 0
 
@@ -254,61 +208,27 @@ class Bench:
                 continue
             recreate_database(database)
             t0 = time.time()
-            done = subprocess.run([sys.executable, os.path.abspath(__file__), "_seed", "--code", code, "--database",
-                                   database, "--others", str(self.args.others)],
-                                  cwd=code, env=code_env(code), capture_output=True, text=True)
-            if done.returncode != 0:
-                sys.stderr.write(done.stdout + done.stderr)
-                raise SystemExit(f"seeding {database} failed")
-            seeded = json.loads(done.stdout.strip().splitlines()[-1])
+            seeded = subprocess_json([sys.executable, os.path.abspath(__file__), "_seed", "--code", code,
+                                      "--database", database, "--others", str(self.args.others)],
+                                     cwd=code, env=code_env(code), failure=f"seeding {database} failed")
             if seeded["operations"] != (database == self.new_db):
                 raise SystemExit(f"{code} is not the code expected for {database}")
             self.keys[database] = seeded["keys"]
             print(f"seeded {database} ({code}): {(2 + self.args.others) * WALLETS} wallets "
                   f"in {time.time() - t0:.1f} s", flush=True)
 
-    @contextlib.contextmanager
-    def pg(self, database):
-        import psycopg2
-
-        conn = psycopg2.connect(database)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                yield cur
-        finally:
-            conn.close()
-
     def serve(self, config):
         a = self.args
         env = code_env(self.code(config), DATABASE_URL=self.database(config), REDIS_URL=a.redis,
                        BACKOFFICE_INSTANCE_PATH=self.instance)
-        cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(a.workers), "-k", "sync",
-               "-b", f"127.0.0.1:{a.port}", "--log-level", "warning"]
-        server = subprocess.Popen(cmd + ["wsgi:app"], cwd=self.code(config), env=env)
-        try:
-            wait_for(f"http://127.0.0.1:{a.port}/healthz")
-        except SystemExit:
-            stop(server)
-            raise
-        return server
+        return start_gunicorn(self.code(config), env, a.port, a.workers)
 
     def wrk(self, layout, config, seconds):
         a = self.args
         extra = f"&amount={AMOUNT}" if config.endswith("_amount") else ""
         self.counter += 7919  # each run starts at other labels
-        cmd = ["wrk", "-t1", f"-c{a.connections}", f"-d{seconds}s", "-s", self.lua, f"http://127.0.0.1:{a.port}",
-               "--", self.keys[self.database(config)][layout], extra, str(self.counter)]
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-
-    def cpu(self, server, config):
-        workers = [pid for pid in os.listdir("/proc") if pid.isdigit() and _stat(pid) and _stat(pid)[1] == server.pid]
-        with self.pg(self.database(config)) as cur:
-            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-            backends = [str(row[0]) for row in cur.fetchall()]
-        return {"app": {pid: _stat(pid)[0] for pid in workers if _stat(pid)},
-                "db": {pid: _stat(pid)[0] for pid in backends if _stat(pid)}}
+        return run_wrk(self.lua, a.port, a.connections, seconds,
+                       [self.keys[self.database(config)][layout], extra, str(self.counter)])
 
     def check(self, layout, config):
         """This code's answers for a sample of labels: every one 200, no paused or spent
@@ -327,7 +247,7 @@ class Bench:
                 statuses.add(response.status)
                 for option in json.loads(response.read())["payment_systems"]:
                     shown.setdefault(option["code"], set()).add(option["wallet_number"])
-        with self.pg(self.new_db) as cur:
+        with pg_cursor(self.new_db) as cur:
             numbers = [n for numbers in shown.values() for n in numbers]
             cur.execute("""SELECT number FROM wallet WHERE number = ANY(%s) AND (paused OR NOT active
                            OR month_total >= monthly_limit OR max_per_transaction < %s
@@ -343,23 +263,19 @@ class Bench:
         import redis
 
         redis.Redis.from_url(self.args.redis).flushdb()
-        with self.pg(self.database(config)) as cur:
+        with pg_cursor(self.database(config)) as cur:
             cur.execute("CHECKPOINT")
         server = self.serve(config)
         try:
             if self.args.warmup:
                 self.wrk(layout, config, self.args.warmup)
-            before = self.cpu(server, config)
+            before = cpu_ticks(server, self.database(config))
             output = self.wrk(layout, config, self.args.duration)
-            after = self.cpu(server, config)
+            after = cpu_ticks(server, self.database(config))
             ok, note = self.check(layout, config)
         finally:
-            stop(server)
-        figures = parse_done(output)
-        for part in ("app", "db"):
-            spent = sum(ticks - before[part].get(pid, 0) for pid, ticks in after[part].items())
-            figures[f"cpu_{part}_ms"] = spent * 1000 / CLOCK_TICKS / max(figures["requests"], 1)
-        figures["cpu_ms"] = figures["cpu_app_ms"] + figures["cpu_db_ms"]
+            stop_server(server)
+        figures = add_cpu_per_request(parse_done(output), before, after)
         figures.update(ok=ok and figures["non_2xx"] == 0 and figures["errors"] == 0, load=os.getloadavg()[0])
         self.results[(layout, config)].append(figures)
         print(f"round {rep + 1} {layout:8} {config:10} {figures['rps']:7.0f}/s  p50 {figures['p50_ms']:6.2f}  "
@@ -412,19 +328,8 @@ class Bench:
     def cleanup(self):
         if self.args.keep:
             return
-        import psycopg2
-        from urllib.parse import urlparse
-
         for database in (self.new_db, self.ref_db):
-            parsed = urlparse(database)
-            admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432,
-                                     user=parsed.username or "postgres", dbname="postgres")
-            admin.autocommit = True
-            with admin.cursor() as cur:
-                name = parsed.path.lstrip("/")
-                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.close()
+            drop_database(database)
 
 
 def main():
@@ -446,16 +351,8 @@ def main():
     parser.add_argument("--others", type=int, default=10, help="other merchants, 200 wallets each")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
-    check_redis_url(args.redis)
-    if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
-        raise SystemExit("wrk is needed: apt-get install -y wrk")
-    if "ref" in args.configs.split(",") and not os.path.exists(os.path.join(args.ref, "wsgi.py")):
-        raise SystemExit(f"no checkout at {args.ref}: git worktree add {args.ref} 980154f (or --configs new)")
-    bench = Bench(args)
-    try:
-        bench.run()
-    finally:
-        bench.cleanup()
+    check_setup(args, "ref", args.ref, "980154f", "new")
+    run_bench(Bench(args))
 
 
 if __name__ == "__main__":
