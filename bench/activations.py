@@ -30,7 +30,7 @@ from decimal import Decimal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from common import recreate_database  # noqa: E402 - bench/ is on the path when run as a script
+from common import recreate_database, wait_for  # noqa: E402 - bench/ is on the path when run as a script
 
 LUA = r"""
 local counter = 0
@@ -81,17 +81,6 @@ def seed(url, count):
         for start in range(0, count, 1000):
             Transaction.insert_many(rows[start:start + 1000]).execute()
     return m.public_key
-
-
-def wait_for(url, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.2)
-    raise SystemExit(f"server did not answer at {url}")
 
 
 def parse_wrk(output):

@@ -301,7 +301,6 @@ def subprocess_json(cmd, cwd, env, failure=None):
 def start_gunicorn(code, env, port, workers, worker_class="sync", threads=None, options=()):
     """``gunicorn wsgi:app`` of the code at ``code`` on 127.0.0.1:``port`` (``--threads``
     only when given), once it answers ``/healthz``."""
-    from activations import wait_for  # activations imports this module
 
     cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(workers)]
     cmd += ["--threads", str(threads)] if threads is not None else []
@@ -494,3 +493,14 @@ def empty_outbox(conn):
         Postback.delete().execute()
         Event.delete().execute()
     conn.flushdb()
+
+
+def wait_for(url, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer at {url}")
