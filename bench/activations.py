@@ -23,8 +23,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from decimal import Decimal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
