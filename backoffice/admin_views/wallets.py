@@ -31,7 +31,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from peewee import Case, IntegrityError
+from peewee import IntegrityError
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
@@ -148,33 +148,6 @@ def _paused_by(view, context, model, name):
 
 
 # -- filters ---------------------------------------------------------------------------------------
-def _not(condition):
-    """NOT ``condition``, where a NULL in it counts as false (SQL's NOT NULL is NULL)."""
-    return Case(None, ((condition, 1),), 0) == 0
-
-
-def state_condition(state, now, window):
-    """The wallets in ``state`` (as ``services.wallets.health`` decides it), as a SQL
-    condition on ``Wallet`` joined to ``Merchant``."""
-    active, paused = Wallet.active == True, Wallet.paused == True  # noqa: E712
-    silent = service.silent_condition(now, window)
-    if state not in HEALTH_STATES:
-        raise ValueError(state)
-    if state == "inactive":
-        return Wallet.active == False  # noqa: E712
-    if state == "paused_silent":
-        return active & paused & (Wallet.paused_reason == "silent")
-    if state == "paused":
-        return active & paused & _not(Wallet.paused_reason == "silent")
-    running = active & (Wallet.paused == False)  # noqa: E712
-    if state == "silent":
-        return running & silent
-    attention = service.attention_condition(now, window)
-    if state == "at_limit":  # needs attention, running and not silent: at a limit
-        return running & _not(silent) & attention
-    return running & _not(silent) & _not(attention)  # ok
-
-
 class NeedsAttentionFilter(FilterEqual):
     """Silent, paused for silence, or at a daily or monthly limit today ("1"), or not ("0")."""
 
@@ -184,7 +157,7 @@ class NeedsAttentionFilter(FilterEqual):
     def apply(self, query, value):
         now, window = _now_and_window()
         condition = service.attention_condition(now, window)
-        return query.where(condition if value == "1" else _not(condition))
+        return query.where(condition if value == "1" else service.sql_not(condition))
 
     def operation(self):
         return _l("is")
@@ -198,7 +171,7 @@ class StateFilter(FilterEqual):
 
     def apply(self, query, value):
         now, window = _now_and_window()
-        return query.where(state_condition(value, now, window))
+        return query.where(service.state_condition(value, now, window))
 
     def operation(self):
         return _l("is")
@@ -497,4 +470,4 @@ class WalletView(AuditedViewMixin, ScopedModelView):
                            state=lambda w: state_label(row_health(w).state))
 
 
-__all__ = ["HEALTH_STATES", "NEEDS_ATTENTION", "WalletView", "row_health", "state_condition"]
+__all__ = ["HEALTH_STATES", "NEEDS_ATTENTION", "WalletView", "row_health"]

@@ -213,6 +213,9 @@ def silent_condition(now, window):
     return ((Wallet.offered_since <= now - window) & (Wallet.last_offered_at >= now - window))
 
 
+STATES = ("ok", "paused", "paused_silent", "silent", "at_limit", "inactive")
+
+
 @dataclass
 class Health:
     """What the Wallets screen and the dashboard show of one wallet."""
@@ -263,6 +266,33 @@ def attention_condition(now, window):
     if at_limit is not None:
         cond = cond | ((Wallet.active == True) & (Wallet.paused == False) & at_limit)  # noqa: E712
     return cond
+
+
+def sql_not(condition):
+    """NOT ``condition``, where a NULL in it counts as false (SQL's NOT NULL is NULL)."""
+    return Case(None, ((condition, 1),), 0) == 0
+
+
+def state_condition(state, now, window):
+    """The wallets in ``state`` (as :func:`health` decides it), as a SQL condition on
+    ``Wallet`` joined to ``Merchant`` (the Wallets screen's state filter)."""
+    active, paused = Wallet.active == True, Wallet.paused == True  # noqa: E712
+    silent = silent_condition(now, window)
+    if state not in STATES:
+        raise ValueError(state)
+    if state == "inactive":
+        return Wallet.active == False  # noqa: E712
+    if state == "paused_silent":
+        return active & paused & (Wallet.paused_reason == "silent")
+    if state == "paused":
+        return active & paused & sql_not(Wallet.paused_reason == "silent")
+    running = active & (Wallet.paused == False)  # noqa: E712
+    if state == "silent":
+        return running & silent
+    attention = attention_condition(now, window)
+    if state == "at_limit":  # needs attention, running and not silent: at a limit
+        return running & sql_not(silent) & attention
+    return running & sql_not(silent) & sql_not(attention)  # ok
 
 
 def attention_count(now, window, merchant_id=None):
