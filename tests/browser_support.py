@@ -97,6 +97,16 @@ def shop_server(pages):
     return ServerThread(server), f"http://127.0.0.1:{server.server_address[1]}"
 
 
+@pytest.fixture
+def shop(conn):
+    """The merchant's site on its own origin: ``pages["html"]`` is what it serves;
+    ``(pages, url)``."""
+    pages = {"html": ""}
+    server, url = shop_server(pages)
+    yield pages, url
+    server.stop()
+
+
 # The merchant's page: the snippet, and a record of what the plugin told the page.
 HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body>
 <h1>My shop</h1>

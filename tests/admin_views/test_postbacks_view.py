@@ -4,7 +4,7 @@ really reaches the merchant's receiver once the dispatcher runs."""
 import datetime
 
 import pytest
-from helpers import login, post_form
+from helpers import login, post_form, statements
 from http_receiver import receiver, run_queued_jobs  # noqa: F401 - a fixture
 
 import factories
@@ -205,18 +205,8 @@ def test_the_list_runs_one_query_for_its_rows_and_their_endpoints(client, world,
         with db.atomic():
             service.create_event(world["a"], "test", {"n": n})
     login(client, world["operator"])
-    counted = []
-    original = db.obj.execute_sql
-
-    def counting(sql, params=None, *args, **kwargs):
-        counted.append(sql)
-        return original(sql, params, *args, **kwargs)
-
-    db.obj.execute_sql = counting
-    try:
+    with statements() as counted:
         assert client.get("/admin/postbacks/").status_code == 200
-    finally:
-        db.obj.execute_sql = original
     per_row = [q for q in counted if 'FROM "postback"' not in q and '"id" = ' in q
                and ('FROM "webhook_endpoint"' in q or 'FROM "merchant"' in q)]
     assert not per_row, per_row

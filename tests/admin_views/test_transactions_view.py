@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from helpers import login, post_form
+from helpers import login, post_form, statements
 
 import factories
 from backoffice.models import AuditLog, Postback, Transaction, User
@@ -154,24 +154,10 @@ def test_operator_activates_for_a_label(operator_client, data):
 
 def test_list_runs_a_fixed_number_of_queries(owner_client, data):
     """Wallet and payment system come with the rows: no query per row."""
-    from backoffice.db import db
-
     for i in range(30):
         factories.transaction(data["wb"], "10.00", transaction_number=f"BULK-{i}")
-    counted = []
-    db.obj.query_hooks = getattr(db.obj, "query_hooks", None)
-
-    original = db.obj.execute_sql
-
-    def counting(sql, params=None, *a, **kw):
-        counted.append(sql)
-        return original(sql, params, *a, **kw)
-
-    db.obj.execute_sql = counting
-    try:
+    with statements() as counted:
         assert owner_client.get("/admin/transactions/").status_code == 200
-    finally:
-        db.obj.execute_sql = original
     transaction_queries = [q for q in counted if 'FROM "transaction"' in q]
     assert len(transaction_queries) == 1, transaction_queries
     assert not any('FROM "wallet"' in q and 'FROM "transaction"' not in q for q in counted)

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import csrf_from
-from helpers import login, post_form
+from helpers import login, post_form, statements
 
 import factories
 from backoffice.models import AuditLog, Wallet, utcnow
@@ -139,22 +139,10 @@ def test_the_last_report_is_in_the_viewers_zone(client, shop):
 
 def test_the_list_runs_a_fixed_number_of_queries(operator, shop):
     """Merchant and payment system come with the rows: health costs no query per row."""
-    from backoffice.db import db
-
     for _i in range(20):
         factories.wallet(shop["a"], shop["ps"])
-    counted = []
-    original = db.obj.execute_sql
-
-    def counting(sql, params=None, *a, **kw):
-        counted.append(sql)
-        return original(sql, params, *a, **kw)
-
-    db.obj.execute_sql = counting
-    try:
+    with statements() as counted:
         assert operator.get(LIST).status_code == 200
-    finally:
-        db.obj.execute_sql = original
     assert len([q for q in counted if 'FROM "wallet"' in q]) == 1, counted
     by_id = re.compile(r'FROM "(merchant|payment_system)" AS "t1" WHERE \("t1"."id" = ')
     assert not [q for q in counted if by_id.search(q)], counted

@@ -26,7 +26,7 @@ from decimal import Decimal
 
 import pytest
 from PIL import Image
-from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
+from browser_support import backoffice_url, browser, shop  # noqa: F401 - fixtures
 from browser_support import (
     HOST_PAGE, PageWatch, Screens, add_filter, backend_of, drop_gif_prompt, open_menu, shop_server, sign_in,
 )
@@ -86,15 +86,6 @@ def run_jobs(app):
     connection.flushdb()
     yield lambda: run_queued_jobs(app)
     connection.flushdb()
-
-
-@pytest.fixture
-def shop(conn):
-    """The merchant's site on its own origin: ``pages["html"]`` is what it serves."""
-    pages = {"html": ""}
-    server, url = shop_server(pages)
-    yield pages, url
-    server.stop()
 
 
 def list_column(page, label):

@@ -18,8 +18,8 @@ from decimal import Decimal
 
 import pytest
 from PIL import Image
-from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
-from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, shop_server, sign_in
+from browser_support import backoffice_url, browser, shop  # noqa: F401 - fixtures
+from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, sign_in
 
 import factories
 from backoffice.models import Appeal, AppealReceipt, Transaction, utcnow
@@ -32,14 +32,6 @@ from backoffice.services.ingest import Report, ingest
 FRAME = "#backoffice-deposit iframe"
 LABEL, ORDER_ID = "visitor-7", "order-42"
 NUMBER = "TRX-APL-E2E-1"
-
-
-@pytest.fixture
-def shop(conn):
-    pages = {"html": ""}
-    server, url = shop_server(pages)
-    yield pages, url
-    server.stop()
 
 
 @pytest.fixture

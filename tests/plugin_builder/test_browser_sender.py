@@ -16,8 +16,8 @@ import os
 from decimal import Decimal
 
 import pytest
-from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
-from browser_support import ARTIFACTS, HOST_PAGE, PageWatch, shop_server
+from browser_support import backoffice_url, browser, shop  # noqa: F401 - fixtures
+from browser_support import ARTIFACTS, HOST_PAGE, PageWatch
 
 import factories
 from backoffice.models import MatchingPolicy, Merchant, Transaction
@@ -27,14 +27,6 @@ from backoffice.services import matching
 from backoffice.services.ingest import Report, ingest
 
 FRAME = "#backoffice-deposit iframe"
-
-
-@pytest.fixture
-def shop(conn):
-    pages = {"html": ""}
-    server, url = shop_server(pages)
-    yield pages, url
-    server.stop()
 
 
 def merchant_with_payment(app, shop_url, require_sender=True, require_amount=False, number="TRX-SND-1",
