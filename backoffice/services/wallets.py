@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from peewee import Case, fn
+from peewee import Case, Cast, fn
 
 from ..db import CompiledQuery, Slot, is_postgres, write_transaction
 from ..errors import FieldError
@@ -130,7 +130,9 @@ def _eligible_query(with_amount):
     headroom = _headroom_sql()
     where = (Wallet.merchant == Slot("merchant")) & (Wallet.active == True) & (Wallet.paused == False)  # noqa: E712
     if with_amount:
-        amount = Slot("amount")
+        # Typed in the SQL: SQLite would compare a computed number with the bound
+        # Decimal (text there) as text.
+        amount = Cast(Slot("amount", Wallet.daily_limit), "NUMERIC")
         where &= ((Wallet.max_per_transaction.is_null() | (Wallet.max_per_transaction >= amount))
                   & (headroom.is_null() | (headroom >= amount)))
     else:
@@ -152,9 +154,7 @@ def eligible_by_system(merchant_id, today, amount=None):
     ``wallet`` carries ``id``, ``payment_system_id``, ``number`` and ``last_offered_at``."""
     values = dict(merchant=merchant_id, today=today, month=today.replace(day=1))
     if amount is not None:
-        # SQLite compares a computed number with a bound text (how Decimal binds there)
-        # as text; its money columns are REAL anyway.
-        values["amount"] = amount if is_postgres() else float(amount)
+        values["amount"] = amount
     out = {}
     for wallet in _ELIGIBLE[amount is not None].rows(**values):
         room = wallet.headroom
