@@ -46,6 +46,8 @@ setup(
             "pytest>=8,<10",
             "psycopg2-binary>=2.9,<3",
             "playwright>=1.50,<2",
+            # axe-core's rules run in the browser tests (the plugin's states, SPEC §13).
+            "axe-playwright-python>=0.1.7,<0.2",
             "standardwebhooks>=1.0,<2",
             "hypothesis>=6.100,<7",
             # 4.x: schemathesis.openapi.from_wsgi / case.call_and_validate (3.x's API is gone).

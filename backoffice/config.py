@@ -12,6 +12,10 @@ import secrets
 # The languages the back office speaks: code -> its own name (what the language
 # pickers show). The one list: read it with ``backoffice.i18n.languages()``.
 LANGUAGES = {"en": "English", "ru": "Русский"}
+# The plugin page speaks more languages than the back office (SPEC §13): its visitors
+# read Bengali, Hindi or Urdu first. Each one's own name, for the merchant's choice.
+PLUGIN_LANGUAGES = {"en": "English", "ru": "Русский", "bn": "বাংলা", "hi": "हिन्दी", "ur": "اردو"}
+RIGHT_TO_LEFT_LANGUAGES = ("ur",)
 
 
 def env_bool(name, default=False):

@@ -98,6 +98,11 @@ RATE_TO_USD = {"BDT": Decimal("0.0083"), "INR": Decimal("0.0119"), "PKR": Decima
 DAYS = 60
 
 
+def _upi_id(merchant, n):
+    """A UPI wallet's number is a UPI id (VPA): the plugin's link and QR code pay to it."""
+    return "".join(c for c in merchant.name.lower() if c.isalnum())[:20] + f".{n}@okaxis"
+
+
 def _wallet_number(rng, currency):
     if currency == "BDT":
         return "01" + str(rng.randint(3, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(8))
@@ -359,14 +364,14 @@ class _History:
                                          commission_percent=Decimal("2.50"), display_order=order)
             wallets[ps.id] = [
                 Wallet.create(merchant=merchant, payment_system=ps, identifier=f"{ps.code}-{index}-{n}",
-                              number=_wallet_number(rng, ps.currency))
+                              number=_upi_id(merchant, n) if ps.code in models.UPI_PAYMENT_SYSTEMS else _wallet_number(rng, ps.currency))
                 for n in (1, 2)
             ]
             ps_entries.append({"code": ps.code, "currency": ps.currency, "min_deposit": str(MIN_DEPOSIT[ps.currency]),
                                "wallet_numbers": [w.number for w in wallets[ps.id]]})
         entry = {
             "id": merchant.id, "name": merchant.name, "public_key": merchant.public_key,
-            "api_key": merchant.api_key, "postback_secret": endpoint.secret,
+            "api_key": merchant.api_key, "plugin_secret": merchant.plugin_secret, "postback_secret": endpoint.secret,
             "delayed_activation": merchant.delayed_activation,
             "owner": {"login": owner.login, "password": owner_password, "totp_secret": owner.totp_secret},
             "staff": {"login": staff.login, "password": staff_password, "totp_secret": staff.totp_secret},

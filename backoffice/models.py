@@ -27,6 +27,7 @@ from peewee import (
 from flask_login import UserMixin
 
 from .db import db
+from .security import new_plugin_secret
 
 
 # A stand-in clock (a function giving naive UTC), or None: the system's. Only the
@@ -84,6 +85,9 @@ ROLES = ("operator", "merchant_owner", "merchant_staff")
 AFTER_PAYMENT = ("message", "redirect", "close")
 THEMES = ("dark", "light", "white-green", "own")
 DIRECTIONS = ("incoming", "outgoing")
+# Payment systems whose wallet numbers are UPI ids (VPAs): the plugin offers a
+# upi://pay link and a QR code for them (SPEC §13).
+UPI_PAYMENT_SYSTEMS = ("upi",)
 TRANSACTION_TYPES = ("auto", "manual")
 ORIGINALITY = ("normal", "fraud")
 TRANSACTION_STATUSES = ("new", "activated")
@@ -147,6 +151,13 @@ class Merchant(BaseModel):
     # Withdrawal requests above this amount need two different operators' approvals
     # (SPEC §14); null: never. Operator-only.
     withdrawal_dual_approval_above = MoneyField(null=True, default=None)
+    # The key of data-signature v2 (SPEC §13): never the API key, rotated with 24 h
+    # during which the previous one signs too.
+    plugin_secret = CharField(max_length=64, default=new_plugin_secret)
+    plugin_secret_previous = CharField(max_length=64, null=True)
+    plugin_secret_previous_until = DateTimeField(null=True)
+    # The plugin's language when neither data-lang nor the browser's languages decide.
+    plugin_language = CharField(max_length=8, default="en")
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
 
@@ -788,6 +799,26 @@ class AppealReceipt(BaseModel):
     data = BlobField()
 
 
+class PluginSession(BaseModel):
+    """A plugin session (SPEC §13): made by the merchant's server for one visitor (one
+    label, maybe an order and an amount); its token goes in the snippet in place of the
+    label and its signature, and stops working at ``expires_at``. Only the token's
+    digest is stored."""
+    public_id = CharField(max_length=40, unique=True)  # "pss_…"
+    token_digest = CharField(max_length=64, unique=True)
+    merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE", backref="+")
+    label = CharField(max_length=255)
+    order_id = CharField(max_length=255, null=True)
+    amount = MoneyField(null=True)
+    currency = CharField(max_length=3, null=True)
+    payment_systems = JSONField(null=True)  # codes; null: every enabled one
+    expires_at = DateTimeField(index=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("merchant", "created_at"), False),)
+
+
 ALL_MODELS = [
     Merchant,
     User,
@@ -819,6 +850,7 @@ ALL_MODELS = [
     DepositReview,
     Appeal,
     AppealReceipt,
+    PluginSession,
 ]
 
 __all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

@@ -69,6 +69,16 @@ def new_api_key():
     return "sk_" + secrets.token_hex(24)
 
 
+def new_plugin_secret():
+    """The key of a merchant's ``data-signature`` v2 (SPEC §13)."""
+    return "psk_" + secrets.token_urlsafe(32)
+
+
+def new_session_token_for_plugin():
+    """A plugin session's token (``data-session``): a bearer secret, stored as its digest."""
+    return "pst_" + secrets.token_urlsafe(32)
+
+
 def new_postback_secret():
     """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()

@@ -14,7 +14,7 @@ from ..api.base import ApiError, error_response
 from ..api.validation import Body, normalise_text
 from ..api.openapi import document, error_responses, schema
 from ..extensions import address_key, failure_limits, limiter
-from ..services import matching
+from ..services import matching, plugin_sessions
 from ..services.activation import (
     BINDING,
     ActivationError,
@@ -39,7 +39,11 @@ def _body_value(name):
 
 
 def _label_key():
-    return "label:" + _body_value("merchant") + ":" + _body_value("label")
+    """Per (merchant, label): under a plugin session, the session's label (a visitor who
+    reloads the page for a new session keeps the same allowance)."""
+    token = _body_value("session")
+    label = (plugin_sessions.label_of(token) or "?session") if token else _body_value("label")
+    return "label:" + _body_value("merchant") + ":" + label
 
 
 def _number_key():
@@ -124,7 +128,8 @@ def _log_refused(reason):
 
 schema("ActivationRequest", {
     "type": "object",
-    "required": ["merchant", "payment_system", "transaction_number", "label"],
+    "required": ["merchant", "payment_system", "transaction_number"],
+    "description": "Either `session`, or `label` (with `order_id` and `signature` as the merchant needs)",
     "properties": {
         "merchant": {"type": "string", "description": "The merchant's public key"},
         "payment_system": {"type": "string", "example": "bkash"},
@@ -137,8 +142,12 @@ schema("ActivationRequest", {
         "amount": {"allOf": [{"$ref": "#/components/schemas/Money"}],
                    "description": "The amount the visitor paid; required when the config's `requires` lists it"},
         "signature": {"type": "string",
-                      "description": "v2=<hex HMAC-SHA256 of the length-prefixed label and order id> (README, "
-                                     "The plugin); the bare hex of label|order_id (v1) is deprecated"},
+                      "description": "v2=<expires>.<hex HMAC-SHA256, keyed with the plugin secret, of the "
+                                     "length-prefixed label, order id and expiry> (README, The plugin); the "
+                                     "forms keyed with the API key (v2=<hex>, bare hex v1) are deprecated"},
+        "session": {"type": "string", "maxLength": 128,
+                    "description": "A plugin session's token (POST /api/v1/plugin/sessions), in place of "
+                                   "`label`, `order_id` and `signature`"},
     },
 })
 # What both answers may say of a deposit (activation.Outcome.as_json).

@@ -161,3 +161,24 @@ def clear_prompt(settings):
     settings.gif_prompt = None
     settings.save()
     return old
+
+
+STILL_RE = re.compile(r"^([0-9a-f]{32})\.png$")
+
+
+def still_frame(name):
+    """The first frame of the stored prompt ``name`` as PNG bytes (what a visitor who
+    prefers reduced motion sees until they press Play), or None when there is no such
+    file. Stored files were checked and re-encoded on upload."""
+    if not NAME_RE.match(name or ""):
+        return None
+    path = os.path.join(prompts_folder(), name)
+    try:
+        with Image.open(path, formats=["GIF"]) as image:
+            image.seek(0)
+            frame = image.convert("RGBA")
+    except (FileNotFoundError, OSError):
+        return None
+    out = io.BytesIO()
+    frame.save(out, "PNG", optimize=True)
+    return out.getvalue()

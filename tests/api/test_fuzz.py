@@ -96,6 +96,7 @@ OPERATIONS = [
     ("GET", "/api/v1/events/{event_id}"),
     ("PUT", "/api/v1/plugin/theme"),
     ("PUT", "/api/v1/plugin/prompts/{payment_system}"),
+    ("POST", "/api/v1/plugin/sessions"),
     ("GET", "/plugin/api/config"),
     ("POST", "/plugin/api/activate"),
     ("POST", "/plugin/api/pending"),

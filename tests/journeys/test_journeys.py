@@ -504,7 +504,7 @@ def test_visitor_completes_a_stockpiled_deposit_in_three_payments(app, conn, jou
     label, order_id = "visitor-42", "order-7"
     pages["html"] = HOST_PAGE.format(snippet=snippet(
         merchant, backoffice_url, label=label, order_id=order_id, lang="en",
-        signature=label_signature(merchant.api_key, label, order_id)))
+        signature=label_signature(merchant.plugin_secret, label, order_id)))
 
     page, watch, screens = journey("visitor-stockpiling", viewport={"width": 420, "height": 900})
     page.goto(shop_url + "/checkout")

@@ -51,10 +51,10 @@ def test_signed_labels(client, shop):
     a.save()
     assert call(client, a, "A-TX-1").status_code == 403
     assert call(client, a, "A-TX-1", signature="00" * 32).status_code == 403
-    wrong_label = label_signature(a.api_key, "someone-else", "o-1")
+    wrong_label = label_signature(a.plugin_secret, "someone-else", "o-1")
     assert call(client, a, "A-TX-1", order_id="o-1", signature=wrong_label).status_code == 403
     assert Transaction.get(Transaction.transaction_number == "A-TX-1").status == "new"
-    good = call(client, a, "A-TX-1", order_id="o-1", signature=label_signature(a.api_key, "visitor", "o-1"))
+    good = call(client, a, "A-TX-1", order_id="o-1", signature=label_signature(a.plugin_secret, "visitor", "o-1"))
     assert good.status_code == 200 and good.get_json()["status"] == "activated"
 
 

@@ -46,7 +46,7 @@ def test_deposit_end_to_end_and_framing(app, browser, backoffice_url, shops):
     label, order_id = "visitor-7", "order-99"
     pages["html"] = HOST_PAGE.format(snippet=snippet(
         merchant, backoffice_url, label=label, order_id=order_id, lang="en",
-        signature=label_signature(merchant.api_key, label, order_id)))
+        signature=label_signature(merchant.plugin_secret, label, order_id)))
 
     context = browser.new_context(viewport={"width": 320, "height": 700})
     try:
