@@ -142,10 +142,12 @@ def pick_language(requested, accept_languages=None, default=None):
         code = requested.strip().lower().replace("_", "-").split("-")[0]
         if code in LANGUAGES:
             return code
-    if accept_languages is not None:
-        best = accept_languages.best_match(LANGUAGES)
-        if best:
-            return best
+    # The browser's languages best first, each by its primary tag: "ur-PK, en;q=0.8" is
+    # Urdu (werkzeug's best_match would prefer the exact "en" over the region's "ur-PK").
+    for value, quality in accept_languages or ():
+        code = value.strip().lower().replace("_", "-").split("-")[0]
+        if quality > 0 and code in LANGUAGES:
+            return code
     return default if default in LANGUAGES else "en"
 
 

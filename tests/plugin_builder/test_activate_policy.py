@@ -399,7 +399,7 @@ def test_a_bad_signature_is_logged_as_an_error(app, client, shop):
     a.require_signed_labels = True
     a.save()
     tx = report(app, shop.wa, "SG-1").transaction
-    response = call(client, a, "SG-1", "v", order_id="o-1", signature=label_signature(a.api_key, "other", "o-1"))
+    response = call(client, a, "SG-1", "v", order_id="o-1", signature=label_signature(a.plugin_secret, "other", "o-1"))
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "bad_signature"
     logged = ActivationAttempt.get(ActivationAttempt.transaction_number == "SG-1")
     assert (logged.merchant_id, logged.outcome, logged.reason, logged.label) == (a.id, "error", "bad_signature", "v")

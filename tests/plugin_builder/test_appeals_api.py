@@ -19,12 +19,13 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
+from markupsafe import escape
 from PIL import Image, PngImagePlugin
 
 import factories
 from backoffice import create_app
 from backoffice.models import Appeal, AppealReceipt, utcnow
-from backoffice.plugin_builder.messages import LANGUAGES, MESSAGES, SCRIPT_KEYS
+from backoffice.plugin_builder.messages import LANGUAGES, MESSAGES, SCRIPT_KEYS, Words
 from backoffice.plugin_builder.signing import label_signature
 from backoffice.services import appeals
 from backoffice.services.ingest import Report, ingest
@@ -260,13 +261,13 @@ def test_signed_labels_are_required_when_the_merchant_signs_them(client, shop):
     a = shop["a"]
     a.require_signed_labels = True
     a.save()
-    for signature in (None, "00" * 32, label_signature(a.api_key, "someone-else", "o-1"),
-                      label_signature(a.api_key, "visitor-1", "o-2")):
+    for signature in (None, "00" * 32, label_signature(a.plugin_secret, "someone-else", "o-1"),
+                      label_signature(a.plugin_secret, "visitor-1", "o-2")):
         response = post(client, fields(a, order_id="o-1", signature=signature))
         assert response.status_code == 403, signature
         assert response.get_json()["error"]["code"] == "bad_signature"
     assert Appeal.select().count() == 0
-    good = post(client, fields(a, order_id="o-1", signature=label_signature(a.api_key, "visitor-1", "o-1")))
+    good = post(client, fields(a, order_id="o-1", signature=label_signature(a.plugin_secret, "visitor-1", "o-1")))
     assert good.status_code == 201
     # a merchant that does not require them still refuses a wrong one
     b = shop["b"]
@@ -421,20 +422,24 @@ def test_only_the_merchants_own_key_reads_an_appeal(client, shop):
 
 # ---- the plugin page's side ------------------------------------------------------
 
-APPEAL_KEYS = [key for key in MESSAGES["en"] if key.startswith(("appeal_", "appeals_"))]
+APPEAL_KEYS = [key for key in MESSAGES if key.startswith(("appeal_", "appeals_"))]
 
 
 def test_the_appeal_words_exist_in_every_language():
     assert len(APPEAL_KEYS) >= 20
+    english = Words("en")
     for language in LANGUAGES:
+        words = Words(language)
         for key in APPEAL_KEYS:
-            text = MESSAGES[language].get(key)
+            text = words.text(key)
             assert text, (language, key)
             # the same placeholders as the English (the page fills them in)
-            assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", MESSAGES["en"][key])), key
+            assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", english.text(key))), \
+                (language, key)
+    russian = Words("ru")
     for key in APPEAL_KEYS:  # Russian is Russian, not English left untranslated
-        assert MESSAGES["ru"][key] != MESSAGES["en"][key] and re.search("[а-яё]", MESSAGES["ru"][key], re.I), key
-    assert MESSAGES["en"]["appeal_state_rejected"].count("{reason}") == 1
+        assert russian.text(key) != english.text(key) and re.search("[а-яё]", russian.text(key), re.I), key
+    assert english.text("appeal_state_rejected").count("{reason}") == 1
     # what the script says is handed to it
     needed = {"appeal_number_invalid", "appeal_sender_invalid", "appeal_paid_at_invalid", "appeal_receipt_too_large",
               "appeal_receipt_invalid", "appeal_sent", "appeal_already", "appeal_ref", "appeal_next", "appeal_item",
@@ -442,9 +447,10 @@ def test_the_appeal_words_exist_in_every_language():
     assert needed <= set(SCRIPT_KEYS)
 
 
-@pytest.mark.parametrize("lang", ["en", "ru"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_page_carries_the_appeal_form_hidden_until_needed(client, shop, lang):
-    words = MESSAGES[lang]
+    words = {key: str(escape(text)) for key, text in Words(lang).all().items()}  # as the page's HTML has them
+    script_words = Words(lang).all()
     query = urlencode(dict(merchant=shop["a"].public_key, label="visitor-1", lang=lang))
     response = client.get("/plugin/v1/page?" + query)
     assert response.status_code == 200
@@ -465,5 +471,5 @@ def test_the_page_carries_the_appeal_form_hidden_until_needed(client, shop, lang
     assert 'data-currency="BDT"' in text
     settings = json.loads(re.search(r'<script type="application/json" id="bo-settings">(.*?)</script>', text,
                                     re.S).group(1))
-    assert settings["messages"]["appeal_state_matched"] == words["appeal_state_matched"]
+    assert settings["messages"]["appeal_state_matched"] == script_words["appeal_state_matched"]
     assert "style=" not in text and "onclick" not in text  # the CSP allows no inline style or script

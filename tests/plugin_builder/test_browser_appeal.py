@@ -23,7 +23,7 @@ from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, sign_in
 
 import factories
 from backoffice.models import Appeal, AppealReceipt, Transaction, utcnow
-from backoffice.plugin_builder.messages import MESSAGES
+from backoffice.plugin_builder.messages import Words
 from backoffice.plugin_builder.signing import label_signature
 from backoffice.plugin_builder.snippet import snippet
 from backoffice.services import appeals
@@ -58,7 +58,7 @@ def merchant_on(base_url, shop_url, pages, lang="en", signed=True):
     wallet = factories.wallet(merchant, ps, number="01712345678")
     pages["html"] = HOST_PAGE.format(snippet=snippet(
         merchant, base_url, label=LABEL, order_id=ORDER_ID, lang=lang,
-        signature=label_signature(merchant.api_key, LABEL, ORDER_ID) if signed else None))
+        signature=label_signature(merchant.plugin_secret, LABEL, ORDER_ID) if signed else None))
     return merchant, wallet
 
 
@@ -113,7 +113,7 @@ def no_sideways_scroll(plugin):
 
 def test_visitor_appeals_operator_matches_visitor_sees_it_credited(app, backoffice_url, shop, contexts, request):
     pages, shop_url = shop
-    words = MESSAGES["en"]
+    words = Words("en").all()
     merchant, wallet = merchant_on(backoffice_url, shop_url, pages)
     operator = factories.user("operator")
     screens = Screens("appeal", backend_of(request))
@@ -224,7 +224,7 @@ def test_visitor_appeals_operator_matches_visitor_sees_it_credited(app, backoffi
 
 def test_a_rejection_reads_its_reason_as_text_in_russian(app, backoffice_url, shop, contexts):
     pages, shop_url = shop
-    words = MESSAGES["ru"]
+    words = Words("ru").all()
     merchant, _wallet = merchant_on(backoffice_url, shop_url, pages, lang="ru", signed=False)
     operator = factories.user("operator")
     context, watch = contexts(viewport={"width": 320, "height": 900})
@@ -256,7 +256,7 @@ def test_a_rejection_reads_its_reason_as_text_in_russian(app, backoffice_url, sh
 
 def test_the_forms_checks_are_said_beside_each_field(app, backoffice_url, shop, contexts):
     pages, shop_url = shop
-    words = MESSAGES["en"]
+    words = Words("en").all()
     merchant_on(backoffice_url, shop_url, pages)
     context, watch = contexts()
     page = context.new_page()

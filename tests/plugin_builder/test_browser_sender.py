@@ -2,12 +2,13 @@
 
 A merchant whose matching policy requires the sender's digits, a reported payment sent
 from a wallet ending in 4321, the plugin framed by the merchant's shop page with
-``data-lang`` English and Russian: the page shows the field with its label in that
-language; digits that are not 4 are refused in the page (no request); wrong digits get
-the same "not found" answer as an unknown number and the payment stays unclaimed; the
-right digits activate it. A merchant without the rule sees no such field. A 400 naming
-a field shows that field's message; the field the policy added after the page loaded
-asks the visitor to reload. The field is readable in the three built-in themes.
+``data-lang`` each of the plugin's languages: the page shows the field with its label in
+that language; digits that are not 4 are refused in the page (no request); wrong digits
+get the same "not found" answer as an unknown number and the payment stays unclaimed; the
+right digits (written in the visitor's own digits too) activate it. A merchant without the
+rule sees no such field. A 400 naming a field shows that field's message; the field the
+policy added after the page loaded asks the visitor to reload. The field is readable in
+the three built-in themes.
 
 Skipped when Chromium or the playwright package is missing, unless REQUIRE_BROWSER=1.
 """
@@ -21,7 +22,7 @@ from browser_support import ARTIFACTS, HOST_PAGE, PageWatch
 
 import factories
 from backoffice.models import MatchingPolicy, Merchant, Transaction
-from backoffice.plugin_builder.messages import MESSAGES
+from backoffice.plugin_builder.messages import LANGUAGES, Words
 from backoffice.plugin_builder.snippet import snippet
 from backoffice.services import matching
 from backoffice.services.ingest import Report, ingest
@@ -92,9 +93,17 @@ def submit_and_wait(page, frame, count):
     return page.evaluate("window.deposits")[count - 1]
 
 
-@pytest.mark.parametrize("lang", ["en", "ru"])
+# 4321 as a visitor of each language may type it.
+RIGHT_DIGITS = {"en": "432\u09e7",  # one BENGALI DIGIT ONE among ASCII digits
+                "ru": "4321",
+                "bn": "\u09ea\u09e9\u09e8\u09e7",  # Bengali digits
+                "hi": "\u096a\u0969\u0968\u0967",  # Devanagari digits
+                "ur": "\u06f4\u06f3\u06f2\u06f1"}  # extended Arabic-Indic digits, as Urdu writes them
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_plugin_asks_for_the_sender_digits(app, plugin, backoffice_url, lang):
-    words = MESSAGES[lang]
+    words = Words(lang).all()
     merchant = merchant_with_payment(app, plugin.shop_url)
     page, frame, watch, requests = plugin(merchant, lang)
     plugin_page = plugin_frame(page, backoffice_url)
@@ -131,8 +140,8 @@ def test_the_plugin_asks_for_the_sender_digits(app, plugin, backoffice_url, lang
     assert requests.bodies[-1]["sender_last4"] == "1234" and "amount" not in requests.bodies[-1]
     assert status_of("TRX-SND-1") == "new"
 
-    # the right digits (typed on a Bengali keyboard, or not): activated
-    sender.fill("432১" if lang == "en" else "4321")  # U+09E7 BENGALI DIGIT ONE
+    # the right digits (typed on a Bengali, Hindi or Urdu keyboard, or not): activated
+    sender.fill(RIGHT_DIGITS[lang])
     outcome = submit_and_wait(page, frame, 2)
     assert outcome["status"] == "activated" and outcome["amount"] == "900.00"
     assert frame.locator("[data-testid=result]").inner_text() == words["activated"].replace(
@@ -162,7 +171,7 @@ def test_no_sender_field_without_the_rule(app, plugin):
     page, frame, watch, requests = plugin(merchant, "ru")
     assert frame.locator("[data-testid=sender]").count() == 0
     assert frame.locator("[data-testid=amount]").count() == 0
-    assert MESSAGES["ru"]["sender_label"] not in frame.locator("body").inner_text()
+    assert Words("ru")("sender_label") not in frame.locator("body").inner_text()
     frame.locator("[data-testid=number]").fill("TRX-PLAIN-1")
     assert submit_and_wait(page, frame, 1)["status"] == "activated"
     assert "sender_last4" not in requests.bodies[-1]
@@ -175,14 +184,14 @@ def test_the_amount_field_checks_its_value_and_is_sent(app, plugin):
     page, frame, watch, requests = plugin(merchant, "ru")
     amount = frame.locator("[data-testid=amount]")
     assert amount.get_attribute("inputmode") == "decimal"
-    assert frame.locator("label[for=bo-amount]").inner_text() == MESSAGES["ru"]["amount_label"]
+    assert frame.locator("label[for=bo-amount]").inner_text() == Words("ru")("amount_label")
     frame.locator("[data-testid=number]").fill("TRX-AMT-1")
     frame.locator("[data-testid=sender]").fill("4321")
     for bad in ("0", "-5", "9,999", "abc"):
         amount.fill(bad)
         frame.locator("[data-testid=submit]").click()
         frame.locator("[data-testid=amount-error]").wait_for(state="visible", timeout=5000)
-        assert frame.locator("[data-testid=amount-error]").inner_text() == MESSAGES["ru"]["amount_invalid"]
+        assert frame.locator("[data-testid=amount-error]").inner_text() == Words("ru")("amount_invalid")
         assert frame.locator("[data-testid=amount]:focus").count() == 1
     assert requests.bodies == []
     amount.fill("900,00")  # a Russian visitor's decimal comma
@@ -203,7 +212,7 @@ def test_a_400_naming_a_field_shows_that_fields_message(app, plugin):
     frame.locator("[data-testid=submit]").click()
     error = frame.locator("[data-testid=sender-error]")
     error.wait_for(state="visible", timeout=5000)
-    assert error.inner_text() == MESSAGES["en"]["sender_invalid"]  # the page's words, not the server's
+    assert error.inner_text() == Words("en")("sender_invalid")  # the page's words, not the server's
     assert frame.locator("[data-testid=sender]:focus").count() == 1
     assert frame.locator("[data-testid=submit]").is_enabled()
     assert len(requests.bodies) == 1
@@ -219,7 +228,7 @@ def test_a_rule_added_after_the_page_loaded_asks_to_reload(app, plugin):
     frame.locator("[data-testid=number]").fill("TRX-LATE-1")
     frame.locator("[data-testid=submit]").click()
     result = frame.locator("[data-testid=result]")
-    result.get_by_text(MESSAGES["ru"]["form_changed"]).wait_for(timeout=10000)
+    result.get_by_text(Words("ru")("form_changed")).wait_for(timeout=10000)
     assert status_of("TRX-LATE-1") == "new"
     watch.expect(lambda e: "400" in e, "the policy changed under the page: the API answers 400 naming the field")
     watch.assert_clean()

@@ -104,7 +104,7 @@ def test_signed_labels_and_bad_input(app, client, shop):
     merchant = shop["merchant"]
     merchant.require_signed_labels = True
     merchant.save()
-    signature = label_signature(merchant.api_key, "visitor", "o-9")
+    signature = label_signature(merchant.plugin_secret, "visitor", "o-9")
     assert activate(client, merchant, "LATE-3", order_id="o-9", signature=signature)["status"] == "pending"
     unsigned = client.post("/plugin/api/pending", json=body(merchant, "LATE-3"))
     assert unsigned.status_code == 403 and unsigned.get_json()["error"]["code"] == "bad_signature"

@@ -74,11 +74,11 @@ def test_signed_labels(client, plugin_shop):
     m.save()
     assert page(client, m).status_code == 403
     assert page(client, m, signature="0" * 64).status_code == 403
-    good = page(client, m, order_id="o-1", signature=label_signature(m.api_key, "visitor-1", "o-1"))
+    signature = label_signature(m.plugin_secret, "visitor-1", "o-1")
+    good = page(client, m, order_id="o-1", signature=signature)
     assert good.status_code == 200
-    assert settings_of(good)["signature"] == label_signature(m.api_key, "visitor-1", "o-1")
-    assert page(client, m, order_id="o-2", signature=label_signature(m.api_key, "visitor-1", "o-1")).status_code \
-        == 403
+    assert settings_of(good)["signature"] == signature
+    assert page(client, m, order_id="o-2", signature=signature).status_code == 403
 
 
 def test_unknown_disabled_and_unlabelled(client, plugin_shop):
@@ -149,7 +149,7 @@ def test_every_outcome_message_uses_only_what_the_api_answers(ctx):
     import datetime
     from decimal import Decimal
 
-    from backoffice.plugin_builder.messages import LANGUAGES, MESSAGES
+    from backoffice.plugin_builder.messages import LANGUAGES, MESSAGES, Words
     from backoffice.services.activation import OUTCOMES, Outcome
 
     samples = {
@@ -160,10 +160,11 @@ def test_every_outcome_message_uses_only_what_the_api_answers(ctx):
     for status in OUTCOMES:
         answer = (samples.get(status) or Outcome(status)).as_json()
         for language in LANGUAGES:
-            text = MESSAGES[language][status]
+            text = Words(language).text(status)
             for name in re.findall(r"\{(\w+)\}", text):
                 assert name in answer, (language, status, name)
-    stockpiling = MESSAGES["en"]["stockpiling"]
+    stockpiling = Words("en").text("stockpiling")
     assert all("{" + k + "}" in stockpiling for k in ("accumulated", "remaining", "required"))
-    assert "automatically" in MESSAGES["en"]["pending"]
-    assert set(MESSAGES["en"]) == set(MESSAGES["ru"])
+    assert "automatically" in Words("en").text("pending")
+    for language in LANGUAGES:  # every key in every language (the catalogs: tests/test_plugin_languages.py)
+        assert set(Words(language).all()) == set(MESSAGES), language

@@ -10,7 +10,9 @@ import pytest
 from plugin_support import plugin_shop  # noqa: F401 - fixture
 
 from backoffice.models import MatchingPolicy
-from backoffice.plugin_builder.messages import LANGUAGES, MESSAGES, SCRIPT_KEYS
+from backoffice.plugin_builder.messages import LANGUAGES, MESSAGES, SCRIPT_KEYS, Words
+
+EN, RU = Words("en"), Words("ru")
 
 
 def page(client, merchant, **params):
@@ -49,8 +51,8 @@ def test_sender_digits_only_when_the_policy_requires_them(client, plugin_shop):
                       'pattern="[0-9]{4}"', 'maxlength="4"', 'autocomplete="off"',
                       'aria-describedby="bo-sender-help bo-sender-error"'):
         assert attribute in tag, attribute
-    assert f'<label for="bo-sender" class="bo-label">{MESSAGES["en"]["sender_label"]}</label>' in text
-    assert f'<p id="bo-sender-help" class="bo-help">{MESSAGES["en"]["sender_help"]}</p>' in text
+    assert f'<label for="bo-sender" class="bo-label">{EN("sender_label")}</label>' in text
+    assert f'<p id="bo-sender-help" class="bo-help">{EN("sender_help")}</p>' in text
     assert re.search(r'<p id="bo-sender-error"[^>]*\bhidden\b', text)  # empty until a fault
     assert input_tag(text, "amount") is None and "bo-amount" not in text
     assert settings_of(text)["requires"] == ["sender_last4"]
@@ -68,8 +70,8 @@ def test_amount_only_when_the_policy_requires_it(client, plugin_shop):
     for attribute in ('id="bo-amount"', 'name="amount"', 'inputmode="decimal"', 'autocomplete="off"',
                       'aria-describedby="bo-amount-help bo-amount-error"'):
         assert attribute in tag, attribute
-    assert f'<label for="bo-amount" class="bo-label">{MESSAGES["en"]["amount_label"]}</label>' in text
-    assert MESSAGES["en"]["amount_help"] in text
+    assert f'<label for="bo-amount" class="bo-label">{EN("amount_label")}</label>' in text
+    assert EN("amount_help") in text
     assert input_tag(text, "sender") is None and "bo-sender" not in text
     assert settings_of(text)["requires"] == ["amount"]
 
@@ -80,11 +82,11 @@ def test_both_fields_in_russian(client, plugin_shop):
     text = page(client, merchant, lang="ru")
     assert input_tag(text, "sender") and input_tag(text, "amount")
     assert "Последние 4 цифры кошелька, с которого вы платили" in text
-    assert MESSAGES["ru"]["amount_label"] in text and MESSAGES["ru"]["sender_help"] in text
-    assert MESSAGES["en"]["sender_label"] not in text
+    assert RU("amount_label") in text and RU("sender_help") in text
+    assert EN("sender_label") not in text
     settings = settings_of(text)
     assert settings["requires"] == ["sender_last4", "amount"]
-    assert settings["messages"]["sender_invalid"] == MESSAGES["ru"]["sender_invalid"]
+    assert settings["messages"]["sender_invalid"] == RU("sender_invalid")
     assert text.index('data-testid="sender"') < text.index('data-testid="amount"')
 
 
@@ -94,7 +96,7 @@ def test_nothing_asked_when_the_policy_needs_neither(client, plugin_shop):
     policy(merchant)
     text = page(client, merchant)
     assert input_tag(text, "sender") is None and input_tag(text, "amount") is None
-    assert "bo-field" not in text and MESSAGES["en"]["sender_label"] not in text
+    assert "bo-field" not in text and EN("sender_label") not in text
     assert settings_of(text)["requires"] == []
     assert input_tag(text, "number") is not None  # the transaction number is always asked
 
@@ -119,10 +121,10 @@ def test_the_new_words_exist_in_every_language():
             "form_changed")
     for language in LANGUAGES:
         for key in keys:
-            assert MESSAGES[language].get(key), (language, key)
-    assert set(MESSAGES["en"]) == set(MESSAGES["ru"])
+            assert Words(language).text(key), (language, key)
+    assert set(keys) <= set(MESSAGES)
     assert {"sender_invalid", "amount_invalid", "form_changed"} <= set(SCRIPT_KEYS)
     # Russian is Russian, not English left untranslated
     for key in keys:
-        assert MESSAGES["ru"][key] != MESSAGES["en"][key]
-        assert re.search("[а-яё]", MESSAGES["ru"][key], re.I), key
+        assert RU(key) != EN(key)
+        assert re.search("[а-яё]", RU(key), re.I), key
