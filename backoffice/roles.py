@@ -66,7 +66,7 @@ SCREENS = {
     "settings": {
         "view": EVERYONE, "password": EVERYONE, "preferences": EVERYONE, "totp_start": EVERYONE,
         "totp_confirm": EVERYONE, "totp_disable": EVERYONE, "recovery_codes": EVERYONE,
-        "system": OWNERS, "rotate_api_key": OWNERS,
+        "system": OWNERS, "rotate_api_key": OWNERS, "rotate_plugin_secret": OWNERS,
     },
     # Settings → Plugin appearance and installation: owners and operators (SPEC §1).
     "plugin_appearance": {"view": OWNERS, "starter": OWNERS, "theme": OWNERS, "prompt": OWNERS,

@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from markupsafe import Markup
 
-from .. import labels
+from .. import config, labels
 from ..i18n import format_datetime, languages
 from ..models import Merchant, PaymentSystem, User
 from ..services import matching
@@ -45,6 +45,7 @@ FIELDS = {
                                _l("the waiting time of a delayed activation")),
     "withdrawal_dual_approval_above": (_l("Two approvals above"), _l("the amount above which two approvals are needed")),
     "language": (_l("Interface language"), _l("the interface language")),
+    "plugin_language": (_l("Plugin language"), _l("the plugin's default language")),
     "active": (_l("Active"), None),
     "url": (_l("URL"), _l("the URL")),
     "description": (_l("Description"), _l("the description")),
@@ -108,8 +109,9 @@ VALUES = {
     "role": labels.ROLE, "after_payment": AFTER_PAYMENT, "theme": THEME_LABELS, "originality": labels.ORIGINALITY,
     "reported_direction": labels.DIRECTION, "outcome": labels.ACTIVATION_OUTCOME, "rule": REVIEW_RULES,
     "reason": DISABLED_REASONS, "by": VIA, "via": VIA, "status": labels.WITHDRAWAL_STATUS,
+    "plugin_language": config.PLUGIN_LANGUAGES,
 }
-DATE_TIMES = {"expires_at", "since", "grace_until", "failing_since"}
+DATE_TIMES = {"expires_at", "since", "grace_until", "failing_since", "previous_valid_until"}
 MONEY = {"min_deposit", "amount_tolerance", "review_above", "review_first_above", "withdrawal_dual_approval_above",
          "max_per_transaction", "daily_limit", "monthly_limit"}
 
@@ -329,6 +331,11 @@ SENTENCES = {
     "merchant.disable": Spec(_l("%(actor)s disabled the merchant %(merchant)s."), _merchant_name),
     "merchant.rotate_api_key": Spec(_l("%(actor)s made a new API key for %(merchant)s; the old one stopped working."),
                                     _merchant_name),
+    "merchant.rotate_plugin_secret": Spec(
+        _l("%(actor)s made a new plugin secret for %(merchant)s; the previous one works until %(until)s."),
+        lambda e, s, n: dict(_merchant_name(e, s, n),
+                             until=value_of("previous_valid_until", s.get("previous_valid_until"), n)),
+        ("previous_valid_until",)),
     "merchant.rotate_postback_secret": Spec(_l("%(actor)s made a new postback signing secret for %(merchant)s."),
                                             _merchant_name),
     # Users.

@@ -4,8 +4,10 @@
   own time zone, the second factor (TOTP, QR code rendered server-side as SVG, with
   recovery codes shown once).
 * System (merchant owner; an operator picks a merchant with ``?merchant=<id>``;
-  merchant staff get 403): API key rotation, behaviour after payment, time zone,
-  allowed origins, signed labels; operators also delayed activation and its TTL
+  merchant staff get 403): API key rotation, plugin secret rotation (the key of
+  ``data-signature`` v2; the previous secret keeps signing for 24 hours), behaviour
+  after payment, time zone, allowed origins, signed labels, the plugin's default
+  language; operators also delayed activation and its TTL
   (absent from the merchant's form and ignored if posted). Where events are sent is
   Settings → Webhooks (``admin_views.webhooks``): System links there, and its Send a
   test postback button sends to every enabled endpoint that takes test events.
@@ -28,11 +30,12 @@ from markupsafe import Markup
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..config import PLUGIN_LANGUAGES
 from ..extensions import address_key
-from ..i18n import language_choices
-from ..models import Merchant
+from ..i18n import format_datetime, language_choices, viewer_timezone_name
+from ..models import Merchant, utcnow
 from ..security import totp_uri
-from ..services import accounts, merchant_settings, profile
+from ..services import accounts, merchant_settings, plugin_sessions, profile
 from ..services import merchants as merchant_service
 from ..services.checks import SettingsError, timezone_names
 from .base import SecureBaseView, current_role, form_errors, is_operator
@@ -71,6 +74,10 @@ class SystemForm(FlaskForm):
     allowed_origins = TextAreaField(_l("Allowed origins (one per line, e.g. https://shop.example.com)"),
                                     validators=[Optional(), Length(max=20000)])
     require_signed_labels = BooleanField(_l("Require signed labels"))
+    # Checked by the service (its message names the field), like the time zone.
+    plugin_language = SelectField(_l("Plugin language (default)"), validate_choice=False,
+                                  description=_l("The plugin speaks it when neither data-lang nor the visitor's "
+                                                 "browser names a language it knows."))
     delayed_activation = BooleanField(_l("Delayed automatic activation"))
     pending_activation_ttl = IntegerField(_l("Waiting time of a delayed activation, minutes"),
                                           validators=[Optional()])
@@ -241,6 +248,7 @@ class SettingsView(SecureBaseView):
             "after_payment_url": merchant.after_payment_url, "timezone": merchant.timezone,
             "allowed_origins": "\n".join(merchant.allowed_origins or []),
             "require_signed_labels": merchant.require_signed_labels,
+            "plugin_language": merchant.plugin_language,
             "delayed_activation": merchant.delayed_activation,
             "pending_activation_ttl": merchant.pending_activation_ttl,
             "withdrawal_dual_approval_above": ("" if merchant.withdrawal_dual_approval_above is None
@@ -249,6 +257,8 @@ class SettingsView(SecureBaseView):
         form = SystemForm(formdata=formdata, data=data)
         form.after_payment.choices = [(k, v) for k, v in AFTER_PAYMENT_LABELS.items()]
         form.timezone.choices = _timezone_choices()
+        # Each language by its own name (marked with its lang, for screen readers).
+        form.plugin_language.choices = [(code, name, {"lang": code}) for code, name in PLUGIN_LANGUAGES.items()]
         if not is_operator():
             del form.delayed_activation
             del form.pending_activation_ttl
@@ -260,9 +270,13 @@ class SettingsView(SecureBaseView):
             merchants = list(Merchant.select(Merchant.id, Merchant.name, Merchant.active).order_by(Merchant.name)
                              .limit(1000))
             return self.render("admin/settings_choose_merchant.html", merchants=merchants), status
+        until = merchant.plugin_secret_previous_until
         return self.render("admin/settings_system.html", merchant=merchant,
                            form=form or self._system_form(merchant), rotate_form=RotateForm(formdata=None),
-                           merchant_arg={"merchant": merchant.id} if is_operator() else {}, **extra), status
+                           merchant_arg={"merchant": merchant.id} if is_operator() else {},
+                           # The previous plugin secret still signs until then (viewer's time zone).
+                           previous_secret_until=format_datetime(until) if until and until > utcnow() else None,
+                           timezone_name=viewer_timezone_name(), **extra), status
 
     @expose("/system/", methods=("GET", "POST"))
     def system(self):
@@ -291,6 +305,16 @@ class SettingsView(SecureBaseView):
             abort(400)
         key = merchant_settings.rotate_api_key(merchant, current_user.id, ip=request.remote_addr)
         return self._render_system(merchant, new_api_key=key)[0]
+
+    @expose("/system/rotate-plugin-secret/", methods=("POST",))
+    def rotate_plugin_secret(self):
+        """A new plugin secret (the key of ``data-signature`` v2), shown once; the
+        previous one keeps signing for 24 hours, so the merchant's site can switch."""
+        merchant = self._system_merchant() or abort(404)
+        if not RotateForm().validate_on_submit():
+            abort(400)
+        secret = plugin_sessions.rotate_plugin_secret(merchant, current_user.id, ip=request.remote_addr)
+        return self._render_system(Merchant.get_by_id(merchant.id), new_plugin_secret=secret)[0]
 
 
 # --- the one-time password reset link (no sign-in) -----------------------------------------

@@ -30,6 +30,8 @@ from ..plugin_builder.config import (
 )
 from ..plugin_builder.css import MAX_CSS_BYTES
 from ..plugin_builder.gif import MAX_BYTES, GifError
+from ..plugin_builder.signing import MAX_LIFETIME, V1_ACCEPTED_UNTIL
+from ..services import plugin_sessions
 from .base import SecureBaseView, is_operator
 
 THEME_LABELS = {"dark": _l("Dark"), "light": _l("Light"), "white-green": _l("White-green"), "own": _l("Own")}
@@ -158,7 +160,10 @@ class PluginAppearanceView(_MerchantPage):
 
 
 class PluginInstallationView(_MerchantPage):
-    """The merchant's snippet, a Copy button, the parameters and signature examples."""
+    """How to put the plugin on a site, the new way first (SPEC §13): plugin sessions
+    created by the merchant's server (examples in Python, PHP, Node), then labels signed
+    with the plugin secret (v2), then the deprecated forms keyed by the API key; the
+    snippets with Copy buttons and the table of every parameter. No secret is shown."""
 
     @expose("/")
     def index(self):
@@ -168,7 +173,17 @@ class PluginInstallationView(_MerchantPage):
             "admin/plugin_installation.html",
             merchant=merchant,
             merchants=self.merchants(),
+            sessions_url=base_url.rstrip("/") + snippets.SESSIONS_PATH,
+            session_snippet=snippets.snippet(merchant, base_url, session="TOKEN") if merchant else "",
             snippet=snippets.snippet(merchant, base_url) if merchant else "",
             parameters=snippets.PARAMETERS,
-            examples=snippets.EXAMPLES,
+            unless_session=snippets.UNLESS_SESSION,
+            session_examples=snippets.SESSION_EXAMPLES,
+            v2_examples=snippets.V2_EXAMPLES,
+            deprecated_examples=snippets.DEPRECATED_EXAMPLES,
+            system_url=url_for("settings.system", **({"merchant": merchant.id} if is_operator() and merchant
+                                                     else {})),
+            max_signature_days=MAX_LIFETIME // 86400,
+            session_lifetime=plugin_sessions.DEFAULT_LIFETIME, session_max_lifetime=plugin_sessions.MAX_LIFETIME,
+            v1_until=current_app.config.get("PLUGIN_SIGNATURE_V1_UNTIL", V1_ACCEPTED_UNTIL) or "-",
         )

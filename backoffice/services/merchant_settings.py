@@ -6,8 +6,8 @@ field(s) and nothing is saved; every change writes an audit entry (before / afte
 never a secret).
 
 * System (merchant owner, or an operator for any merchant): behaviour after payment,
-  time zone, allowed origins, signed labels (webhook endpoints are
-  ``services.webhooks``'); operators only: delayed activation and its TTL, and the amount above which
+  time zone, allowed origins, signed labels, the plugin's default language (webhook
+  endpoints are ``services.webhooks``'); operators only: delayed activation and its TTL, and the amount above which
   a withdrawal needs two operators' approvals (ignored when a merchant posts them).
 * API key rotation (the new value is returned once, to be shown once).
 """
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 
+from ..config import PLUGIN_LANGUAGES
 from ..db import db
 from ..models import AFTER_PAYMENT, Merchant
 from ..origins import normalise_origin, url_origin
@@ -25,7 +26,7 @@ from .merchants import apply_changes
 from .withdrawals import ValidationFailed, parse_dual_approval_threshold
 
 MERCHANT_FIELDS = ("after_payment", "after_payment_url", "timezone", "allowed_origins",
-                   "require_signed_labels")
+                   "require_signed_labels", "plugin_language")
 OPERATOR_FIELDS = ("delayed_activation", "pending_activation_ttl", "withdrawal_dual_approval_above")
 MAX_ORIGINS = 50
 TTL_RANGE = (1, 24 * 60)  # minutes
@@ -70,6 +71,13 @@ def _check_system(merchant, values, operator):
                 value = check_timezone(value)
             elif name == "allowed_origins":
                 value = parse_origins(value) if isinstance(value, str) else parse_origins("\n".join(value or []))
+            elif name == "plugin_language":
+                # The language the plugin speaks when neither data-lang nor the
+                # visitor's browser names one it knows (SPEC §13).
+                value = value.strip() if isinstance(value, str) else None
+                if value not in PLUGIN_LANGUAGES:
+                    raise SettingsError({name: _("Plugin language: choose one of %(names)s.",
+                                                 names=", ".join(PLUGIN_LANGUAGES.values()))})
             elif name in ("require_signed_labels", "delayed_activation"):
                 value = as_bool(value)
             elif name == "withdrawal_dual_approval_above":

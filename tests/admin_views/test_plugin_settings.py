@@ -1,6 +1,7 @@
 """Settings → Plugin appearance and Plugin installation: owners change their own
 merchant, operators choose a merchant, staff are refused (SPEC §1; issue 17, the role
 table); every change needs the CSRF token."""
+import html
 import io
 import re
 
@@ -10,6 +11,7 @@ from PIL import Image
 
 import factories
 from backoffice.models import AuditLog, Merchant, MerchantPaymentSystem
+from backoffice.plugin_builder import snippet as snippets
 from conftest import csrf_from
 
 APPEARANCE = "/admin/plugin-appearance/"
@@ -161,6 +163,12 @@ def test_operator_chooses_a_merchant(client, world):
     assert b.public_key in snippet
 
 
+def code_blocks(text):
+    """The page's examples: data-testid -> the code as shown (HTML unescaped)."""
+    return {m.group(1): html.unescape(m.group(2))
+            for m in re.finditer(r'<code data-testid="example-([a-z0-9-]+)">(.*?)</code>', text, re.S)}
+
+
 def test_installation_page_shows_snippet_parameters_and_examples(client, world):
     login(client, world["owner"])
     a = world["a"]
@@ -168,13 +176,60 @@ def test_installation_page_shows_snippet_parameters_and_examples(client, world):
     snippet = re.search(r'data-testid="snippet">(.*?)</code>', text, re.S).group(1)
     assert "/plugin/v1/loader.js" in snippet and f'data-merchant=&#34;{a.public_key}&#34;' in snippet
     assert 'id="plugin-copy"' in text
-    for name in ("data-merchant", "data-label", "data-signature", "data-success-url", "data-pending-url"):
+    for name in ("data-merchant", "data-session", "data-label", "data-signature", "data-success-url",
+                 "data-pending-url"):
         assert f"<code>{name}</code>" in text
-    for code in ("python", "php", "node"):
-        assert f'data-testid="example-{code}"' in text
+    # Every example is shown exactly as snippets has it (the text the tests run).
+    assert code_blocks(text) == {code: str(body) for code, _title, body in snippets.EXAMPLES}
     assert "hash_hmac" in text and "createHmac" in text and "hmac.new" in text
-    assert a.api_key not in text  # the secret is never on the page
+    # No secret on the page: neither the API key nor the plugin secret.
+    stored = Merchant.get_by_id(a.id)
+    assert stored.api_key not in text and stored.plugin_secret not in text
     assert b"plugin-installation" in client.get("/admin/").get_data()  # in the Settings menu
+
+
+def test_installation_page_puts_the_new_way_first(client, world):
+    """SPEC §13: the allowed origins up front, then plugin sessions (recommended), then
+    labels signed with the plugin secret, then the deprecated forms, collapsed."""
+    login(client, world["owner"])
+    text = client.get(INSTALLATION).get_data(as_text=True)
+    body = text[text.index('data-testid="origins-first"'):]
+    marks = ['data-testid="origins-first"', 'data-testid="sessions"', 'data-testid="example-python-session"',
+             'data-testid="example-php-session"', 'data-testid="example-node-session"',
+             'data-testid="snippet-session"', 'data-testid="signed-labels"', 'data-testid="example-python"',
+             'data-testid="example-php"', 'data-testid="example-node"', 'data-testid="deprecated"', "<details>",
+             'data-testid="example-python-interim"', 'data-testid="example-python-v1"']
+    positions = [body.index(mark) for mark in marks]
+    assert positions == sorted(positions)
+    assert 'href="/admin/settings/system/" data-testid="origins-link"' in body
+    assert "You have listed none yet." in body
+    assert "Plugin sessions (recommended)" in body and "POST http://localhost/api/v1/plugin/sessions" in body
+    # The session snippet: data-session, no label, no signature (even with signed labels on).
+    Merchant.update(require_signed_labels=True, allowed_origins=["https://shop.example"]).where(
+        Merchant.id == world["a"].id).execute()
+    text = client.get(INSTALLATION).get_data(as_text=True)
+    session_snippet = html.unescape(re.search(r'data-testid="snippet-session">(.*?)</code>', text, re.S).group(1))
+    assert session_snippet == snippets.snippet(Merchant.get_by_id(world["a"].id), "http://localhost/",
+                                               session="TOKEN")
+    assert 'data-session="TOKEN"' in session_snippet
+    assert "data-label" not in session_snippet and "data-signature" not in session_snippet
+    labelled = html.unescape(re.search(r'data-testid="snippet">(.*?)</code>', text, re.S).group(1))
+    assert 'data-signature="SIGNATURE"' in labelled
+    assert "You have listed none yet." not in text
+    # The deprecated forms name the day they stop being accepted; v2 names the plugin secret.
+    deprecated = text[text.index('data-testid="deprecated"'):]
+    assert "2027-06-30" in deprecated and "API key" in deprecated
+    signed = text[text.index('data-testid="signed-labels"'):text.index('data-testid="deprecated"')]
+    assert "plugin secret" in signed and 'data-testid="plugin-secret-link"' in signed
+    assert "yes, without data-session" in text
+
+
+def test_operator_sees_the_chosen_merchants_links(client, world):
+    login(client, world["operator"])
+    b = world["b"]
+    text = client.get(INSTALLATION + f"?merchant={b.id}").get_data(as_text=True)
+    assert f'href="/admin/settings/system/?merchant={b.id}" data-testid="origins-link"' in text
+    assert b.public_key in text and Merchant.get_by_id(b.id).plugin_secret not in text
 
 
 def test_anonymous_goes_to_login(client, world):

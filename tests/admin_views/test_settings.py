@@ -244,3 +244,63 @@ def test_forms_need_csrf(client, shop):
     response = client.post("/admin/settings/system/rotate-api-key/")
     assert response.status_code == 400
     assert Merchant.get_by_id(shop["m"].id).api_key == shop["m"].api_key
+
+
+# --- the plugin's default language (SPEC §13) ------------------------------------------------
+
+def test_plugin_language_is_saved_with_audit(client, shop):
+    m = shop["m"]
+    login(client, shop["owner"])
+    page = text(client.get("/admin/settings/system/"))
+    select = page.split('name="plugin_language"', 1)[1].split("</select>", 1)[0]
+    # Each language by its own name; English is every merchant's default to start with.
+    for code, name in (("en", "English"), ("ru", "Русский"), ("bn", "বাংলা"), ("hi", "हिन्दी"), ("ur", "اردو")):
+        assert f'<option lang="{code}" ' in select and f'value="{code}">{name}</option>' in select
+    assert '<option lang="en" selected value="en">' in select
+    assert "Plugin language (default)" in page
+    response = post_form(client, "/admin/settings/system/", "/admin/settings/system/",
+                         system_data(m, plugin_language="ur"))
+    assert response.status_code == 302, text(response)
+    assert Merchant.get_by_id(m.id).plugin_language == "ur"
+    entry = AuditLog.get(AuditLog.action == "merchant.settings")
+    assert entry.summary["before"] == {"plugin_language": "en"} and entry.summary["after"] == {"plugin_language": "ur"}
+    assert '<option lang="ur" selected value="ur">' in text(client.get("/admin/settings/system/"))
+    # A form without the field (an older page) leaves the language as it is.
+    post_form(client, "/admin/settings/system/", "/admin/settings/system/", system_data(m, timezone="UTC"))
+    assert Merchant.get_by_id(m.id).plugin_language == "ur"
+
+
+@pytest.mark.parametrize("value", ["xx", "", "EN ", "ur-PK", "en\x00"])
+def test_a_bad_plugin_language_is_refused_naming_the_field(client, shop, value):
+    m = shop["m"]
+    login(client, shop["owner"])
+    response = post_form(client, "/admin/settings/system/", "/admin/settings/system/",
+                         system_data(m, plugin_language=value, timezone="UTC"))
+    assert response.status_code == 400
+    page = text(response)
+    assert "Plugin language: choose one of English, Русский, বাংলা, हिन्दी, اردو." in page
+    # The message sits under the select (the field named), and nothing was saved.
+    assert 'id="plugin_language-errors"' in page and 'class="form-control is-invalid" id="plugin_language"' in page
+    assert 'aria-describedby="plugin-language-help plugin_language-errors"' in page
+    fresh = Merchant.get_by_id(m.id)
+    assert fresh.plugin_language == "en" and fresh.timezone == "Asia/Dhaka"
+
+
+def test_the_service_names_the_plugin_language_field(ctx, shop):
+    from backoffice.services import merchant_settings
+    from backoffice.services.checks import SettingsError
+
+    with pytest.raises(SettingsError) as refused:
+        merchant_settings.update_system(shop["m"], {"plugin_language": ["ur"]}, shop["owner"].id)
+    assert list(refused.value.errors) == ["plugin_language"]
+    assert merchant_settings.update_system(shop["m"], {"plugin_language": "bn"}, shop["owner"].id) == \
+        {"plugin_language": "bn"}
+    assert Merchant.get_by_id(shop["m"].id).plugin_language == "bn"
+
+
+def test_operator_sets_a_merchants_plugin_language(client, shop):
+    m = shop["m"]
+    login(client, shop["operator"])
+    url = f"/admin/settings/system/?merchant={m.id}"
+    response = post_form(client, url, url, system_data(m, plugin_language="bn"))
+    assert response.status_code == 302 and Merchant.get_by_id(m.id).plugin_language == "bn"
