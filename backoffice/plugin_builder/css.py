@@ -53,7 +53,16 @@ text-decoration-color text-decoration-line text-decoration-style text-overflow t
 top transform transform-origin transition transition-delay transition-duration transition-property
 transition-timing-function user-select vertical-align visibility white-space width word-break word-spacing
 z-index
-""".split())
+""".split()) | frozenset("""
+margin-inline margin-inline-start margin-inline-end margin-block margin-block-start margin-block-end
+padding-inline padding-inline-start padding-inline-end padding-block padding-block-start padding-block-end
+border-inline border-inline-start border-inline-end border-inline-color border-inline-style border-inline-width
+border-inline-start-color border-inline-start-style border-inline-start-width border-inline-end-color
+border-inline-end-style border-inline-end-width border-block border-block-start border-block-end
+border-start-start-radius border-start-end-radius border-end-start-radius border-end-end-radius
+inset-inline inset-inline-start inset-inline-end inset-block inset-block-start inset-block-end
+inline-size block-size min-inline-size max-inline-size min-block-size max-block-size
+""".split())  # the logical ones: an own theme mirrors for right-to-left languages (Urdu) as ours do
 
 ALLOWED_FUNCTIONS = frozenset("""
 rgb rgba hsl hsla hwb calc min max clamp var linear-gradient radial-gradient repeating-linear-gradient

@@ -11,6 +11,8 @@ prompts and a merchant's own theme (SPEC §5).
   ``sandbox`` CSP; ``…/<name>.png`` — its first frame, for ``prefers-reduced-motion``;
 * ``GET /plugin/v1/themes/<public_key>/<digest>.css`` — a merchant's validated sheet.
 """
+import hashlib
+import hmac
 import json
 import os
 
@@ -63,6 +65,11 @@ def _page(template_args, status=200, ancestors="'none'"):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _label_key(merchant, label):
+    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
+    return hmac.new(key, f"{merchant.id}:{label}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _iso(moment):
@@ -125,6 +132,9 @@ def page():
         "label": None if session is not None else label,
         "order_id": None if session is not None else order_id or None,
         "signature": None if session is not None else signature or None,
+        # Where the page remembers the visitor's appeals: the label, not named (a session
+        # hides it), as a keyed digest that stays the same from one session to the next.
+        "label_key": _label_key(merchant, label) if session is not None else None,
         "expires_at": _iso(session.expires_at) if session is not None else None,
         "now": _iso(now),
         "amount": amount_text,
@@ -142,7 +152,7 @@ def page():
     return _page(dict(base, options=options, problem=None if options else words("no_systems"), requires=wanted,
                       session_amount=amount_text, session_currency=currency,
                       prompt_url=lambda name: prompt_url(name, external=False),
-                      prompt_still_url=lambda name: url_for("plugin.prompt_still", name=name[:-4] + ".png"),
+                      prompt_still_url=lambda name: url_for("plugin.prompt_still", name=name[:-4]),
                       settings_json=json.dumps(settings, ensure_ascii=True).replace("<", "\\u003c")),
                  200, ancestors)
 

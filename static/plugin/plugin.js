@@ -7,7 +7,12 @@
    amount paid go with both requests. After "not found" or "pending" the visitor may
    appeal ("I paid, but it is not credited", SPEC §12): a form sent as multipart to
    /plugin/api/appeals; the appeals' ids are remembered in localStorage (per merchant
-   and label) and their states shown each time the page opens. No dependencies. */
+   and label) and their states shown each time the page opens.
+   Under a plugin session (SPEC §13) every request names the session instead of the
+   label, order id and signature; the page counts the session's time down (from the
+   server's clock, not the visitor's) and, when it is over or the server says the
+   session has expired, disables both forms and says so. After each answer the focus
+   moves to the answer and the next step is said under it. No dependencies. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("bo-settings").textContent);
@@ -16,6 +21,12 @@
   var result = document.getElementById("bo-result");
   var number = document.getElementById("bo-number");
   var submit = form.querySelector(".bo-submit");
+  var resultNext = document.getElementById("bo-result-next");
+  // What to say under each outcome: the visitor's next step.
+  var NEXT = {activated: "activated_next", pending: "pending_next", not_found: "not_found_next",
+              already_activated: "already_next", expired: "expired_next", rejected: "rejected_next"};
+  // The session's end, once reached: "session_expired" or "invalid_session"; null before.
+  var ended = null;
   // The policy's extra fields (SPEC §11): present only when the merchant requires them.
   var extras = {
     sender_last4: {input: document.getElementById("bo-sender"), message: "sender_invalid", read: readSender},
@@ -26,10 +37,38 @@
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (all, k) { return values && values[k] != null ? values[k] : all; });
   }
-  function say(text, kind) {
+  // The answer region: its sentence, and the next step under it (none unless given).
+  function say(text, kind, next) {
     result.className = "bo-result" + (kind ? " bo-" + kind : "");
     result.textContent = text;
+    resultNext.className = "bo-result-next" + (kind ? " bo-" + kind : "");
+    resultNext.textContent = next || "";
     resize();
+  }
+  // An answer the visitor waited for: said, and the focus moved to it (a screen reader
+  // reads it, a keyboard user continues from there to the next step).
+  function answer(text, kind, next) {
+    say(text, kind, next);
+    result.focus();
+  }
+  // Who the request is for: the session, or the label (with its order id and signature).
+  function identify(body) {
+    var put = body instanceof FormData ? function (k, v) { body.append(k, v); } : function (k, v) { body[k] = v; };
+    if (cfg.session) {
+      put("session", cfg.session);
+    } else {
+      put("label", cfg.label);
+      if (cfg.order_id) put("order_id", cfg.order_id);
+      if (cfg.signature) put("signature", cfg.signature);
+    }
+    return body;
+  }
+  // A 403 saying the session is over: the expired state. True when it was one.
+  function sessionOver(r) {
+    var code = r && r.code === 403 && r.body && r.body.error && r.body.error.code;
+    if (code !== "session_expired" && code !== "invalid_session") return false;
+    expire(code);
+    return true;
   }
   // Digits typed on a Bengali, Devanagari, Arabic or full-width keyboard, as 0-9.
   var ZEROS = [0x0660, 0x06f0, 0x0966, 0x09e6, 0xff10];
@@ -97,7 +136,11 @@
   // height, so a step that closes, such as the appeal form once sent, would leave a gap).
   function resize() {
     var h = Math.ceil(main.getBoundingClientRect().bottom + (window.pageYOffset || 0));
-    if (h !== lastHeight) { lastHeight = h; post({type: "backoffice:resize", height: h}); }
+    if (h !== lastHeight) {
+      lastHeight = h;
+      // The title names the frame for assistive technology on the shop's page.
+      post({type: "backoffice:resize", height: h, title: cfg.title || document.title});
+    }
   }
   function chosen() {
     var r = form.querySelector("input[name=payment_system]:checked");
@@ -119,7 +162,7 @@
   for (var i = 0; i < copies.length; i++) {
     copies[i].addEventListener("click", function (e) {
       var text = e.currentTarget.getAttribute("data-copy");
-      var done = function () { say(msg.copied, "info"); };
+      var done = function () { if (!ended) say(msg.copied, "info"); };
       var fallback = function () {
         var t = document.createElement("textarea");
         t.value = text; t.setAttribute("readonly", ""); t.style.position = "fixed"; t.style.opacity = "0";
@@ -127,7 +170,7 @@
         var ok = false;
         try { ok = document.execCommand("copy"); } catch (err) { ok = false; }
         document.body.removeChild(t);
-        ok ? done() : say(msg.copy_failed, "warn");
+        if (ok) done(); else if (!ended) say(msg.copy_failed, "warn");
       };
       if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(text).then(done, fallback);
       else fallback();
@@ -159,17 +202,24 @@
     function check() {
       ask("/plugin/api/pending", request).then(function (r) {
         if (waiting !== w) return;
+        if (sessionOver(r)) return;
         var status = r.code === 200 ? r.body.status : null;
         if (!status || status === "pending") { later(); return; }
         stopWaiting();
-        if (status !== "not_found") finish(r.body, request);
+        if (status !== "not_found") finish(r.body, request, true);
       }, later);
     }
     later();
   }
-  function finish(body, request) {
+  // ``later``: the outcome of a watched activation, come while the visitor may be doing
+  // something else: said (the region is live) without taking the focus from elsewhere.
+  function finish(body, request, later) {
     var status = body.status;
-    say(fill(msg[status] || msg.error, body), outcomeKind[status] || "error");
+    var text = fill(msg[status] || msg.error, body), kind = outcomeKind[status] || "error";
+    var next = NEXT[status] ? msg[NEXT[status]] : "";
+    var focused = document.activeElement;
+    if (!later || !focused || focused === document.body || focused === result) answer(text, kind, next);
+    else say(text, kind, next);
     // Not found, still awaited, or awaited in vain: the visitor who paid may appeal.
     var appealable = status === "not_found" || status === "pending" || status === "expired";
     offerAppeal(appealable ? request.transaction_number : null);
@@ -188,12 +238,18 @@
   }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
+    if (ended) return;
     var code = chosen();
-    if (!code) { say(msg.choose_first, "warn"); return; }
+    if (!code) {
+      say(msg.choose_first, "warn");
+      var first = form.querySelector("input[name=payment_system]");
+      if (first) first.focus();
+      return;
+    }
     var value = number.value.trim();
     if (!value) { number.setAttribute("aria-invalid", "true"); say(msg.empty_number, "warn"); number.focus(); return; }
     number.removeAttribute("aria-invalid");
-    var body = {merchant: cfg.merchant, payment_system: code, transaction_number: value, label: cfg.label};
+    var body = identify({merchant: cfg.merchant, payment_system: code, transaction_number: value});
     var faulty = null;
     EXTRA_NAMES.forEach(function (name) {
       var extra = extras[name];
@@ -211,17 +267,19 @@
     stopWaiting();
     submit.disabled = true;
     say(msg.checking, "info");
-    if (cfg.order_id) body.order_id = cfg.order_id;
-    if (cfg.signature) body.signature = cfg.signature;
     ask("/plugin/api/activate", body)
       .then(function (r) {
+        if (ended) return;
         if (r.code === 200 && r.body.status) finish(r.body, body);
         else if (r.code === 400 && fieldFault(r.body)) return;
-        else if (r.code === 429) say(msg.too_many, "error");
-        else if (r.code === 403 && r.body.error && r.body.error.code === "bad_signature") say(msg.bad_signature, "error");
-        else say(msg.error, "error");
-      }, function () { say(msg.error, "error"); })
-      .then(function () { submit.disabled = false; });
+        else if (sessionOver(r)) return;
+        else if (r.code === 429) answer(msg.too_many, "error");
+        else if (r.code === 403 && r.body.error && r.body.error.code === "bad_signature") {
+          answer(msg.bad_signature, "error");
+        }
+        else answer(msg.error, "error");
+      }, function () { if (!ended) answer(msg.error, "error"); })
+      .then(function () { submit.disabled = !!ended; });
   });
   // A 400 naming one of the policy's fields: that field's own message (in the page's
   // language, not the server's). A field the page lacks means the policy changed since
@@ -297,6 +355,7 @@
   appeal.open.addEventListener("click", function () {
     if (appeal.form.hidden) {
       appeal.number.value = lastNumber;
+      if (cfg.amount && !appeal.amount.value) appeal.amount.value = cfg.amount;  // the session's amount
       var now = new Date();
       appeal.paidAt.value = localValue(now);
       appeal.paidAt.max = localValue(new Date(now.getTime() + SKEW_MS));
@@ -345,9 +404,7 @@
     var data = new FormData();
     data.append("merchant", cfg.merchant);
     data.append("payment_system", code);
-    data.append("label", cfg.label);
-    if (cfg.order_id) data.append("order_id", cfg.order_id);
-    if (cfg.signature) data.append("signature", cfg.signature);
+    identify(data);
     data.append("transaction_number", number);
     data.append("amount", amount);
     data.append("sender", sender);
@@ -383,6 +440,7 @@
   }
   appeal.form.addEventListener("submit", function (e) {
     e.preventDefault();
+    if (ended) return;
     var code = chosen();
     if (!code) { sayAppeal(msg.choose_first, "warn"); return; }
     var read = readAppeal(code);
@@ -397,6 +455,7 @@
       })
       .then(function (r) {
         var err = (r.body && r.body.error) || {};
+        if (ended || sessionOver(r)) return;
         if ((r.code === 201 || r.code === 200) && r.body.id && ID_RE.test(r.body.id)) {
           filed(r.body, read.number, r.code === 201);
         } else if (r.code === 413) {
@@ -416,8 +475,8 @@
         } else {
           sayAppeal(msg.error, "error");
         }
-      }, function () { sayAppeal(msg.error, "error"); })
-      .then(function () { appeal.submit.disabled = false; });
+      }, function () { if (!ended) sayAppeal(msg.error, "error"); })
+      .then(function () { appeal.submit.disabled = !!ended; });
   });
   // Filed (201) or the same number's open appeal (200): the reference, and what next.
   function filed(body, number, created) {
@@ -448,7 +507,8 @@
   }
 
   // The visitor's appeals, remembered in this browser: [{id, number}], newest first.
-  var storeKey = "bo-appeals:" + cfg.merchant + ":" + cfg.label;
+  // Under a session the page is not told the label: the key the server gives for it, if any.
+  var storeKey = "bo-appeals:" + cfg.merchant + ":" + (cfg.session ? (cfg.label_key || "session") : cfg.label);
   function remembered() {
     var items;
     try { items = JSON.parse(window.localStorage.getItem(storeKey) || "[]"); } catch (err) { return []; }
@@ -518,6 +578,107 @@
     });
   }
   loadAppeals();
+
+  // ---- The GIF prompts' play button (prefers-reduced-motion: the still frame first) ----
+  var plays = document.querySelectorAll(".bo-play");
+  for (var p = 0; p < plays.length; p++) {
+    (function (button) {
+      var picture = document.querySelector("[data-ps-picture='" + button.getAttribute("data-play") + "']");
+      var still = picture && picture.querySelector("source");
+      if (!still) { button.hidden = true; return; }
+      button.addEventListener("click", function () {
+        // Without its <source> the <picture> shows the <img>: the animated GIF.
+        if (still.parentNode) {
+          picture.removeChild(still);
+          button.textContent = msg.stop_animation;
+        } else {
+          picture.insertBefore(still, picture.firstChild);
+          button.textContent = msg.play_animation;
+        }
+        resize();
+      });
+    })(plays[p]);
+  }
+
+  // ---- The session's countdown and its end ----
+  var countdown = document.getElementById("bo-countdown");
+  var countdownNote = document.getElementById("bo-countdown-note");
+  var ticking = null;
+  // An ISO 8601 UTC time (from the server) as milliseconds; NaN when unreadable.
+  function isoMs(value) {
+    var m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?(Z|[+-]\d\d:?\d\d)?$/.exec(
+      String(value || "").trim());
+    if (!m) return NaN;
+    var ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0), m[7] ? +(m[7] + "00").slice(0, 3) : 0);
+    if (m[8] && m[8] !== "Z") {
+      var sign = m[8][0] === "-" ? -1 : 1, zone = m[8].slice(1).replace(":", "");
+      ms -= sign * (+zone.slice(0, 2) * 60 + +zone.slice(2)) * 60000;
+    }
+    return ms;
+  }
+  // Seconds as m:ss (h:mm:ss from an hour up).
+  function clock(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+    return (h ? h + ":" + twoDigits(m) : String(m)) + ":" + twoDigits(s);
+  }
+  function stopCountdown() {
+    if (ticking) clearInterval(ticking);
+    ticking = null;
+  }
+  function startCountdown() {
+    if (!cfg.session || !countdown) return;
+    var left = isoMs(cfg.expires_at) - isoMs(cfg.now);
+    if (isNaN(left)) return;
+    // Counted on this page's own monotonic clock from the moment it loaded: a visitor
+    // whose clock is wrong still sees the server's time left.
+    var origin = window.performance && performance.now ? function () { return performance.now(); } : Date.now;
+    var start = origin();
+    var parts = String(msg.countdown).split("{time}");
+    var time = document.createElement("span");
+    time.className = "bo-countdown-time";
+    time.setAttribute("dir", "ltr");
+    countdown.textContent = "";
+    countdown.appendChild(document.createTextNode(parts[0]));
+    countdown.appendChild(time);
+    countdown.appendChild(document.createTextNode(parts.slice(1).join("{time}")));
+    var shown = null;
+    function tick() {
+      var seconds = Math.max(0, Math.ceil((left - (origin() - start)) / 1000));
+      if (seconds <= 0) { expire("session_expired"); return; }
+      if (seconds !== shown) {
+        // Said once when 5 minutes, then 1 minute, remain (not every second).
+        [300, 60].forEach(function (mark) {
+          if (shown !== null && shown > mark && seconds <= mark) {
+            countdownNote.textContent = fill(msg.countdown, {time: clock(seconds)});
+          }
+        });
+        shown = seconds;
+        time.textContent = clock(seconds);
+      }
+    }
+    countdown.hidden = false;
+    tick();
+    if (!ended) ticking = setInterval(tick, 1000);
+    document.addEventListener("visibilitychange", function () { if (ticking) tick(); });
+  }
+  // The session is over: nothing can be sent any more; the message says what to do,
+  // and the focus moves to it.
+  function expire(code) {
+    if (ended) return;
+    ended = code === "invalid_session" ? "invalid_session" : "session_expired";
+    stopWaiting();
+    stopCountdown();
+    [form, appeal.form].forEach(function (f) {
+      f.setAttribute("data-expired", "");
+      for (var i = 0; i < f.elements.length; i++) f.elements[i].disabled = true;
+    });
+    appeal.open.disabled = true;
+    appeal.next.setAttribute("data-expired", "");
+    if (countdown) countdown.hidden = true;
+    if (countdownNote) countdownNote.textContent = "";
+    answer(msg[ended], "error");
+  }
+  startCountdown();
 
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
   window.addEventListener("load", resize);

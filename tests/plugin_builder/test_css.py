@@ -143,3 +143,10 @@ def test_no_accepted_output_carries_anything_dangerous(source):
     # and what we store is itself accepted, unchanged
     again = validate_css(result.css)
     assert again.ok and again.css == result.css
+
+
+def test_logical_properties_are_allowed_so_an_own_theme_can_mirror_for_urdu():
+    source = (".bo-result { border-inline-start: 4px solid #b3261e; padding-inline: 12px 8px; }\n"
+              ".bo-ps-min { margin-inline-start: 30px; inset-inline-end: 0; max-inline-size: 20rem; }")
+    result = validate_css(source)
+    assert not result.errors and "border-inline-start" in result.css and "margin-inline-start" in result.css

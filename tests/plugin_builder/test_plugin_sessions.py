@@ -186,3 +186,14 @@ def test_old_sessions_are_swept(app, shop):
     plugin_sessions.create(shop["a"], "live")
     assert plugin_sessions.remove_old() == 1
     assert sorted(s.label for s in PluginSession.select()) == ["live", "recent"]
+
+
+def test_the_page_keys_a_visitors_appeals_by_a_digest_of_the_label_across_sessions(client, shop):
+    def label_key(label):
+        token = create(client, shop["a"], label=label).get_json()["token"]
+        html = client.get("/plugin/v1/page", query_string={"merchant": shop["a"].public_key,
+                                                           "session": token}).get_data(as_text=True)
+        return _settings(html)["label_key"]
+
+    first, again, other = label_key("visitor-1"), label_key("visitor-1"), label_key("visitor-2")
+    assert first == again != other and "visitor" not in first and len(first) == 24

@@ -27,6 +27,6 @@ def test_the_still_frame_is_the_first_frame_as_png(app, client, conn):
     # The GIF itself is still served as a GIF.
     assert client.get(f"/plugin/v1/prompts/{name}").headers["Content-Type"] == "image/gif"
     page = client.get("/plugin/v1/page", query_string={"merchant": m.public_key, "label": "v"})
-    assert f"/plugin/v1/prompts/{name[:-4]}.png" in page.get_data(as_text=True)
+    assert f'srcset="/plugin/v1/prompts/{name[:-4]}.png"' in page.get_data(as_text=True)
     for bad in ("0" * 32 + ".png", "../x.png", "abc.png"):
         assert client.get(f"/plugin/v1/prompts/{bad}").status_code == 404
