@@ -205,6 +205,23 @@ class Screens:
         return path
 
 
+@pytest.fixture
+def contexts(browser):
+    """``open(**options)`` -> (context, watch); every context closed after the test."""
+    made = []
+
+    def open_(**options):
+        options.setdefault("viewport", {"width": 360, "height": 900})
+        context = browser.new_context(**options)
+        context.set_default_timeout(10000)
+        made.append(context)
+        return context, PageWatch(context)
+
+    yield open_
+    for context in made:
+        context.close()
+
+
 def backend_of(request):
     """``sqlite`` or ``postgres``: the database this run of the test uses."""
     callspec = getattr(request.node, "callspec", None)

@@ -18,8 +18,8 @@ from decimal import Decimal
 
 import pytest
 from PIL import Image
-from browser_support import backoffice_url, browser, shop  # noqa: F401 - fixtures
-from browser_support import HOST_PAGE, PageWatch, Screens, backend_of, sign_in
+from browser_support import backoffice_url, browser, contexts, shop  # noqa: F401 - fixtures
+from browser_support import HOST_PAGE, Screens, backend_of, sign_in
 
 import factories
 from backoffice.models import Appeal, AppealReceipt, Transaction, utcnow
@@ -32,23 +32,6 @@ from backoffice.services.ingest import Report, ingest
 FRAME = "#backoffice-deposit iframe"
 LABEL, ORDER_ID = "visitor-7", "order-42"
 NUMBER = "TRX-APL-E2E-1"
-
-
-@pytest.fixture
-def contexts(browser):
-    """``open(**options)`` -> (context, watch); every context closed after the test."""
-    made = []
-
-    def open_(**options):
-        options.setdefault("viewport", {"width": 360, "height": 900})
-        context = browser.new_context(**options)
-        context.set_default_timeout(10000)
-        made.append(context)
-        return context, PageWatch(context)
-
-    yield open_
-    for context in made:
-        context.close()
 
 
 def merchant_on(base_url, shop_url, pages, lang="en", signed=True):

@@ -24,8 +24,8 @@ import re
 from decimal import Decimal
 
 import pytest
-from browser_support import backoffice_url, browser, shop  # noqa: F401 - fixtures
-from browser_support import HOST_PAGE, PageWatch, gif_bytes
+from browser_support import backoffice_url, browser, contexts, shop  # noqa: F401 - fixtures
+from browser_support import HOST_PAGE, gif_bytes
 
 import factories
 from backoffice.models import MerchantPaymentSystem, PluginSession, Transaction, utcnow
@@ -83,23 +83,6 @@ def status_of(number):
 
 def plugin_frame(page, base_url):
     return next(f for f in page.frames if f.url.startswith(base_url))
-
-
-@pytest.fixture
-def contexts(browser):
-    """``open(**options)`` -> (context, watch); every context closed after the test."""
-    made = []
-
-    def open_(**options):
-        options.setdefault("viewport", {"width": 360, "height": 900})
-        context = browser.new_context(**options)
-        context.set_default_timeout(10000)
-        made.append(context)
-        return context, PageWatch(context)
-
-    yield open_
-    for context in made:
-        context.close()
 
 
 @pytest.fixture

@@ -81,29 +81,27 @@ def test_python_v2_example_matches_the_server():
     assert not signature_ok(m, "user-42", None, sign(API_KEY, "user-42", "", expires))
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_node_v2_example_matches_the_server(tmp_path):
-    m, expires = merchant(), int(time.time()) + 600
-    call = "\nconsole.log(sign(process.argv[2], process.argv[3], process.argv[4], Number(process.argv[5])));\n"
-    for label, order_id in CASES:
-        done = run([NODE], source(snippets.V2_EXAMPLES, "node"), ".js", tmp_path, call,
-                   PLUGIN_SECRET, label, order_id, str(expires))
-        check_v2(m, label, order_id, done.stdout.strip(), expires)
-    default = run([NODE], source(snippets.V2_EXAMPLES, "node"), ".js", tmp_path,
-                  "\nconsole.log(sign(process.argv[2], process.argv[3]));\n", PLUGIN_SECRET, "user-42")
-    assert signature_ok(m, "user-42", None, default.stdout.strip())
+# The external examples: how each is run, and the lines that call its sign() with the
+# arguments (every one; then only the secret and the label, for the default expiry).
+RUNTIMES = {"node": (NODE, ".js"), "php": (PHP, ".php")}
+V2_CALLS = {
+    "node": ("\nconsole.log(sign(process.argv[2], process.argv[3], process.argv[4], Number(process.argv[5])));\n",
+             "\nconsole.log(sign(process.argv[2], process.argv[3]));\n"),
+    "php": ("\necho sign($argv[1], $argv[2], $argv[3], (int) $argv[4]);\n", "\necho sign($argv[1], $argv[2]);\n"),
+}
 
 
-@pytest.mark.skipif(PHP is None, reason="php is not installed")
-def test_php_v2_example_matches_the_server(tmp_path):
+@pytest.mark.parametrize("language", sorted(RUNTIMES))
+def test_external_v2_example_matches_the_server(tmp_path, language):
+    interpreter, suffix = RUNTIMES[language]
+    if interpreter is None:
+        pytest.skip(f"{language} is not installed")
+    text, (call, default_call) = source(snippets.V2_EXAMPLES, language), V2_CALLS[language]
     m, expires = merchant(), int(time.time()) + 600
-    call = "\necho sign($argv[1], $argv[2], $argv[3], (int) $argv[4]);\n"
     for label, order_id in CASES:
-        done = run([PHP], source(snippets.V2_EXAMPLES, "php"), ".php", tmp_path, call,
-                   PLUGIN_SECRET, label, order_id, str(expires))
+        done = run([interpreter], text, suffix, tmp_path, call, PLUGIN_SECRET, label, order_id, str(expires))
         check_v2(m, label, order_id, done.stdout.strip(), expires)
-    default = run([PHP], source(snippets.V2_EXAMPLES, "php"), ".php", tmp_path,
-                  "\necho sign($argv[1], $argv[2]);\n", PLUGIN_SECRET, "user-42")
+    default = run([interpreter], text, suffix, tmp_path, default_call, PLUGIN_SECRET, "user-42")
     assert signature_ok(m, "user-42", None, default.stdout.strip())
 
 
@@ -194,32 +192,32 @@ def test_python_session_example_creates_a_session(app, shop, backoffice_url, mon
     assert refused.value.code == 401
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_node_session_example_creates_a_session(app, shop, backoffice_url, tmp_path):  # noqa: F811
-    call = ("\nconst [base, key, label, orderId, amount] = process.argv.slice(2);\n"
-            "createSession(base, key, label, orderId || null, amount || null, amount ? \"BDT\" : null)\n"
-            "  .then((token) => console.log(token), (error) => { console.error(error.message); process.exit(3); });\n")
-    for label, order_id, amount in SESSION_CASES:
-        done = run([NODE], source(snippets.SESSION_EXAMPLES, "node"), ".js", tmp_path, call,
-                   backoffice_url, shop.api_key, label, order_id or "", amount or "")
-        found(app, done.stdout.strip(), shop, label, order_id, amount)
-    refused = run([NODE], source(snippets.SESSION_EXAMPLES, "node"), ".js", tmp_path, call,
-                  backoffice_url, "sk_wrong", "user-42", "", "", check=False)
-    assert refused.returncode == 3 and "401" in refused.stderr
-
-
-@pytest.mark.skipif(PHP is None, reason="php is not installed")
-def test_php_session_example_creates_a_session(app, shop, backoffice_url, tmp_path):  # noqa: F811
-    call = ("\n$orderId = $argv[4] === \"\" ? null : $argv[4];\n"
+# Each external session example called with (base URL, API key, label, order id, amount),
+# empty strings for the ones left out; a refusal makes the program fail and name the 401.
+SESSION_CALLS = {
+    "node": ("\nconst [base, key, label, orderId, amount] = process.argv.slice(2);\n"
+             "createSession(base, key, label, orderId || null, amount || null, amount ? \"BDT\" : null)\n"
+             "  .then((token) => console.log(token), (error) => { console.error(error.message); process.exit(3); });\n"),
+    "php": ("\n$orderId = $argv[4] === \"\" ? null : $argv[4];\n"
             "$amount = $argv[5] === \"\" ? null : $argv[5];\n"
-            "echo create_session($argv[1], $argv[2], $argv[3], $orderId, $amount, $amount === null ? null : \"BDT\");\n")
-    for label, order_id, amount in SESSION_CASES:
-        done = run([PHP], source(snippets.SESSION_EXAMPLES, "php"), ".php", tmp_path, call,
-                   backoffice_url + "/", shop.api_key, label, order_id or "", amount or "")
+            "echo create_session($argv[1], $argv[2], $argv[3], $orderId, $amount, $amount === null ? null : \"BDT\");\n"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(RUNTIMES))
+def test_external_session_example_creates_a_session(app, shop, backoffice_url, tmp_path, language):  # noqa: F811
+    interpreter, suffix = RUNTIMES[language]
+    if interpreter is None:
+        pytest.skip(f"{language} is not installed")
+    text, call = source(snippets.SESSION_EXAMPLES, language), SESSION_CALLS[language]
+    for n, (label, order_id, amount) in enumerate(SESSION_CASES):
+        base = backoffice_url + ("/" if n % 2 else "")  # with and without the trailing slash
+        done = run([interpreter], text, suffix, tmp_path, call, base, shop.api_key, label, order_id or "",
+                   amount or "")
         found(app, done.stdout.strip(), shop, label, order_id, amount)
-    refused = run([PHP], source(snippets.SESSION_EXAMPLES, "php"), ".php", tmp_path, call,
-                  backoffice_url, "sk_wrong", "user-42", "", "", check=False)
-    assert refused.returncode != 0 and "HTTP 401" in refused.stderr + refused.stdout
+    refused = run([interpreter], text, suffix, tmp_path, call, backoffice_url, "sk_wrong", "user-42", "", "",
+                  check=False)
+    assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
 
 
 # --- the page's order and the snippet ---------------------------------------------------------
