@@ -115,8 +115,8 @@ def plugin_options(merchant, label=None, only=None, amount=None, now=None):
         )
         .order_by(MerchantPaymentSystem.display_order, PaymentSystem.name)
     )
-    if only:
-        rows = rows.where(PaymentSystem.code.in_(only))
+    if only is not None:  # None: all; an empty list: none (a session and the snippet that agree on none)
+        rows = rows.where(PaymentSystem.code.in_(only or [""]))
     rows = list(rows)
     now = now or utcnow()
     eligible = {}
