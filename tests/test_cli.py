@@ -58,12 +58,13 @@ def test_demo_fills_a_fresh_database_and_writes_credentials(app, runner, conn):
     assert len(creds["merchants"]) >= 2
     assert {m["delayed_activation"] for m in creds["merchants"]} == {True, False}
     for m in creds["merchants"]:
-        assert set(m) == {"id", "name", "public_key", "api_key", "postback_secret", "delayed_activation",
-                          "owner", "staff", "payment_systems"}
+        assert set(m) == {"id", "name", "public_key", "api_key", "plugin_secret", "postback_secret",
+                          "delayed_activation", "owner", "staff", "payment_systems"}
         assert m["postback_secret"].startswith("whsec_")
         # The demo merchant's first webhook endpoint signs with it.
         assert endpoints_of(m["id"])[0].secret == m["postback_secret"]
         assert Merchant.get_by_id(m["id"]).api_key == m["api_key"]
+        assert Merchant.get_by_id(m["id"]).plugin_secret == m["plugin_secret"]  # it signs data-signature v2
         for role in ("owner", "staff"):
             assert set(m[role]) == {"login", "password", "totp_secret"}
         for ps in m["payment_systems"]:
