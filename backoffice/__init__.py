@@ -10,10 +10,10 @@ from flask.json.provider import DefaultJSONProvider
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin_views, api, auth, cli, config, db, plugin_builder
+from . import admin_views, api, auth, cli, config, db, error_pages, plugin_builder, templating
 from .api.base import JSONBodyTooDeep, JSONBodyTooLarge
 from .extensions import babel, csrf, limiter, login_manager
-from .i18n import format_datetime, select_locale, select_timezone
+from .i18n import format_datetime, money_filter, number_filter, select_locale, select_timezone
 from .money import json_number
 from .security import apply_security_headers
 
@@ -132,7 +132,13 @@ def create_app(test_config=None):
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
     app.jinja_env.filters["localtime"] = format_datetime
+    # Numbers people read (issue 22, point 3): {{ amount|money(currency) }}, {{ count|number }}.
+    app.jinja_env.filters["money"] = money_filter
+    app.jinja_env.filters["number"] = number_filter
     app.jinja_env.globals["get_locale"] = get_locale
+    # Every page: <html lang> in the viewer's language, no "None" for people (issue 22, point 9).
+    templating.init_app(app)
+    error_pages.init_app(app)
 
     app.after_request(apply_security_headers)
 

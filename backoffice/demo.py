@@ -93,6 +93,8 @@ PAYMENT_SYSTEMS = [
                                      _field("email", "E-mail", False, r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]),
 ]
 
+# The country each payment system serves (ISO 3166 alpha-2; the dashboard's country filter).
+COUNTRY = {"BDT": "BD", "INR": "IN", "PKR": "PK"}
 MIN_DEPOSIT = {"BDT": Decimal("500.00"), "INR": Decimal("300.00"), "PKR": Decimal("1000.00")}
 RATE_TO_USD = {"BDT": Decimal("0.0083"), "INR": Decimal("0.0119"), "PKR": Decimal("0.0036")}
 DAYS = 60
@@ -303,7 +305,7 @@ class _History:
     def build(self, base_url, transactions):
         rng = self.rng
         systems = [
-            PaymentSystem.create(code=code, name=name, currency=cur, withdrawal_fields=fields)
+            PaymentSystem.create(code=code, name=name, currency=cur, country=COUNTRY[cur], withdrawal_fields=fields)
             for code, name, cur, fields in PAYMENT_SYSTEMS
         ]
         import_rates(_rates_csv(rng, self.now.date()))

@@ -1,5 +1,6 @@
 """What people see for each stored status value (SPEC §3, the manual's wording)."""
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 TRANSACTION_POSTBACK_STATUS = {
     "not_activated": _l("Stockpiling not found"),
@@ -19,6 +20,21 @@ WITHDRAWAL_STATUS = {"new": _l("New"), "approved": _l("Approved"), "rejected": _
 WITHDRAWAL_POSTBACK_STATUS = {"pending": _l("Sending"), "received": _l("Received"), "error": _l("Error sending")}
 REQUEST_KIND = {"manual": _l("Manual"), "api": _l("API")}
 POSTBACK_STATUS = {"pending": _l("Pending"), "sent": _l("Sent"), "error": _l("Error")}
+# The plugin's theme and what it does after a payment (Settings, the merchants' details).
+THEME = {"dark": _l("Dark"), "light": _l("Light"), "white-green": _l("White-green"), "own": _l("Own")}
+AFTER_PAYMENT = {"message": _l("Show a message"), "redirect": _l("Redirect to a URL"),
+                 "close": _l("Close the plugin")}
+# A postback's event type (issue 22, point 5: the timeline names it in words, not its code).
+EVENT_TYPE = {
+    "deposit.completed": _l("Deposit completed"),
+    "deposit.reversed": _l("Deposit reversed"),
+    "withdrawal.approved": _l("Withdrawal approved"),
+    "withdrawal.rejected": _l("Withdrawal rejected"),
+    "withdrawal.cancelled": _l("Withdrawal cancelled"),
+    "test": _l("Test"),
+}
+# A visitor's activation of a payment not reported yet (Pending activations).
+PENDING_STATUS = {"waiting": _l("Waiting"), "activated": _l("Activated"), "expired": _l("Expired")}
 ACTIVATION_OUTCOME = {
     "activated": _l("activated, the deposit is complete"),
     "stockpiling": _l("activated, the visitor's stockpiling is still under the minimum deposit"),
@@ -53,6 +69,14 @@ ATTEMPT_REASON = {
     "bad_signature": _l("Bad plugin signature"),
 }
 ROLE = {"operator": _l("Operator"), "merchant_owner": _l("Merchant owner"), "merchant_staff": _l("Merchant staff")}
+
+
+class Code(str):
+    """A machine code people are shown as code (``<code>`` in a page; itself in text and
+    comparisons): an activation attempt's reason code beside its words."""
+
+    def __html__(self):
+        return Markup("<code>%s</code>") % str(self)
 
 
 def choices(mapping):

@@ -186,6 +186,9 @@ class User(UserMixin, BaseModel):
     # Part of the session's identity: replacing it ends every session of the user.
     session_token = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
+    # The columns the user chose to see on each list, by screen (issue 22):
+    # {"transactions": ["id", "amount", ...]}; a screen not named shows its defaults.
+    list_columns = JSONField(default=dict)
 
     def get_id(self):
         """The session's identity: replacing ``session_token`` ends every session."""
@@ -207,6 +210,8 @@ class PaymentSystem(BaseModel):
     code = CharField(max_length=32, unique=True)
     name = CharField(max_length=100)
     currency = CharField(max_length=3)
+    # The country it serves, ISO 3166 alpha-2 ("BD"): the dashboard's country filter (issue 22).
+    country = CharField(max_length=2, null=True)
     active = BooleanField(default=True)
     # Ordered list of {"name", "label", "required", "pattern"} (SPEC §3).
     withdrawal_fields = JSONField(default=list)
@@ -819,6 +824,21 @@ class PluginSession(BaseModel):
         indexes = ((("merchant", "created_at"), False),)
 
 
+class RefusedOrigin(BaseModel):
+    """A site that tried to show a merchant's plugin without being one of its allowed
+    origins (issue 22): the loader's origin check and the plugin page record it, so the
+    merchant's installation page can list it with one click to allow. At most
+    ``services.refused_origins.MAX_PER_MERCHANT`` rows per merchant (the oldest go)."""
+    merchant = ForeignKeyField(Merchant, index=False, on_delete="CASCADE", backref="+")
+    origin = CharField(max_length=300)  # normalised: scheme://host[:port]
+    first_seen = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow)
+    count = IntegerField(default=1)
+
+    class Meta:
+        indexes = ((("merchant", "origin"), True), (("merchant", "last_seen"), False))
+
+
 ALL_MODELS = [
     Merchant,
     User,
@@ -851,6 +871,7 @@ ALL_MODELS = [
     Appeal,
     AppealReceipt,
     PluginSession,
+    RefusedOrigin,
 ]
 
 __all__ = ["ALL_MODELS", "SQL", "utcnow"] + [m.__name__ for m in ALL_MODELS]

@@ -71,9 +71,10 @@ SCREENS = {
     # Settings → Plugin appearance and installation: owners and operators (SPEC §1).
     "plugin_appearance": {"view": OWNERS, "starter": OWNERS, "theme": OWNERS, "prompt": OWNERS,
                           "prompt_delete": OWNERS},
-    "plugin_installation": {"view": OWNERS},
+    "plugin_installation": {"view": OWNERS, "allow_origin": OWNERS},
     # Postbacks: owners (their own) and operators (all).
-    "postbacks": {"view": OWNERS, "details": OWNERS, "resend": OWNERS, "send_test": OWNERS, "docs": OWNERS},
+    "postbacks": {"view": OWNERS, "details": OWNERS, "resend": OWNERS, "send_test": OWNERS, "docs": OWNERS,
+                  "live": OWNERS},
     # Settings → Webhooks: the merchant's endpoints (SPEC §10). Owners (their own) and
     # operators (any merchant, ``?merchant=<id>``); staff are refused, as on System.
     "webhooks": {"view": OWNERS, "add": OWNERS, "details": OWNERS, "edit": OWNERS, "disable": OWNERS,

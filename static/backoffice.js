@@ -34,6 +34,21 @@
     if (event.target.closest(".field-filters a.filter")) event.preventDefault();
   }, true);
 
+  // issue 22 point 2: a list's filters' row sends only the fields people filled in (an
+  // empty field is no filter; the server ignores one anyway).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-basic-filters]");
+    if (!form) return;
+    form.querySelectorAll("[data-filter]").forEach(function (field) {
+      if (!String(field.value || "").trim()) field.disabled = true;
+    });
+  }, true);
+  window.addEventListener("pageshow", function () {  // back to the page: its fields usable again
+    document.querySelectorAll("form[data-basic-filters] [data-filter]").forEach(function (field) {
+      field.disabled = false;
+    });
+  });
+
   // Settings → Plugin appearance: GIF prompts dropped into a modal, with a preview.
   function preview(zone, file) {
     var img = zone.querySelector(".plugin-preview");

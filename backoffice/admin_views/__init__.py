@@ -32,6 +32,8 @@ from .operators import (
     PendingActivationView,
     UserView,
 )
+from .admin_wording import install as install_admin_wording
+from .datepicker import init_app as init_datepicker
 from .appeals import AppealsView
 from .attempts import ActivationAttemptView
 from .dashboard import DashboardView
@@ -51,9 +53,16 @@ from .withdrawals import WithdrawalView
 
 SETTINGS = _l("Settings")
 RISK = _l("Risk")
+# The operators' screens in two menus, so the bar stays on one line at 1366 px in every
+# language (issue 22, point 9): merchants and their people and wallets; the system's
+# reference data and machinery.
+MERCHANTS = _l("Merchants")
+SYSTEM = _l("System")
 
 
 def init_admin(app):
+    install_admin_wording()  # Flask-Admin's own words, our catalog's wording first (issue 22, point 5)
+    init_datepicker(app)  # the date pickers in the viewer's language; zone_label for templates (point 5)
     admin = Admin(
         app,
         name="Backoffice",
@@ -82,21 +91,26 @@ def init_admin(app):
     admin.add_view(RiskView(name=_l("Matching and risk"), category=RISK, endpoint="risk", url="/admin/risk"))
     admin.add_view(ReviewView(name=_l("Review queue"), category=RISK, endpoint="review", url="/admin/review"))
     admin.add_view(AppealsView(name=_l("Appeals"), category=RISK, endpoint="appeals", url="/admin/appeals"))
-    admin.add_view(MerchantView(Merchant, name=_l("Merchants"), endpoint="merchants"))
-    admin.add_view(UserView(User, name=_l("Users"), endpoint="users"))
-    admin.add_view(WalletView(Wallet, name=_l("Wallets"), endpoint="wallets"))
-    admin.add_view(PaymentSystemView(PaymentSystem, name=_l("Payment systems"), endpoint="payment_systems"))
+    admin.add_view(MerchantView(Merchant, name=_l("Merchants"), category=MERCHANTS, endpoint="merchants"))
+    admin.add_view(UserView(User, name=_l("Users"), category=MERCHANTS, endpoint="users"))
+    admin.add_view(WalletView(Wallet, name=_l("Wallets"), category=MERCHANTS, endpoint="wallets"))
+    admin.add_view(PaymentSystemView(PaymentSystem, name=_l("Payment systems"), category=SYSTEM,
+                                     endpoint="payment_systems"))
     admin.add_view(MerchantPaymentSystemView(MerchantPaymentSystem, name=_l("Merchant payment settings"),
-                                             endpoint="merchant_payment_systems"))
-    admin.add_view(ConnectorTokenView(ConnectorToken, name=_l("Connector tokens"), endpoint="connector_tokens"))
-    admin.add_view(ExchangeRateView(ExchangeRate, name=_l("Exchange rates"), endpoint="exchange_rates"))
+                                             category=MERCHANTS, endpoint="merchant_payment_systems"))
+    admin.add_view(ConnectorTokenView(ConnectorToken, name=_l("Connector tokens"), category=SYSTEM,
+                                      endpoint="connector_tokens"))
+    admin.add_view(ExchangeRateView(ExchangeRate, name=_l("Exchange rates"), category=SYSTEM,
+                                    endpoint="exchange_rates"))
     admin.add_view(
-        PendingActivationView(PendingActivation, name=_l("Pending activations"), endpoint="pending_activations")
+        PendingActivationView(PendingActivation, name=_l("Pending activations"), category=payments,
+                              endpoint="pending_activations")
     )
     admin.add_view(PostbackView(Postback, name=_l("Postbacks"), endpoint="postbacks"))
-    admin.add_view(WebhookEndpointView(WebhookEndpoint, name=_l("Webhook endpoints"), endpoint="webhook_endpoints"))
+    admin.add_view(WebhookEndpointView(WebhookEndpoint, name=_l("Webhook endpoints"), category=SYSTEM,
+                                       endpoint="webhook_endpoints"))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit_log"))
-    admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
+    admin.add_view(JobsView(name=_l("Jobs"), category=SYSTEM, endpoint="jobs"))
     app.register_blueprint(reset_bp)  # the one-time password reset links (issue 7)
     init_ledger_banner(app)  # the operators' banner while the ledger has differences
     init_webhook_banner(app)  # the merchant's banner while an endpoint is disabled for failing

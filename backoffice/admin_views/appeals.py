@@ -30,20 +30,23 @@ from wtforms import DateTimeLocalField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from .. import labels
-from ..i18n import viewer_timezone_name
+from ..i18n import money_text, viewer_timezone_name
 from ..models import Appeal, Merchant, PaymentSystem, Transaction, User
-from ..money import AmountError, parse_amount, to_str
 from ..security import private_upload_response
-from ..services import activation, receipts
+from ..services import activation, counting, receipts
 from ..services import appeals as service
+from . import badges
+from .amounts import AmountField, amount_input_value
 from .base import MAX_PAGE, SecureBaseView, clean_pk, is_operator, scope_query
 from .timezones import local_to_utc
+from .zone_names import zone_label
 
 PAGE_SIZE = 50
 MERCHANT_LIMIT = 1000
 ALL = "all"
 STATUS_LABELS = {service.OPEN: _l("Being checked"), service.MATCHED: _l("Matched"), service.REJECTED: _l("Rejected")}
-STATUS_BADGES = {service.OPEN: "badge-warning", service.MATCHED: "badge-success", service.REJECTED: "badge-danger"}
+# The badge of each status: the tones every list uses (``badges``, issue 22).
+STATUS_BADGES = {status: f"bo-badge bo-badge-{tone}" for status, tone in badges.APPEAL_STATUS.items()}
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 Resolver = User.alias("resolver")
@@ -56,7 +59,7 @@ class SearchForm(FlaskForm):
         csrf = False
 
     number = StringField(_l("Transaction number"), validators=[Optional(), Length(max=100)])
-    amount = StringField(_l("Amount"), validators=[Optional(), Length(max=32)])
+    amount = AmountField(_l("Amount"), validators=[Optional()], allow_zero=False)  # typed in the viewer's language
     sender = StringField(_l("Sender"), validators=[Optional(), Length(max=255)])
     start = DateTimeLocalField(_l("Reported from"), name="from", format=DATETIME_FORMATS, validators=[Optional()])
     end = DateTimeLocalField(_l("Reported before"), name="to", format=DATETIME_FORMATS, validators=[Optional()])
@@ -128,9 +131,9 @@ class AppealsView(SecureBaseView):
                                   is_operator())
 
     def _common(self):
-        return dict(money=to_str, status_label=lambda status: STATUS_LABELS.get(status, status),
+        return dict(amount_input=amount_input_value, status_label=lambda status: STATUS_LABELS.get(status, status),
                     status_badge=lambda status: STATUS_BADGES.get(status, "badge-secondary"), who=self._who,
-                    operator=is_operator(), timezone_name=viewer_timezone_name())
+                    operator=is_operator(), timezone_name=zone_label(viewer_timezone_name()))
 
     @expose("/")
     def index(self):
@@ -140,6 +143,7 @@ class AppealsView(SecureBaseView):
             query = query.where(Appeal.status == status)
         if merchant_id is not None:
             query = query.where(Appeal.merchant == merchant_id)
+        count = counting.count_rows(query)  # the pager says how many (issue 22)
         rows = list(query.order_by(Appeal.created_at.desc(), Appeal.id.desc())
                     .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1))
         has_next = len(rows) > PAGE_SIZE
@@ -153,7 +157,7 @@ class AppealsView(SecureBaseView):
             args["merchant"] = merchant_id
         return self.render("admin/appeals.html", appeals=rows[:PAGE_SIZE], status=status, statuses=statuses,
                            merchant_id=merchant_id, merchant_choices=merchants, page=page, has_next=has_next,
-                           page_args=args, **self._common())
+                           page_args=args, row_count=count, **self._common())
 
     @expose("/details/")
     def details_view(self):
@@ -184,13 +188,7 @@ class AppealsView(SecureBaseView):
         form refuses shows its error and lists nothing."""
         if not search.validate():
             return [], True
-        amount = None
-        if (search.amount.data or "").strip():
-            try:
-                amount = parse_amount(search.amount.data)
-            except AmountError as exc:
-                search.amount.errors = list(search.amount.errors) + [str(exc)]
-                return [], True
+        amount = search.amount.data
         start = local_to_utc(search.start.data) if search.start.data else None
         end = local_to_utc(search.end.data) if search.end.data else None
         number = (search.number.data or "").strip() or None
@@ -255,9 +253,9 @@ class AppealsView(SecureBaseView):
                      label=appeal.label)
         if outcome.status == activation.STOCKPILING:
             return _("Appeal %(ref)s matched: the payment is added to the stockpiling of %(label)s, "
-                     "%(accumulated)s of the %(required)s %(currency)s minimum deposit so far.",
-                     ref=appeal.public_id, label=appeal.label, accumulated=to_str(outcome.accumulated),
-                     required=to_str(outcome.required), currency=outcome.currency)
+                     "%(accumulated)s of the %(required)s minimum deposit so far.",
+                     ref=appeal.public_id, label=appeal.label, accumulated=money_text(outcome.accumulated),
+                     required=money_text(outcome.required, outcome.currency))
         return _("Appeal %(ref)s matched: the payment was credited to %(label)s already.", ref=appeal.public_id,
                  label=appeal.label)
 

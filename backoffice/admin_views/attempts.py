@@ -22,8 +22,9 @@ from .. import labels
 from ..i18n import viewer_timezone_name, zone
 from ..models import ActivationAttempt, Merchant, PaymentSystem, Transaction
 from ..services.matching import network_of
-from .base import LiveChoices, ScopedModelView, is_operator, payment_system_choices, scope_query
-from .timezones import LocalDateBetweenFilter
+from . import badges
+from .base import MerchantFilter, ScopedModelView, is_operator, payment_system_choices, scope_query
+from .timezones import date_filters
 
 # Operators only: the list's, the details' and the export's Merchant column.
 OPERATOR_COLUMNS = ("merchant",)
@@ -43,13 +44,6 @@ class NetworkFilter(FilterEqual):
         return network_of(value) or value
 
 
-@LiveChoices
-def _merchant_choices():
-    if not is_operator():
-        return []
-    return [(m.id, m.name) for m in Merchant.select(Merchant.id, Merchant.name).order_by(Merchant.name).limit(1000)]
-
-
 def _transaction_link(view, context, model, name):
     """The attempt's transaction, linking to its details (only a transaction of the
     attempt's own merchant: the viewer may open it)."""
@@ -65,10 +59,10 @@ def _transaction_text(view, context, model, name):
     return tx.id if tx is not None and tx.id is not None else ""
 
 
-MERCHANT_FILTER = FilterEqual(column=ActivationAttempt.merchant, name=_l("Merchant"), options=_merchant_choices)
+MERCHANT_FILTER = MerchantFilter(column=ActivationAttempt.merchant)
 REASON_FILTER = FilterEqual(column=ActivationAttempt.reason, name=_l("Reason"),
                             options=labels.choices(labels.ATTEMPT_REASON))
-DATE_FILTER = LocalDateBetweenFilter(column=ActivationAttempt.created_at, name=_l("Date"))
+DATE_FROM, DATE_TO, DATE_FILTER = date_filters(ActivationAttempt.created_at, _l("Date"))
 
 
 class ActivationAttemptView(ScopedModelView):
@@ -87,11 +81,14 @@ class ActivationAttemptView(ScopedModelView):
         "transaction": _l("Transaction"),
     }
     column_formatters = {
-        "outcome": labels.formatter(labels.ATTEMPT_OUTCOME, "outcome"),
+        "outcome": badges.ATTEMPT_OUTCOME_BADGE,
         "reason": labels.formatter(labels.ATTEMPT_REASON, "reason"),
         "transaction": _transaction_link,
     }
     column_formatters_detail = column_formatters
+    column_default_hidden = ("network", "sender")
+    column_classes = {"label": "bo-wrap-narrow", "reason": "bo-wrap-narrow"}
+    list_live = True
     column_formatters_export = {
         "outcome": labels.formatter(labels.ATTEMPT_OUTCOME, "outcome"),
         "reason": labels.formatter(labels.ATTEMPT_REASON, "reason"),
@@ -108,7 +105,11 @@ class ActivationAttemptView(ScopedModelView):
         FilterEqual(column=ActivationAttempt.payment_system, name=_l("Wallet type"), options=payment_system_choices),
         DATE_FILTER,
         MERCHANT_FILTER,  # operators (merchant users are not offered it; their list is theirs whatever it says)
+        DATE_FROM,
+        DATE_TO,
     )
+    # At once above the list (issue 22, point 2); the rest under "Add Filter".
+    column_filters_basic = (MERCHANT_FILTER, column_filters[2], column_filters[3], REASON_FILTER, DATE_FROM, DATE_TO)
 
     def get_query(self):
         # Merchant, payment system and the attempt's transaction (when it is the same
@@ -129,20 +130,12 @@ class ActivationAttemptView(ScopedModelView):
         joins.update(("Merchant", "PaymentSystem"))  # joined by get_query already
         return super()._handle_join(query, field, joins)
 
-    # -- operators only: the Merchant column and filter ------------------------------------
+    # -- operators only: the Merchant column and filter (the list's: the base class) ---------
     @staticmethod
     def _for_viewer(columns):
         if is_operator():
             return columns
         return [(name, title) for name, title in columns if name not in OPERATOR_COLUMNS]
-
-    @property
-    def _list_columns(self):
-        return self._for_viewer(self.__dict__.get("_list_columns_cached", []))
-
-    @_list_columns.setter
-    def _list_columns(self, value):
-        self.__dict__["_list_columns_cached"] = value
 
     @property
     def _details_columns(self):
@@ -160,31 +153,11 @@ class ActivationAttemptView(ScopedModelView):
     def _export_columns(self, value):
         ScopedModelView._export_columns.fset(self, value)
 
-    def _get_filter_groups(self):
-        groups = super()._get_filter_groups()
-        if groups is None or is_operator():
-            return groups
-        return {key: items for key, items in groups.items()
-                if not any(self._filters[item["index"]] is MERCHANT_FILTER for item in items)}
-
-    def _get_list_filter_args(self):
-        filters = super()._get_list_filter_args()
-        if filters is None or is_operator():
-            return filters
-        return [f for f in filters if self._filters[f[0]] is not MERCHANT_FILTER]
-
     def get_export_name(self, export_type="csv"):
         stamp = datetime.datetime.now(zone(viewer_timezone_name())).strftime("%Y%m%d_%H%M%S")
         return f"activation_attempts_{stamp}.{export_type}"
 
     # -- links from elsewhere (the dashboard) --------------------------------------------------
-    def filter_key(self, flt):
-        """The query-string key of one of this view's filters (``flt<n>_<name>``)."""
-        for key, (_index, candidate) in (self._filter_args or {}).items():
-            if candidate is flt:
-                return key
-        raise KeyError(flt)
-
     def list_url(self, reason=None, date_from=None, date_to=None, merchant_id=None):
         """The list filtered by reason, a period of calendar days (viewer's zone) and,
         for operators, a merchant."""

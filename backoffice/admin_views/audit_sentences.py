@@ -17,6 +17,7 @@ an entry's facts included).
 """
 import datetime
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,11 +25,12 @@ from flask_babel import ngettext
 from markupsafe import Markup
 
 from .. import config, labels
-from ..i18n import format_datetime, languages
+from ..i18n import format_datetime, languages, money_text
 from ..models import Merchant, PaymentSystem, User
 from ..services import matching
 from .plugin import THEME_LABELS
 from .postbacks import EVENT_TYPE_LABELS
+from .zone_names import zone_label
 
 # --- fields: a label for lists, a phrase for "changed <phrase> from … to …" --------------------
 
@@ -112,8 +114,9 @@ VALUES = {
     "plugin_language": config.PLUGIN_LANGUAGES,
 }
 DATE_TIMES = {"expires_at", "since", "grace_until", "failing_since", "previous_valid_until"}
+# Amounts (stored as "1250.50"): read in the viewer's language (issue 22, point 3).
 MONEY = {"min_deposit", "amount_tolerance", "review_above", "review_first_above", "withdrawal_dual_approval_above",
-         "max_per_transaction", "daily_limit", "monthly_limit"}
+         "max_per_transaction", "daily_limit", "monthly_limit", "amount", "reported_amount", "stored_amount"}
 
 
 @dataclass
@@ -195,16 +198,32 @@ def phrase_of(key):
     return _("“%(field)s”", field=label_of(key))
 
 
+def amount_text(value, currency=None):
+    """A stored amount ("1250.50") as people read it: in the viewer's language, joined to
+    its currency by a no-break space ("1 250,50\u00a0BDT"); a value that is no amount, as it is."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite() or isinstance(value, bool):
+        return f"{value} {currency or ''}".strip()
+    return money_text(amount, currency or None)
+
+
 def value_of(key, value, names):
     """A stored value as people read it (never "None", never JSON)."""
     if value is None or value == "":
         return _("(empty)")
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if key in MONEY and isinstance(value, (str, int, float, Decimal)):
+        return amount_text(value)
     if key == "event_types" and isinstance(value, list):
         return ", ".join(str(EVENT_TYPE_LABELS.get(v, v)) for v in value) if value else _("All events")
     if key == "language":
         return languages().get(value, value)
+    if key == "timezone" and isinstance(value, str):
+        return zone_label(value, offset=False)  # "Дакка", not "Asia/Dhaka" (issue 22, point 5)
     if key in ("payment_system",) and _int(value) is not None:
         return names.payment_system(value)
     if key in ("merchant", "merchant_id") and _int(value) is not None:
@@ -274,12 +293,12 @@ def _snap(key, *fallbacks):
 
 def _money(entry, s, names):
     amount, currency = s.get("amount"), s.get("currency")
-    return {"amount": f"{amount} {currency}".strip() if amount is not None else _("(empty)"),
+    return {"amount": amount_text(amount, currency) if amount is not None else _("(empty)"),
             "id": s.get("withdrawal_id") or f"#{entry.object_id}"}
 
 
 def _review(entry, s, names):
-    return {"amount": f"{s.get('amount', '')} {s.get('currency', '')}".strip(), "label": s.get("label", "")}
+    return {"amount": amount_text(s.get("amount", ""), s.get("currency")), "label": s.get("label", "")}
 
 
 def _merchant_name(entry, s, names):
@@ -365,7 +384,7 @@ SENTENCES = {
     # Transactions.
     "transaction.create_manual": Spec(_l("%(actor)s entered the transaction %(number)s by hand (%(amount)s)."),
                                       lambda e, s, n: {"number": s.get("transaction_number", ""),
-                                                       "amount": s.get("amount", "")},
+                                                       "amount": amount_text(s.get("amount", ""))},
                                       ("transaction_number", "amount")),
     "transaction.conflicting_report": Spec(
         _l("%(actor)s reported the transaction #%(id)s again with other details (%(fields)s); the first report "
@@ -422,7 +441,7 @@ SENTENCES = {
                           ("appeal", "reason")),
     # Money.
     "balance.adjust": Spec(_l("%(actor)s adjusted the balance by %(amount)s: %(reason)s."),
-                           lambda e, s, n: {"amount": f"{s.get('amount', '')} {s.get('currency', '')}".strip(),
+                           lambda e, s, n: {"amount": amount_text(s.get("amount", ""), s.get("currency")),
                                             "reason": s.get("reason", "")}, ("amount", "currency", "reason")),
     "ledger.verify": Spec(None, used=("consistent", "difference_count", "differences", "outstanding"),
                           plural=("difference_count", lambda n, v: ngettext(

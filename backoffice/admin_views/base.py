@@ -20,28 +20,46 @@ and the list actions from it. Every list export is written through
 ``backoffice.csv_safe`` (formula injection); every list's query string is checked
 before it reaches the database (a bad filter is ignored, a bad page is the first);
 a redirect target the request names must pass ``backoffice.redirects.safe_next``.
+
+Every list is one of people's all day (issue 22, points 1 and 2), drawn by
+``templates/admin/model/list.html``: default columns that fit a laptop screen
+(``column_default_hidden``) and a column chooser remembered per user and list
+(``columns_view``, ``services.list_columns``); the operators' Merchant column and
+filter (``column_operator_only``, :class:`MerchantFilter`); numbers right-aligned and
+dates compact (``column_css``, :func:`list_datetime`); how many rows (``get_list``,
+``services.counting``); Refresh on live lists (``list_live``); the basic filters at
+once above the list (``column_filters_basic``), the date filters in the viewer's zone
+with a time (``timezones``).
 """
 import datetime
 
-from flask import Response, abort, flash, has_request_context, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, g, has_request_context, redirect, request, stream_with_context, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import ActionsMixin
 from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_admin.helpers import flash_errors
 from flask_admin.model import typefmt
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from peewee import BigIntegerField, ForeignKeyField, IntegerField
+from peewee import BigIntegerField, DateTimeField, DecimalField, FloatField, ForeignKeyField, IntegerField
 from werkzeug.utils import secure_filename
 
 from .. import csv_safe, roles
-from ..i18n import format_datetime
+from ..i18n import format_datetime, format_datetime_compact, to_viewer_time, viewer_timezone_name
 from ..models import ExchangeRate, Merchant, PaymentSystem
 from ..redirects import safe_next
+from ..services import counting, list_columns
+from . import field_words
+from .amounts import money_columns
+from .empty_lists import empty_list_message
 from .filter_words import invalid_filter_message
-from .timezones import zoned_export_columns
+from .timezones import LocalMomentFilter, zoned_export_columns
+from .zone_names import zone_label
 
 OPERATOR = (roles.OPERATOR,)
 MERCHANT_USERS = (roles.OWNER, roles.STAFF)
@@ -55,6 +73,8 @@ BUILT_IN_PAGES = {
     "index": "view", "index_view": "view", "action_view": "view", "ajax_lookup": "view",
     "details_view": "details", "create_view": "create", "edit_view": "edit", "ajax_update": "edit",
     "delete_view": "delete", "export": "export",
+    # The list's column chooser: anyone who may see the list chooses its columns.
+    "columns_view": "view",
 }
 # Query-string and form fields that name where to go next.
 REDIRECT_PARAMS = ("next", "url")
@@ -159,6 +179,39 @@ def payment_system_choices():
     return [(ps.id, ps.name) for ps in PaymentSystem.select().order_by(PaymentSystem.name)]
 
 
+# -- lists people use all day (issue 22, points 1 and 2) ----------------------------------------
+MERCHANT_CHOICES_LIMIT = 1000
+
+
+@LiveChoices
+def merchant_choices():
+    """Filter options: every merchant, by name (operators; nobody else is offered them)."""
+    if not is_operator():
+        return []
+    return [(m.id, m.name) for m in Merchant.select(Merchant.id, Merchant.name).order_by(Merchant.name)
+            .limit(MERCHANT_CHOICES_LIMIT)]
+
+
+class MerchantFilter(FilterEqual):
+    """The operators' Merchant filter of a list that mixes merchants. Merchant users are
+    not offered it (their list is their merchant's whatever the URL says) and a value
+    they send is left out (``ScopedModelView``)."""
+
+    def __init__(self, column, name=_l("Merchant"), options=merchant_choices, **kwargs):
+        super().__init__(column=column, name=name, options=options, **kwargs)
+
+
+def list_datetime(view, value, name):
+    """A date-time cell of a list: compact, in the viewer's zone (``i18n``); the full
+    value in its title."""
+    local = to_viewer_time(value)
+    return Markup('<time datetime="%s" title="%s">%s</time>') % (
+        local.isoformat(timespec="seconds"), format_datetime(value), format_datetime_compact(value))
+
+
+NUMERIC_FIELDS = (IntegerField, DecimalField, FloatField)
+
+
 class RoleMixin:
     """Who may open a view and each of its pages: ``backoffice.roles.SCREENS`` by the
     view's endpoint. Anonymous users go to the login page; a signed-in user the table
@@ -166,6 +219,11 @@ class RoleMixin:
 
     def may(self, permission):
         return roles.allowed(self.endpoint, permission, current_role())
+
+    @staticmethod
+    def list_time(value):
+        """A date-time cell of a list drawn by hand, as every list shows it (``list_datetime``)."""
+        return list_datetime(None, value, None) if value is not None else ""
 
     def is_accessible(self):
         return self.may("view")
@@ -227,7 +285,9 @@ class ScopedModelView(RoleMixin, ModelView):
     ``delete``, ``details``, ``export`` and each list action by its name.
     """
 
-    simple_list_pager = True  # no COUNT(*) over big tables
+    # No unbounded COUNT(*) over big tables: ``get_list`` counts through ``services.counting``
+    # (exact up to a bound, the planner's estimate above it).
+    simple_list_pager = True
     page_size = 50
     can_set_page_size = True
     column_display_pk = True
@@ -235,14 +295,27 @@ class ScopedModelView(RoleMixin, ModelView):
 
     def __init__(self, *args, **kwargs):
         formatters = dict(typefmt.BASE_FORMATTERS)
-        formatters[datetime.datetime] = lambda view, value, name: format_datetime(value)
+        full = lambda view, value, name: format_datetime(value)  # noqa: E731
+        formatters[datetime.datetime] = list_datetime  # lists: compact (issue 22)
         self.column_type_formatters = formatters
         export = dict(typefmt.EXPORT_FORMATTERS)  # text, not the list's HTML icons
-        export[datetime.datetime] = formatters[datetime.datetime]
+        export[datetime.datetime] = full
         self.column_type_formatters_export = export
         detail = dict(typefmt.DETAIL_FORMATTERS)
-        detail[datetime.datetime] = formatters[datetime.datetime]
+        detail[datetime.datetime] = full
         self.column_type_formatters_detail = detail
+        # Every money column as money in the viewer's language, machine format in the CSV,
+        # typed as people write it in forms (issue 22, point 3: ``amounts``).
+        money_columns(self, args[0] if args else kwargs["model"])
+        # Stored values and yes/no in words on lists and details pages; the CSV keeps
+        # what it had (issue 22, point 5: ``field_words``).
+        formatters[bool], detail[bool] = field_words.bool_list, field_words.bool_detail
+        own, own_detail = self.column_formatters, self.column_formatters_detail
+        if self.column_formatters_export is None:
+            self.column_formatters_export = own
+        self.column_formatters = field_words.value_formatters(args[0] if args else kwargs["model"], own)
+        self.column_formatters_detail = field_words.value_formatters(
+            args[0] if args else kwargs["model"], own if own_detail is None else own_detail)
         # Flask-Admin builds its caches (details columns, export columns, forms) only
         # for what ``can_*`` allows when the view is built; build them all, and let
         # each request decide by role.
@@ -268,6 +341,28 @@ class ScopedModelView(RoleMixin, ModelView):
     def _guard(self, what):
         if not self._may(what):
             abort(403)
+
+    # -- names of columns and form fields (issue 22, point 5: ``field_words``) ------------
+    def get_column_name(self, field):
+        """The view's label, else the one table of field names; never a made-up English one
+        when the table knows the field."""
+        name = field_words.column_name(self, field)
+        return name if name is not None else super().get_column_name(field)
+
+    def scaffold_form(self):
+        """Flask-Admin's form, each field labelled as its column is."""
+        explicit = self.form_args
+        self.form_args = field_words.labelled_form_args(self, explicit)
+        try:
+            return super().scaffold_form()
+        finally:
+            self.form_args = explicit
+
+    def search_placeholder(self):
+        """The search box's hint: the columns it searches (Flask-Admin's peewee view
+        gives none, which its template printed as "None"; issue 22, point 9)."""
+        names = ", ".join(str(self.get_column_name(field.name)) for field in getattr(self, "_search_fields", ()))
+        return gettext("Search: %(columns)s", columns=names) if names else gettext("Search")
 
     # -- scoping -----------------------------------------------------------------------
     def get_query(self):
@@ -413,6 +508,10 @@ class ScopedModelView(RoleMixin, ModelView):
             return False
         return True
 
+    def get_empty_list_message(self):
+        """What the list holds, or that nothing matches the filters (issue 22, point 7: ``empty_lists``)."""
+        return empty_list_message(self)
+
     def get_invalid_value_msg(self, value, filter):  # noqa: A002 - Flask-Admin's name
         """Which filter was left out, what was given and what it takes (``filter_words``)."""
         return invalid_filter_message(filter, value)
@@ -429,6 +528,8 @@ class ScopedModelView(RoleMixin, ModelView):
                 continue
             idx, flt = self._filter_args[key]
             value = request.args[arg]
+            if not value.strip() or not self.filter_offered(flt):
+                continue  # an empty field of the filters' row; an operators' filter sent by someone else
             if flt.validate(value) and self._filter_value_ok(flt, value):
                 filters.append((pos, (idx, str(flt.name), value)))
             else:
@@ -451,12 +552,230 @@ class ScopedModelView(RoleMixin, ModelView):
         self._guard("edit")
         return super().ajax_update()
 
+    # -- lists that fit the screen (issue 22, point 1) ----------------------------------------------
+    # ``column_list`` names every column a list offers; these say which are shown by default,
+    # to whom, and how. The column chooser (``columns_view``) keeps each user's choice.
+    column_default_hidden = ()  # offered by the chooser, hidden until a user shows them
+    column_operator_only = ("merchant",)  # merchant users' lists are their merchant's: no Merchant column
+    column_numeric = ()  # computed columns holding numbers (right-aligned like numeric fields)
+    column_classes = {}  # extra CSS classes of a column's cells: "bo-wrap", "bo-wrap-narrow" (text that wraps)
+    column_filters_basic = ()  # filters shown at once above the list (point 2); the rest under "Add Filter"
+    list_live = False  # rows change by themselves: the toolbar has a Refresh button
+
+    @property
+    def _list_columns(self):
+        columns = self.__dict__.get("_list_columns_cached", [])
+        if getattr(self, "_building", False) or not has_request_context():
+            return columns
+        return self.visible_columns(columns)
+
+    @_list_columns.setter
+    def _list_columns(self, value):
+        self.__dict__["_list_columns_cached"] = value
+
+    def offered_columns(self, columns=None):
+        """The list's columns this viewer may show: ``(name, title)`` in the list's order."""
+        columns = self.__dict__.get("_list_columns_cached", []) if columns is None else columns
+        if is_operator():
+            return list(columns)
+        return [(name, title) for name, title in columns if name not in self.column_operator_only]
+
+    def visible_columns(self, columns=None):
+        """The columns shown: the viewer's choice (``services.list_columns``), else the defaults."""
+        offered = self.offered_columns(columns)
+        chosen = list_columns.chosen(current_user, self.endpoint) if current_role() else None
+        if chosen:
+            shown = [column for column in offered if column[0] in chosen]
+            if shown:
+                return shown
+        return [column for column in offered if column[0] not in self.column_default_hidden]
+
+    def column_chooser(self):
+        """The toolbar's column chooser: ``(name, title, shown)`` of every offered column."""
+        shown = {name for name, _title in self.visible_columns()}
+        return [(name, title, name in shown) for name, title in self.offered_columns()]
+
+    @expose("/columns/", methods=("POST",))
+    def columns_view(self):
+        """Remember the columns this user shows on this list (or forget them: ``reset``).
+        The CSRF token is checked by the app before this runs."""
+        offered = [name for name, _title in self.offered_columns()]
+        if request.form.get("reset"):
+            list_columns.forget(current_user.id, self.endpoint)
+        elif list_columns.choose(current_user.id, self.endpoint, request.form.getlist("column"), offered) is None:
+            flash(gettext("Choose at least one column to show."), "error")
+        index = self.get_url(".index_view")
+        back = safe_next(request.form.get("back") or "")
+        return redirect(back if back and back.split("?", 1)[0] == index else index)
+
+    def column_css(self, name):
+        """The CSS classes of a column's header and cells: numbers right-aligned
+        (``bo-num``), dates kept on one line (``bo-date``), and the view's own."""
+        field = self.model._meta.fields.get(name)
+        classes = []
+        if name in self.column_numeric or isinstance(field, NUMERIC_FIELDS):
+            classes.append("bo-num")
+        elif isinstance(field, DateTimeField):
+            classes.append("bo-date")
+        if name in self.column_classes:
+            classes.append(self.column_classes[name])
+        return " ".join(classes)
+
+    # -- how many rows (the pager) -------------------------------------------------------------------
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """The list's rows; the page also learns how many there are (``services.counting``:
+        exact up to a bound, an estimate above it on PostgreSQL). An exact count gives the
+        numbered pager; an estimate keeps the previous / next one."""
+        if not execute:
+            return super().get_list(page, sort_column, sort_desc, search, filters, execute=False,
+                                    page_size=page_size)
+        _count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False,
+                                         page_size=page_size)
+        count = counting.count_rows(query)
+        if has_request_context():
+            g.list_row_count = count
+        return (count.value if count.exact else None), list(query.execute())
+
+    @staticmethod
+    def row_count():
+        """The count of the list being shown (``counting.RowCount``), or None."""
+        return g.get("list_row_count") if has_request_context() else None
+
+    # -- the filters people use (issue 22, point 2) --------------------------------------------------
+    def filter_offered(self, flt):
+        """Is ``flt`` offered to this viewer (the operators' Merchant filter is theirs)?"""
+        return is_operator() or not isinstance(flt, MerchantFilter)
+
+    @staticmethod
+    def viewer_zone():
+        """The time zone the list's dates and date filters are in (the viewer's), as people
+        read it ("Дакка, UTC+06:00", ``zone_names``)."""
+        return zone_label(viewer_timezone_name())
+
+    def filter_key(self, flt):
+        """The query-string key of one of this view's filters (``flt<n>_<key>``)."""
+        for key, (_index, candidate) in (self._filter_args or {}).items():
+            if candidate is flt:
+                return key
+        raise KeyError(flt)
+
+    def _basic_filters(self):
+        return [flt for flt in self.column_filters_basic if self.filter_offered(flt)]
+
+    def _is_basic(self, flt):
+        return any(flt is basic for basic in self.column_filters_basic)
+
+    def _filter_arg_key(self, arg):
+        """The filter key of a query argument ``flt<n>_<key>`` (None: not a filter's)."""
+        if not arg.startswith("flt") or "_" not in arg:
+            return None
+        pos, key = arg[3:].split("_", 1)
+        return key if pos.isdigit() and key in (self._filter_args or {}) else None
+
+    def basic_filter_fields(self):
+        """The filters' row above the list: one field per basic filter, with what the
+        request gives it (``BasicField``)."""
+        given = {}
+        for arg, value in request.args.items(multi=True):
+            key = self._filter_arg_key(arg)
+            if key is not None:
+                given.setdefault(key, value)
+        fields = []
+        for position, flt in enumerate(self._basic_filters()):
+            key = self.filter_key(flt)
+            fields.append(BasicField(flt, key, f"flt{90 + position}_{key}", given.get(key, ""), self))
+        return fields
+
+    def basic_filter_hidden(self):
+        """The query arguments the filters' row keeps as they are (sorting, search, page
+        size, the other filters): ``(name, value)`` pairs."""
+        basic = {self.filter_key(flt) for flt in self._basic_filters()}
+        return [(arg, value) for arg, value in request.args.items(multi=True)
+                if arg != "page" and self._filter_arg_key(arg) not in basic]
+
+    def basic_filter_args(self):
+        """The basic filters the request gives (kept by the "Add Filter" form)."""
+        basic = {self.filter_key(flt) for flt in self._basic_filters()}
+        return [(arg, value) for arg, value in request.args.items(multi=True)
+                if self._filter_arg_key(arg) in basic and value.strip()]
+
+    def basic_filters_clear_url(self):
+        """The list without its basic filters (the rest kept)."""
+        return self.get_url(".index_view", **_multi(self.basic_filter_hidden()))
+
+    def advanced_filter_groups(self, groups):
+        """"Add Filter"'s menu: the filters not in the row above the list."""
+        if not groups:
+            return groups
+        out = {}
+        for name, items in groups.items():
+            kept = [item for item in items if not self._is_basic(self._filters[item["index"]])]
+            if kept:
+                out[name] = kept
+        return out
+
+    def advanced_active_filters(self, active):
+        """The active filters "Add Filter"'s rows show (the basic ones have their row)."""
+        return [item for item in (active or []) if not self._is_basic(self._filters[item[0]])]
+
+    def _get_filter_groups(self):
+        groups = super()._get_filter_groups()
+        if groups is None or is_operator():
+            return groups
+        return {key: items for key, items in groups.items()
+                if all(self.filter_offered(self._filters[item["index"]]) for item in items)}
+
+
+def _multi(pairs):
+    """``(name, value)`` pairs as url_for's keyword arguments (a name given twice: a list)."""
+    out = {}
+    for name, value in pairs:
+        out.setdefault(name, []).append(value)
+    return out
+
+
+class BasicField:
+    """One field of the filters' row above a list: the filter, its query argument, what
+    the request gives it, and how to ask for it (``kind``: select, moment, text)."""
+
+    def __init__(self, flt, key, arg, value, view):
+        self.flt, self.key, self.arg, self.value, self.view = flt, key, arg, value, view
+        self.id = f"bf-{key}"
+        options = flt.get_options(view)  # read once (live choices query the database)
+        self.options = list(options) if options is not None else None
+
+    @property
+    def kind(self):
+        if isinstance(self.flt, LocalMomentFilter):
+            return "moment"
+        return "select" if self.options is not None else "text"
+
+    @property
+    def blank(self):
+        """Does the select offer "All" (no filter)? Not when the filter has its own."""
+        return getattr(self.flt, "basic_blank", True)
+
+    @property
+    def label(self):
+        if isinstance(self.flt, LocalMomentFilter):
+            return f"{self.flt.name} {self.flt.operation()}"
+        return str(self.flt.name)
+
+    @property
+    def input_value(self):
+        """What the field shows: a moment as ``datetime-local`` takes it (a day alone: its
+        first minute, or its last for "to")."""
+        if self.kind != "moment":
+            return self.value
+        return self.flt.input_value(self.value)
+
 
 __all__ = [
     "ActionsMixin",
     "EVERYONE",
     "LiveChoices",
     "MERCHANT_USERS",
+    "MerchantFilter",
     "OPERATOR",
     "RoleMixin",
     "ScopedAjaxLoader",

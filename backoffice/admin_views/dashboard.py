@@ -6,6 +6,7 @@ and (SPEC §12) what waits for people: for operators, the wallets that need atte
 (linking to the Wallets list filtered so) and the open appeals of every merchant; for
 merchant users, their own open appeals."""
 import datetime
+from decimal import Decimal
 
 from flask import current_app, jsonify, request, url_for
 from flask_admin import expose
@@ -13,8 +14,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import labels
-from ..i18n import viewer_timezone_name, zone
-from ..models import ATTEMPT_REASONS, ExchangeRate, Merchant, PaymentSystem, utcnow
+from ..i18n import format_number, money_text, viewer_locale, viewer_timezone_name, zone
+from ..models import ATTEMPT_REASONS, ExchangeRate, Merchant, MerchantPaymentSystem, PaymentSystem, utcnow
 from ..money import to_str
 from ..services import appeals, attempts, ledger, stats_read
 from ..services import wallets as wallet_service
@@ -90,6 +91,10 @@ def dashboard_filters():
     else:
         merchant_id = current_user.merchant_id
         default_display = current_user.merchant.default_display_currency or "USD"
+    country = (request.args.get("country") or "").strip().upper() or None
+    if country:  # the manual's country filter: the payment systems that serve it (issue 22)
+        country = _checked(errors, lambda: _choice("country", country, set(stats_read.countries()),
+                                                   _("Unknown country.")))
     currencies = known_currencies()
     currency = (request.args.get("currency") or "").upper() or None
     if currency:
@@ -111,12 +116,19 @@ def dashboard_filters():
         if "date_from" in errors:
             date_from = None
     # The errors in the order of the form (the first is the one a JSON answer names first).
-    order = ("merchant", "currency", "display_in", "group_by", "date_from", "date_to")
+    order = ("merchant", "country", "currency", "display_in", "group_by", "date_from", "date_to")
     errors = {name: errors[name] for name in order if name in errors}
     filters = dict(merchant_id=merchant_id, date_from=date_from, date_to=date_to, tz=tz, today=today,
                    currency=currency, display_in=display_in, group_by=group_by, details=_flag("details"),
-                   completed_stockpiling=_flag("completed_stockpiling"))
+                   completed_stockpiling=_flag("completed_stockpiling"), country=country)
     return filters, errors
+
+
+def country_choices():
+    """The country filter's options: each country payment systems serve, named in the
+    viewer's language (Babel's territory names), by name."""
+    names = viewer_locale().territories
+    return sorted(((code, names.get(code, code)) for code in stats_read.countries()), key=lambda pair: pair[1])
 
 
 def known_currencies():
@@ -125,10 +137,37 @@ def known_currencies():
 
 
 def merchant_balances(merchant_id):
-    """The available balance per currency of one merchant (None for "all merchants")."""
+    """The available balance per currency of one merchant (None for "all merchants"). A
+    merchant with no balance yet reads zero in the currencies of its payment systems (its
+    display currency when it has none): a figure is never a bare 0 (issue 22, point 7)."""
     if merchant_id is None:
         return None
-    return [{"currency": cur, "amount": to_str(amount)} for cur, amount in ledger.balances(merchant_id).items()]
+    held = [{"currency": cur, "amount": to_str(amount)} for cur, amount in ledger.balances(merchant_id).items()]
+    return held or [{"currency": cur, "amount": to_str(Decimal(0))} for cur in _zero_currencies(merchant_id)]
+
+
+def _zero_currencies(merchant_id):
+    systems = sorted({cur for (cur,) in MerchantPaymentSystem.select(PaymentSystem.currency).join(PaymentSystem)
+                      .where(MerchantPaymentSystem.merchant == merchant_id).distinct().tuples()})
+    return systems or [Merchant.select(Merchant.default_display_currency).where(Merchant.id == merchant_id)
+                       .scalar() or "USD"]
+
+
+# The summary's figures of stats.json, as the page shows them (``figures``).
+FIGURES = ("period", "today", "withdrawals_period")
+
+
+def summary_figures(summary, zero_currency):
+    """Each figure of the summary as people read it (issue 22, point 7): per currency,
+    the amount with its currency and the count, in the viewer's language (``text``); an
+    empty figure is zero in ``zero_currency`` (the currency filter, else the display
+    currency), never a bare 0 nor a blank. The machine fields stay as the summary has them."""
+    figures = {}
+    for name in FIGURES:
+        rows = summary.get(name) or [{"currency": zero_currency, "amount": to_str(Decimal(0)), "count": 0}]
+        figures[name] = [dict(row, text=f"{money_text(row['amount'], row['currency'])} · {format_number(row['count'])}")
+                         for row in rows]
+    return figures
 
 
 def attempt_counts(filters, attempts_view):
@@ -189,7 +228,8 @@ class DashboardView(SecureIndexView):
         attempt_rows = attempt_counts(filters, self._attempts_view()) if period_ok else None
         waiting = attention_counts(self._view("wallets"), self._view("appeals"))
         return self.render("admin/dashboard.html", filters=filters, errors=errors, merchants=merchants,
-                           currencies=sorted(known_currencies()), args=request.args, balances=balance,
+                           currencies=sorted(known_currencies()), countries=country_choices(), args=request.args,
+                           balances=balance,
                            attempt_counts=attempt_rows, stats_ok=not errors, waiting=waiting)
 
     @expose("/dashboard/stats.json")
@@ -201,4 +241,5 @@ class DashboardView(SecureIndexView):
             return jsonify(body), 400
         result = stats_read.dashboard(**filters)
         result["merchant"] = filters["merchant_id"]
+        result["figures"] = summary_figures(result["summary"], filters["currency"] or filters["display_in"])
         return jsonify(result)

@@ -5,11 +5,18 @@ one out and flashes this message in its place)."""
 from flask_admin.model import filters as base_filters
 from flask_babel import gettext as _
 
+from .timezones import LocalMomentFilter, LocalMomentRangeFilter
+
 MAX_SHOWN = 100  # characters of the value given, in the message
 
 
 def expected(flt):
     """What the filter takes, as a sentence (empty when there is nothing useful to say)."""
+    if isinstance(flt, LocalMomentRangeFilter):
+        return _("It takes two dates, each with or without a time (YYYY-MM-DD or YYYY-MM-DD HH:MM), YYYY-MM-DD to "
+                 "YYYY-MM-DD, the first not after the second.")
+    if isinstance(flt, LocalMomentFilter):
+        return _("It takes a date, with or without a time: YYYY-MM-DD or YYYY-MM-DD HH:MM.")
     if isinstance(flt, base_filters.BaseDateTimeBetweenFilter):
         return _("It takes two dates and times, YYYY-MM-DD HH:MM:SS to YYYY-MM-DD HH:MM:SS, the first not after "
                  "the second.")

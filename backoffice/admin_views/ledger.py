@@ -7,12 +7,15 @@
   beside its field; the rest of the page (the current balances, the choices) stays.
 * The statement: the opening balance, every entry with its running balance, the
   closing balance. :func:`statement_table` builds its rows once, for the page and for
-  the CSV alike (so the file holds exactly what the page shows).
+  the CSV alike (so the file holds exactly what the page shows); its amounts stay
+  ``Decimal`` until then: the page writes them in the viewer's language ("1 250,50"),
+  the CSV in the machine format ("1250.50").
 * ``/adjust/`` (operators only, CSRF-protected): ``services.ledger.adjust``.
 """
 import datetime
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import expose
@@ -20,17 +23,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from .. import csv_safe
-from ..i18n import format_datetime, viewer_timezone_name, zone
+from ..i18n import format_datetime, money_text, viewer_timezone_name, zone
 from ..labels import actor_label
 from ..models import Merchant
 from ..money import to_str
 from ..services import ledger
 from ..timeutil import local_midnight_utc
+from .amounts import AmountField
 from .base import SecureBaseView, clean_pk, is_operator
+from .zone_names import zone_label
 
 MAX_DAYS = 366
 MERCHANT_CHOICES_LIMIT = 1000
@@ -57,7 +62,8 @@ class AdjustmentForm(FlaskForm):
     # The choices are checked by the service (its message names the field).
     merchant = SelectField(_l("Merchant"), validate_choice=False)
     currency = SelectField(_l("Currency"), validate_choice=False)
-    amount = StringField(_l("Amount (negative to debit)"), validators=[Optional(), Length(max=40)])
+    # Typed as people write amounts in their language ("-1 250,50"); the service checks the rest.
+    amount = AmountField(_l("Amount (negative to debit)"), validators=[Optional()], allow_negative=True)
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=ledger.REASON_MAX_LENGTH)])
 
 
@@ -153,37 +159,39 @@ class Row:
 NUMERIC_COLUMNS = (3, 4, 5, 6)
 
 
-def statement_table(statement, date_from, date_to, tz, operator_viewer):
+def statement_table(statement, date_from, date_to, tz, operator_viewer, zone_name=None):
     """``(header, rows)`` of a statement: the opening balance, one row per entry, the
-    closing balance. Every cell is text, dates in ``tz``."""
-    header = [_("Date (%(zone)s)", zone=tz.key), _("Kind"), _("Currency"), _("Amount"), _("Hold"),
+    closing balance. Every cell is text, dates in ``tz``, except the amounts
+    (``NUMERIC_COLUMNS``): ``Decimal``, written by the page or the CSV (``write_csv``)."""
+    header = [_("Date (%(zone)s)", zone=zone_name or tz.key), _("Kind"), _("Currency"), _("Amount"), _("Hold"),
               _("Available"), _("On hold"), _("Source"), _("Source ID"), _("Memo"), _("Booked by")]
     currency = statement.currency
     rows = [Row("opening", [date_from.isoformat(), _("Opening balance"), currency, "", "",
-                            to_str(statement.opening[0]), to_str(statement.opening[1]), "", "", "", ""])]
+                            statement.opening[0], statement.opening[1], "", "", "", ""])]
     for entry in statement.entries:
         rows.append(Row("entry", [
             format_datetime(entry.created_at),
             str(KIND_LABELS.get(entry.kind, entry.kind)),
             entry.currency,
-            to_str(entry.amount),
-            to_str(entry.hold),
-            to_str(entry.available_after),
-            to_str(entry.on_hold_after),
+            entry.amount,
+            entry.hold,
+            entry.available_after,
+            entry.on_hold_after,
             str(SOURCE_LABELS.get(entry.source_type, entry.source_type)),
             str(entry.source_id),
             entry.memo or "",
             actor_label(entry.actor, operator_viewer),
         ]))
     rows.append(Row("closing", [date_to.isoformat(), _("Closing balance"), currency, "", "",
-                                to_str(statement.closing[0]), to_str(statement.closing[1]), "", "", "", ""]))
+                                statement.closing[0], statement.closing[1], "", "", "", ""]))
     return [str(cell) for cell in header], rows
 
 
 def write_csv(header, rows):
     """The statement as a CSV file: every cell through ``csv_safe`` (SPEC §14, formula
     injection), as every export of the back office."""
-    return csv_safe.text(header, (row.cells for row in rows))
+    return csv_safe.text(header, ([to_str(cell) if isinstance(cell, Decimal) else cell for cell in row.cells]
+                                  for row in rows))
 
 
 def period_bounds(filters):
@@ -219,8 +227,9 @@ class BalanceView(SecureBaseView):
         if filters.valid:
             statement = self._statement(filters)
             context["statement"] = statement
+            # (the page names the zone as people read it, "Дакка, UTC+06:00"; the CSV by its IANA name)
             context["header"], context["rows"] = statement_table(statement, filters.date_from, filters.date_to,
-                                                                 filters.tz, operator)
+                                                                 filters.tz, operator, zone_label(filters.tz.key))
         if operator and filters.merchant is not None:
             context["adjustment_form"] = adjustment_form or self._adjustment_form(filters)
         return self.render("admin/ledger.html", **context), status
@@ -265,9 +274,9 @@ class BalanceView(SecureBaseView):
                 else:
                     flash(message, "error")
             return self._render(filters, form, status=400)
-        flash(_("The adjustment of %(amount)s %(currency)s is booked: available is now %(available)s.",
-                amount=to_str(entry["amount"]), currency=entry["currency"],
-                available=to_str(entry["available_after"])), "success")
+        flash(_("The adjustment of %(amount)s is booked: available is now %(available)s.",
+                amount=money_text(entry["amount"], entry["currency"]),
+                available=money_text(entry["available_after"], entry["currency"])), "success")
         # This month's statement (the default period) shows the new entry.
         return redirect(url_for(".index", merchant=posted_merchant.id, currency=entry["currency"]))
 

@@ -1,7 +1,7 @@
 """Operator-only screens: merchants, users, wallets, payment systems, rates, queues."""
 import json
 
-from flask import current_app, flash, g, request, url_for
+from flask import current_app, flash, g, has_request_context, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BooleanEqualFilter, FilterEqual, FilterLike
@@ -12,25 +12,30 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from peewee import JOIN
 from wtforms import SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from .. import labels
-from ..i18n import language_choices
+from ..i18n import format_number, language_choices
 from ..queues import queue_summary
-from ..models import AuditLog, ConnectorToken, Merchant, PaymentSystem, User
+from ..models import AuditLog, ConnectorToken, Merchant, MerchantPaymentSystem, PaymentSystem, PendingActivation, User
 from ..security import generate_password
 from ..services import connectors
 from ..services import merchants as service
-from ..services.checks import SettingsError, timezone_names
+from ..services.checks import SettingsError
 from ..services.merchants import RESET_TTL
 from . import audit_sentences
 from .auditing import AuditedViewMixin
 from .identity import actor_formatter, address_formatter
-from .base import LiveChoices, ScopedModelView, SecureBaseView, form_errors, is_operator, scope_query
-from .timezones import LocalDateBetweenFilter
-from .withdrawals import WithdrawalSchemaField
+from . import badges
+from .base import (LiveChoices, MerchantFilter, ScopedModelView, SecureBaseView, form_errors, is_operator,
+                   payment_system_choices, scope_query)
+from .timezones import date_filters
+from .zone_names import zone_choices
+from .withdrawals import WithdrawalSchemaField, schema_words
 
-SECRETS_HIDDEN = ("api_key", "own_css")
+# Secrets and internals a details page never shows (the plugin secret is shown once, when
+# rotated; issue 22 found it on the merchant's details page).
+SECRETS_HIDDEN = ("api_key", "own_css", "plugin_secret", "plugin_secret_previous")
 
 # Column headings of the operator screens, translated (Flask-Admin would show the
 # English field names otherwise).
@@ -49,7 +54,13 @@ COMMON_LABELS = {
 
 
 def _tz_choices():
-    return [(name, name) for name in timezone_names()]
+    """Each zone as people read it (``zone_names``), the edited merchant's among them."""
+    current = None
+    raw = request.args.get("id", "") if has_request_context() else ""
+    if raw.isdigit():
+        merchant = Merchant.get_or_none(Merchant.id == int(raw))
+        current = merchant.timezone if merchant is not None else None
+    return zone_choices(current)
 
 
 def _live(loader):
@@ -128,18 +139,19 @@ class UserView(ScopedModelView):
 
     list_template = "admin/users_list.html"
     column_list = ("id", "login", "role", "merchant", "language", "active", "last_login_at", "locked_until")
-    column_details_exclude_list = ("password_hash", "session_token", "totp_secret", "totp_last_step")
+    column_details_exclude_list = ("password_hash", "session_token", "totp_secret", "totp_last_step",
+                                   "totp_pending_secret", "totp_pending_ref", "totp_pending_until", "list_columns")
     column_searchable_list = ("login",)
     column_formatters = {"role": labels.formatter(labels.ROLE, "role")}
     column_labels = {"login": _l("Login"), "role": _l("Role"), "merchant": _l("Merchant"),
                      "language": _l("Language"), "active": _l("Active"), "last_login_at": _l("Last sign-in"),
                      "locked_until": _l("Locked until"), "timezone": _l("Time zone")}
     column_filters = (
-        FilterEqual(column=User.merchant, name=_l("Merchant"),
-                    options=_live(lambda: [(m.id, m.name) for m in Merchant.select().order_by(Merchant.name)])),
+        MerchantFilter(column=User.merchant),
         FilterEqual(column=User.role, name=_l("Role"), options=[(k, v) for k, v in labels.ROLE.items()]),
         BooleanEqualFilter(column=User.active, name=_l("Active")),
     )
+    column_filters_basic = column_filters  # at once above the list (issue 22)
     form_columns = ("language",)
     form_choices = {"language": _live(language_choices)}
 
@@ -156,7 +168,7 @@ class UserView(ScopedModelView):
         form = MerchantUserForm()
         form.merchant.choices = [(m.id, m.name) for m in Merchant.select().order_by(Merchant.name)]
         form.role.choices = [(r, labels.ROLE[r]) for r in service.MERCHANT_ROLES]
-        form.language.choices = language_choices()
+        form.language.choices = [(code, name, {"lang": code}) for code, name in language_choices()]  # own names
         if request.method == "GET" and request.args.get("merchant", "").isdigit():
             form.merchant.data = int(request.args["merchant"])
         if form.validate_on_submit():
@@ -209,11 +221,17 @@ class UserView(ScopedModelView):
 
 
 class PaymentSystemView(AuditedViewMixin, ScopedModelView):
-    column_list = ("id", "code", "name", "currency", "active")
-    form_columns = ("code", "name", "currency", "active", "withdrawal_fields")
+    column_list = ("id", "code", "name", "currency", "country", "active")
+    form_columns = ("code", "name", "currency", "country", "active", "withdrawal_fields")
+    form_args = {"country": {"description": _l("Two letters, ISO 3166 (BD, IN, PK): the dashboard's country "
+                                               "filter."),
+                             "filters": [lambda value: (value or "").strip().upper() or None],
+                             "validators": [Optional(), Regexp(r"^[A-Z]{2}$", message=_l("Two capital letters, "
+                                                                                          "e.g. BD."))]}}
     # The withdrawal field schema (issue 5): JSON checked against the standard field set.
     form_overrides = {"withdrawal_fields": WithdrawalSchemaField}
     column_labels = COMMON_LABELS
+    column_formatters = {"withdrawal_fields": schema_words}  # labelled, in words (issue 22, point 5)
 
 
 class ExchangeRateView(AuditedViewMixin, ScopedModelView):
@@ -222,9 +240,43 @@ class ExchangeRateView(AuditedViewMixin, ScopedModelView):
     column_labels = COMMON_LABELS
 
 
+PENDING_CREATED = date_filters(PendingActivation.created_at, _l("Created"))
+
+
 class PendingActivationView(ScopedModelView):
     column_default_sort = ("id", True)
+    column_list = ("id", "merchant", "payment_system", "transaction_number", "label", "order_id", "amount",
+                   "sender_last4", "network", "status", "created_at", "expires_at")
+    column_default_hidden = ("network", "sender_last4")
     column_labels = COMMON_LABELS
+    column_formatters = {"status": badges.PENDING_STATUS_BADGE}
+    column_classes = {"label": "bo-wrap-narrow", "order_id": "bo-wrap-narrow"}
+    list_live = True
+    named_filter_urls = True
+    column_filters_basic = (
+        MerchantFilter(column=PendingActivation.merchant),
+        FilterEqual(column=PendingActivation.label, name=_l("Label")),
+        FilterEqual(column=PendingActivation.transaction_number, name=_l("Transaction number")),
+        FilterEqual(column=PendingActivation.order_id, name=_l("Order ID")),
+        FilterEqual(column=PendingActivation.status, name=_l("Status"), options=labels.choices(labels.PENDING_STATUS)),
+        *PENDING_CREATED[:2],
+    )
+    column_filters = column_filters_basic + (
+        PENDING_CREATED[2],
+        FilterEqual(column=PendingActivation.payment_system, name=_l("Wallet type"), options=payment_system_choices),
+    )
+
+    def get_query(self):
+        # Merchant and payment system in the same query: no query per row.
+        query = (PendingActivation.select(PendingActivation, Merchant, PaymentSystem)
+                 .join(Merchant, on=(PendingActivation.merchant == Merchant.id)).switch(PendingActivation)
+                 .join(PaymentSystem, on=(PendingActivation.payment_system == PaymentSystem.id))
+                 .switch(PendingActivation))
+        return scope_query(query, PendingActivation)
+
+    def _handle_join(self, query, field, joins):
+        joins.update(("Merchant", "PaymentSystem"))  # joined by get_query already
+        return super()._handle_join(query, field, joins)
 
 
 def _audit_description(model):
@@ -243,6 +295,9 @@ def _audit_summary(view, context, model, name):
 def _audit_user_choices():
     query = scope_query(User.select(User.id, User.login), User).order_by(User.login).limit(1000)
     return [(u.id, u.login) for u in query]
+
+
+AUDIT_DATES = date_filters(AuditLog.created_at, _l("Date"))
 
 
 class AuditLogView(ScopedModelView):
@@ -266,17 +321,19 @@ class AuditLogView(ScopedModelView):
     column_formatters = {"description": _audit_summary, "user": actor_formatter("user"),
                          "ip": address_formatter("user", "ip")}
     column_formatters_detail = column_formatters
+    column_default_hidden = ("object_type", "object_id")
+    column_classes = {"description": "bo-wrap", "user": "bo-wrap-narrow"}
+    list_live = True
     column_formatters_export = {"user": actor_formatter("user"), "ip": address_formatter("user", "ip"),
                                 "description": lambda v, c, m, n: _audit_description(m).text(),
                                 "summary": lambda v, c, m, n: json.dumps(m.summary or {}, ensure_ascii=False)}
-    column_filters = (
+    column_filters_basic = (
+        MerchantFilter(column=AuditLog.merchant),
         FilterEqual(column=AuditLog.user, name=_l("User"), options=_live(_audit_user_choices)),
-        FilterEqual(column=AuditLog.merchant, name=_l("Merchant"),
-                    options=_live(lambda: [(m.id, m.name) for m in Merchant.select().order_by(Merchant.name)
-                                           .limit(1000)] if is_operator() else [])),
         FilterLike(column=AuditLog.action, name=_l("Action")),
-        LocalDateBetweenFilter(column=AuditLog.created_at, name=_l("Date")),
+        *AUDIT_DATES[:2],
     )
+    column_filters = column_filters_basic + (AUDIT_DATES[2],)
 
     def get_query(self):
         # Who and which merchant in the same query (no query per row).
@@ -301,7 +358,28 @@ class MerchantPaymentSystemView(AuditedViewMixin, ScopedModelView):
 
     column_list = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
     column_labels = COMMON_LABELS
+    # The minimum deposit is money (``amounts``); the commission a number in the viewer's language.
+    column_formatters = {"commission_percent": lambda v, c, m, n: format_number(m.commission_percent, 2)}
+    column_formatters_export = {"commission_percent": lambda v, c, m, n: str(m.commission_percent)}
     form_columns = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
+    column_filters = (
+        MerchantFilter(column=MerchantPaymentSystem.merchant),
+        FilterEqual(column=MerchantPaymentSystem.payment_system, name=_l("Payment system"),
+                    options=payment_system_choices),
+    )
+    column_filters_basic = column_filters  # at once above the list (issue 22)
+
+    def get_query(self):
+        # Merchant and payment system in the same query: no query per row.
+        query = (MerchantPaymentSystem.select(MerchantPaymentSystem, Merchant, PaymentSystem)
+                 .join(Merchant, on=(MerchantPaymentSystem.merchant == Merchant.id)).switch(MerchantPaymentSystem)
+                 .join(PaymentSystem, on=(MerchantPaymentSystem.payment_system == PaymentSystem.id))
+                 .switch(MerchantPaymentSystem))
+        return scope_query(query, MerchantPaymentSystem)
+
+    def _handle_join(self, query, field, joins):
+        joins.update(("Merchant", "PaymentSystem"))  # joined by get_query already
+        return super()._handle_join(query, field, joins)
 
     def validate_form(self, form):
         if not super().validate_form(form):

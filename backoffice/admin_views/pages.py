@@ -37,8 +37,10 @@ from ..models import Merchant, utcnow
 from ..security import totp_uri
 from ..services import accounts, merchant_settings, plugin_sessions, profile
 from ..services import merchants as merchant_service
-from ..services.checks import SettingsError, timezone_names
+from ..services.checks import SettingsError
+from .amounts import AmountField
 from .base import SecureBaseView, current_role, form_errors, is_operator
+from .zone_names import zone_choices, zone_label
 
 # The session holds only an opaque reference to the secret being enrolled (issue 17):
 # the secret itself waits on the user's row.
@@ -81,9 +83,9 @@ class SystemForm(FlaskForm):
     delayed_activation = BooleanField(_l("Delayed automatic activation"))
     pending_activation_ttl = IntegerField(_l("Waiting time of a delayed activation, minutes"),
                                           validators=[Optional()])
-    withdrawal_dual_approval_above = StringField(
-        _l("Withdrawals above this amount need two operators' approvals (blank: never)"),
-        validators=[Optional(), Length(max=30)])
+    # Typed as people write amounts in their language ("1 250,50"); the service checks the rest.
+    withdrawal_dual_approval_above = AmountField(
+        _l("Withdrawals above this amount need two operators' approvals (blank: never)"), validators=[Optional()])
 
 
 class RotateForm(FlaskForm):
@@ -104,8 +106,9 @@ def qr_svg(data):
     return Markup(text[text.index("<svg"):])
 
 
-def _timezone_choices():
-    return [(name, name) for name in timezone_names()]
+def _timezone_choices(current=None):
+    """Each zone as people read it, "Дакка, UTC+06:00" (issue 22, point 5: ``zone_names``)."""
+    return zone_choices(current)
 
 
 class SettingsView(SecureBaseView):
@@ -116,9 +119,10 @@ class SettingsView(SecureBaseView):
     def _preferences_form(self, user, formdata=None):
         form = PreferencesForm(formdata=formdata, data={"language": user.language,
                                                         "timezone": user.timezone or "UTC"})
-        form.language.choices = language_choices()
+        # Each language by its own name, marked with its lang (issue 22, point 5; screen readers).
+        form.language.choices = [(code, name, {"lang": code}) for code, name in language_choices()]
         if user.role == "operator":
-            form.timezone.choices = _timezone_choices()
+            form.timezone.choices = _timezone_choices(user.timezone)
         else:
             del form.timezone
         return form
@@ -251,12 +255,11 @@ class SettingsView(SecureBaseView):
             "plugin_language": merchant.plugin_language,
             "delayed_activation": merchant.delayed_activation,
             "pending_activation_ttl": merchant.pending_activation_ttl,
-            "withdrawal_dual_approval_above": ("" if merchant.withdrawal_dual_approval_above is None
-                                               else str(merchant.withdrawal_dual_approval_above)),
+            "withdrawal_dual_approval_above": merchant.withdrawal_dual_approval_above,
         }
         form = SystemForm(formdata=formdata, data=data)
         form.after_payment.choices = [(k, v) for k, v in AFTER_PAYMENT_LABELS.items()]
-        form.timezone.choices = _timezone_choices()
+        form.timezone.choices = _timezone_choices(merchant.timezone)
         # Each language by its own name (marked with its lang, for screen readers).
         form.plugin_language.choices = [(code, name, {"lang": code}) for code, name in PLUGIN_LANGUAGES.items()]
         if not is_operator():
@@ -276,7 +279,7 @@ class SettingsView(SecureBaseView):
                            merchant_arg={"merchant": merchant.id} if is_operator() else {},
                            # The previous plugin secret still signs until then (viewer's time zone).
                            previous_secret_until=format_datetime(until) if until and until > utcnow() else None,
-                           timezone_name=viewer_timezone_name(), **extra), status
+                           timezone_name=zone_label(viewer_timezone_name()), **extra), status
 
     @expose("/system/", methods=("GET", "POST"))
     def system(self):

@@ -11,9 +11,9 @@ import os
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .. import labels
 from ..models import Merchant, MerchantPaymentSystem, PaymentSystem
 from ..plugin_builder import snippet as snippets
 from ..plugin_builder.config import (
@@ -31,10 +31,11 @@ from ..plugin_builder.config import (
 from ..plugin_builder.css import MAX_CSS_BYTES
 from ..plugin_builder.gif import MAX_BYTES, GifError
 from ..plugin_builder.signing import MAX_LIFETIME, V1_ACCEPTED_UNTIL
-from ..services import plugin_sessions
+from ..services import plugin_sessions, refused_origins
+from ..services.checks import SettingsError
 from .base import SecureBaseView, is_operator
 
-THEME_LABELS = {"dark": _l("Dark"), "light": _l("Light"), "white-green": _l("White-green"), "own": _l("Own")}
+THEME_LABELS = labels.THEME  # (one vocabulary: the merchants' details name the theme too)
 
 
 class _MerchantPage(SecureBaseView):
@@ -186,4 +187,24 @@ class PluginInstallationView(_MerchantPage):
             max_signature_days=MAX_LIFETIME // 86400,
             session_lifetime=plugin_sessions.DEFAULT_LIFETIME, session_max_lifetime=plugin_sessions.MAX_LIFETIME,
             v1_until=current_app.config.get("PLUGIN_SIGNATURE_V1_UNTIL", V1_ACCEPTED_UNTIL) or "-",
+            refused=refused_origins.for_merchant(merchant) if merchant else [],
+            can_allow_origin=self.may("allow_origin"),
         )
+
+    @expose("/allow-origin", methods=("POST",))
+    def allow_origin(self):
+        """One click on a refused site: it becomes one of the allowed origins (issue 22)."""
+        if not self.may("allow_origin"):
+            abort(403)
+        merchant = self.merchant(required=True)
+        try:
+            origin = refused_origins.allow(merchant, request.form.get("origin", ""), current_user.id,
+                                           ip=request.remote_addr)
+        except refused_origins.NotRefused:
+            abort(404)
+        except SettingsError as exc:
+            flash(_("%(origin)s was not allowed: %(reason)s", origin=request.form.get("origin", "")[:300],
+                    reason="; ".join(str(m) for m in exc.errors.values())), "error")
+            return self.back(merchant)
+        flash(_("%(origin)s is now an allowed origin: the plugin opens there.", origin=origin), "success")
+        return self.back(merchant)

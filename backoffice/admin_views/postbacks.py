@@ -11,7 +11,10 @@
 * ``POST /admin/postbacks/test/``: **Send test postback** to every enabled endpoint of
   the merchant that takes ``test`` events (Settings → System links here; Settings →
   Webhooks sends to one endpoint);
-* ``GET /admin/postbacks/docs/``: the merchant documentation (payloads, a receiver).
+* ``GET /admin/postbacks/docs/``: the merchant documentation (payloads, a receiver);
+* ``GET /admin/postbacks/live.json?id=…``: the state of deliveries, scoped like the list:
+  a row not settled yet (a test just sent, a resend) updates itself from it until it is
+  sent or in error (issue 22, point 7; ``static/live_rows.js``).
 
 Every resend and test send takes the merchant's quota first (``send_quota.refused``:
 ``429`` with ``Retry-After``, nothing sent, when it is spent), here and on the
@@ -24,7 +27,7 @@ import json
 
 from collections import Counter
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import FilterEqual, FilterLike
@@ -35,22 +38,16 @@ from markupsafe import Markup, escape
 from peewee import JOIN, fn
 
 from .. import delivery_errors, labels
-from ..models import EVENT_TYPES, Merchant, Postback, PostbackAttempt, WebhookEndpoint
+from ..models import EVENT_TYPES, Merchant, Postback, PostbackAttempt, WebhookEndpoint, utcnow
 from ..redirects import safe_next
 from ..services import postbacks as service
 from ..services import webhooks
 from . import send_quota
-from .base import ScopedModelView, is_operator, scope_query
-from .timezones import LocalDateTimeBetweenFilter
+from . import badges
+from .base import MerchantFilter, ScopedModelView, clean_pk, is_operator, scope_query
+from .timezones import LocalDateTimeBetweenFilter, LocalMomentFromFilter, LocalMomentToFilter
 
-EVENT_TYPE_LABELS = {
-    "deposit.completed": _l("Deposit completed"),
-    "deposit.reversed": _l("Deposit reversed"),
-    "withdrawal.approved": _l("Withdrawal approved"),
-    "withdrawal.rejected": _l("Withdrawal rejected"),
-    "withdrawal.cancelled": _l("Withdrawal cancelled"),
-    "test": _l("Test"),
-}
+EVENT_TYPE_LABELS = labels.EVENT_TYPE  # (one vocabulary: the timeline names the events too)
 
 RECEIVER_EXAMPLE = '''from flask import Flask, request, abort
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -133,6 +130,10 @@ class PostbackView(ScopedModelView):
     column_default_sort = ("id", True)
     column_list = ("id", "event_id", "merchant", "endpoint", "event_type", "object_type", "object_id", "status",
                    "attempts", "last_http_status", "last_error", "next_attempt_at", "created_at", "sent_at")
+    # At 1366 px (issue 22); the chooser adds the rest.
+    column_default_hidden = ("object_type", "object_id", "last_http_status", "next_attempt_at")
+    column_classes = {"endpoint": "bo-wrap", "last_error": "bo-wrap"}
+    list_live = True
     column_details_list = ("id", "event_id", "merchant", "endpoint", "event_type", "object_type", "object_id",
                            "status", "delivery", "attempts", "last_http_status", "last_error", "next_attempt_at",
                            "created_at", "sent_at", "payload")
@@ -145,7 +146,7 @@ class PostbackView(ScopedModelView):
         "sent_at": _l("Sent"), "payload": _l("Payload"),
     }
     column_formatters = {
-        "status": labels.formatter(labels.POSTBACK_STATUS, "status"),
+        "status": badges.POSTBACK_STATUS_BADGE,
         "event_type": _event_type,
         "endpoint": _endpoint,
         "last_error": _last_error,
@@ -165,10 +166,14 @@ class PostbackView(ScopedModelView):
         LocalDateTimeBetweenFilter(column=Postback.sent_at, name=_l("Sent")),
         FilterEqual(column=Postback.event_id, name=_l("Event ID")),
         FilterEqual(column=Postback.object_id, name=_l("Object ID")),
-        FilterEqual(column=Postback.merchant, name=_l("Merchant ID")),  # scoped like the list
+        MerchantFilter(column=Postback.merchant),  # operators' (merchant users: their own list)
         FilterEqual(column=Postback.endpoint, name=_l("Endpoint ID")),  # scoped like the list
         FilterLike(column=WebhookEndpoint.url, name=_l("Endpoint URL")),  # joined by get_query
+        LocalMomentFromFilter(column=Postback.created_at, name=_l("Created")),
+        LocalMomentToFilter(column=Postback.created_at, name=_l("Created")),
     )
+    # Merchant, status, type, created from / to, event ID: at once above the list (issue 22, point 2).
+    column_filters_basic = (column_filters[6], column_filters[0], column_filters[1], column_filters[9], column_filters[10], column_filters[4])
     list_template = "admin/postbacks_list.html"
     details_template = "admin/postbacks_details.html"
 
@@ -259,6 +264,38 @@ class PostbackView(ScopedModelView):
         flash(_("A test postback (%(id)s) is on its way to %(n)d endpoint(s).", id=event.event_id,
                 n=event.deliveries_created), "success")
         return redirect(back)
+
+    # -- rows that update themselves until they settle (issue 22, point 7) ------------------
+    # The cells of a delivery that change as it is sent, and how many rows one request asks about.
+    LIVE_COLUMNS = ("status", "attempts", "last_http_status", "last_error", "next_attempt_at", "sent_at")
+    LIVE_MAX_IDS = 200
+
+    @staticmethod
+    def unsettled_ids(rows):
+        """The ids of the rows shown that are not settled yet (``static/live_rows.js`` asks
+        about them until they are)."""
+        return [row.id for row in rows if not service.is_settled(row)]
+
+    @expose("/live.json")
+    def live_view(self):
+        """``GET /admin/postbacks/live.json?id=…&id=…``: the state of these deliveries,
+        scoped like the list (another merchant's id is not answered), each changing cell
+        rendered as the list renders it, ``settled`` once it changes no more by itself,
+        and ``poll_after``: the seconds until one that is not settled can have changed
+        (None: all settled). The Postbacks list and an endpoint's delivery log poll it for
+        their rows that are not settled (``static/live_rows.js``); who: ``roles`` "live"."""
+        ids = [pk for pk in (clean_pk(Postback.id, raw) for raw in request.args.getlist("id")[:self.LIVE_MAX_IDS])
+               if pk is not None]
+        rows = list(self.get_query().where(Postback.id.in_(ids))) if ids else []
+        answer = []
+        for row in rows:
+            label = labels.POSTBACK_STATUS.get(row.status, row.status)
+            answer.append({
+                "id": row.id, "event_id": row.event_id, "status": row.status, "settled": service.is_settled(row),
+                "announce": _("Postback %(id)s: %(status)s.", id=row.event_id, status=label),
+                "cells": {name: str(escape(self.get_list_value(None, row, name))) for name in self.LIVE_COLUMNS},
+            })
+        return jsonify({"rows": answer, "poll_after": service.seconds_until_change(rows, utcnow())})
 
     @expose("/docs/")
     def docs_view(self):

@@ -24,9 +24,11 @@ from wtforms.validators import Length
 from .. import labels
 from ..i18n import viewer_timezone_name
 from ..models import DepositReview, Merchant, User
-from ..money import to_str
+from ..services import counting
 from ..services import review as service
+from . import badges
 from .base import SecureBaseView, clean_pk
+from .zone_names import zone_label
 
 QUEUE_LIMIT = 500  # held deposits shown at once (the oldest)
 DECIDED_LIMIT = 100
@@ -64,9 +66,10 @@ class ReviewView(SecureBaseView):
 
     def _render(self, template, reviews, **extra):
         return self.render(
-            template, reviews=reviews, money=to_str, rule_label=lambda rule: RULE_LABELS.get(rule, rule),
+            template, reviews=reviews, rule_label=lambda rule: RULE_LABELS.get(rule, rule),
             status_label=lambda status: STATUS_LABELS.get(status, status),
-            who=lambda user: labels.actor_label(user, True), timezone_name=viewer_timezone_name(),
+            status_badge=lambda status: badges.badge(status, STATUS_LABELS, badges.REVIEW_STATUS),
+            who=lambda user: labels.actor_label(user, True), timezone_name=zone_label(viewer_timezone_name()),
             merchant_choices=list(Merchant.select(Merchant.id, Merchant.name).order_by(Merchant.name)
                                   .limit(MERCHANT_LIMIT)),
             users=self._deciders(reviews), **extra)
@@ -76,8 +79,9 @@ class ReviewView(SecureBaseView):
         merchant_id = self._merchant_id()
         query = service.held(merchant_id)
         reviews = list(query.limit(QUEUE_LIMIT))
-        total = query.count() if len(reviews) >= QUEUE_LIMIT else len(reviews)
-        return self._render("admin/review.html", reviews, form=DecisionForm(formdata=None), total=total,
+        count = counting.count_rows(query)  # the list says how many (issue 22)
+        return self._render("admin/review.html", reviews, form=DecisionForm(formdata=None), total=count.value,
+                            row_count=count,
                             max_note=service.MAX_NOTE, merchant_id=merchant_id, tab="held")
 
     @expose("/decided/")

@@ -22,16 +22,17 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import BooleanField as BooleanColumn
 from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import Length
+from wtforms.validators import Length, Optional
 
 from .. import labels
-from ..i18n import viewer_timezone_name
-from ..models import RISK_BLOCK_KINDS, MatchingPolicy, Merchant, RiskBlock, User
-from ..money import to_str
+from ..i18n import money_text, viewer_timezone_name
+from ..models import RISK_BLOCK_KINDS, MatchingPolicy, Merchant, MoneyField, RiskBlock, User
 from ..services import matching
 from ..services import risk as risk_service
 from ..services.checks import SettingsError
+from .amounts import AmountField
 from .base import SecureBaseView, clean_pk, form_errors
+from .zone_names import zone_label
 
 MERCHANT_LIMIT = 1000  # merchants listed (and offered in the blocklist's merchant choice)
 BLOCKS_PAGE = 100
@@ -59,11 +60,19 @@ def policy_label(name):
     return matching.LABELS.get(name, name.replace("_", " ").capitalize())
 
 
+def is_money(name):
+    """Is the policy field an amount (typed and shown in the viewer's language)?"""
+    return isinstance(MatchingPolicy._meta.fields.get(name), MoneyField)
+
+
 def _policy_form_class():
     attributes = {}
     for name in matching.POLICY_FIELDS:
         if is_flag(name):
             attributes[name] = BooleanField(policy_label(name))
+        elif is_money(name):
+            # Typed as people write amounts ("1 250,50"); empty = off; the rest is the service's.
+            attributes[name] = AmountField(policy_label(name), validators=[Optional()])
         else:
             # Free text: the rules (a number, money, empty = off) are the service's.
             attributes[name] = StringField(policy_label(name), validators=[Length(max=32)])
@@ -74,21 +83,25 @@ PolicyForm = _policy_form_class()
 
 
 def shown(value):
-    """A policy value as the form shows it: money with 2 places, an empty limit as ""."""
+    """A policy value as the form shows it: an amount as is (its field writes it in the
+    viewer's language), an empty limit as ""."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return str(value)
-    return to_str(value)
+    return value
 
 
 def shown_text(name, value):
-    """A policy value as read-only text (the default's, beside a merchant's field)."""
+    """A policy value as read-only text (the default's, beside a merchant's field): an
+    amount in the viewer's language."""
     if is_flag(name):
         return _("on") if value else _("off")
-    return shown(value) if value is not None else _("off")
+    if value is None:
+        return _("off")
+    return money_text(value) if is_money(name) else str(value)
 
 
 def policy_data(policy):
@@ -96,11 +109,17 @@ def policy_data(policy):
 
 
 def policy_values(form):
-    """The form as ``set_policy`` takes it: strings; a ticked box is "y", an empty limit "" (off)."""
+    """The form as ``set_policy`` takes it: a ticked box is "y", an amount a Decimal, an
+    empty limit "" (off), the rest strings."""
     values = {}
     for name in matching.POLICY_FIELDS:
         data = form[name].data
-        values[name] = ("y" if data else "") if is_flag(name) else (data or "").strip()
+        if is_flag(name):
+            values[name] = "y" if data else ""
+        elif is_money(name):
+            values[name] = "" if data is None else data
+        else:
+            values[name] = (data or "").strip()
     return values
 
 
@@ -168,6 +187,12 @@ class RiskView(SecureBaseView):
         merchant = self._merchant()
         form = PolicyForm()
         if not form.validate_on_submit():
+            # Every bad field at once: an amount the form could not read, and what the
+            # service's checks say of the other fields (nothing is saved).
+            try:
+                matching.clean({name: value for name, value in policy_values(form).items() if not form[name].errors})
+            except SettingsError as exc:
+                form_errors(form, exc)
             return self._render(merchant, form, status=400)
         try:
             matching.set_policy(merchant.id if merchant is not None else None, policy_values(form),
@@ -221,7 +246,7 @@ class RiskView(SecureBaseView):
             merchant=merchant, merchant_arg={"merchant": merchant.id} if merchant is not None else {},
             who=lambda block: labels.actor_label(users.get(block.created_by_id), True),
             kind_label=lambda kind: BLOCK_KIND_LABELS.get(kind, kind), value_hints=BLOCK_VALUE_HINTS,
-            button_form=ButtonForm(formdata=None), timezone_name=viewer_timezone_name()), status
+            button_form=ButtonForm(formdata=None), timezone_name=zone_label(viewer_timezone_name())), status
 
     def _back_to_blocks(self):
         merchant_id = clean_pk(Merchant.id, request.args.get("merchant", ""))

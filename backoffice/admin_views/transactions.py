@@ -9,34 +9,27 @@ import datetime
 from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN
 from wtforms import DateTimeLocalField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import labels
 from ..i18n import viewer_timezone_name, zone
-from ..models import PaymentSystem, Transaction, Wallet
-from ..money import AmountError, parse_amount
+from ..models import Merchant, PaymentSystem, Transaction, Wallet
 from ..services import activation, timeline
 from ..services.ingest import IngestConflict, IngestError, Report, ingest
-from ..timeutil import local_midnight_utc, to_naive_utc
-from .base import ScopedModelView, is_operator, payment_system_choices, scope_query
+from ..timeutil import to_naive_utc
+from .amounts import AmountField
+from . import badges
+from .base import MerchantFilter, ScopedModelView, is_operator, payment_system_choices, scope_query
 from .postbacks import resend_for_objects
-
-
-class LocalDateBetweenFilter(DateBetweenFilter):
-    """'from – to' in calendar days of the viewer's time zone (stored times are UTC)."""
-
-    def apply(self, query, value):
-        start, end = value
-        tz = zone(viewer_timezone_name())
-        return query.where((self.column >= local_midnight_utc(start, tz))
-                           & (self.column < local_midnight_utc(end + datetime.timedelta(days=1), tz)))
+from .timezones import LocalMomentRangeFilter, date_filters
+from .zone_names import zone_label
 
 
 def _wallet_attr(attribute):
@@ -50,7 +43,7 @@ class ManualTransactionForm(FlaskForm):
     payment_system = SelectField(_l("Wallet type"), coerce=int, validators=[DataRequired()])
     wallet_number = StringField(_l("Wallet number"), validators=[DataRequired(), Length(max=100)])
     transaction_number = StringField(_l("Transaction number"), validators=[DataRequired(), Length(max=100)])
-    amount = StringField(_l("Amount"), validators=[DataRequired(), Length(max=32)])
+    amount = AmountField(_l("Amount"), validators=[InputRequired()], allow_zero=False)
     direction = SelectField(_l("Direction"), choices=labels.choices(labels.DIRECTION))
     counterparty = StringField(_l("Counterparty"), validators=[Optional(), Length(max=255)])
     occurred_at = DateTimeLocalField(_l("Date (your time zone)"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
@@ -61,6 +54,11 @@ class ActivateForm(FlaskForm):
     order_id = StringField(_l("Order ID"), validators=[Optional(), Length(max=255)])
 
 
+MERCHANT_FILTER = MerchantFilter(column=Transaction.merchant)
+# Creation date: from, to (the row above the list) and between (under "Add Filter").
+CREATED_FILTERS = date_filters(Transaction.created_at, _l("Creation date"))
+
+
 class TransactionView(ScopedModelView):
     list_template = "admin/transactions_list.html"
     details_template = "admin/transactions_details.html"
@@ -69,12 +67,18 @@ class TransactionView(ScopedModelView):
     export_max_rows = 200000
     column_default_sort = ("created_at", True)
     column_list = (
-        "id", "payment_system", "wallet_identifier", "wallet_number", "amount", "commission", "currency",
+        "id", "merchant", "payment_system", "wallet_identifier", "wallet_number", "amount", "commission", "currency",
         "created_at", "activated_at", "label", "order_id", "transaction_number", "counterparty", "direction",
         "status", "postback_status", "type", "originality",
     )
+    # At 1366 px the list shows what merchants search by (issue 22); the chooser adds the rest.
+    column_default_hidden = ("wallet_identifier", "wallet_number", "commission", "currency", "activated_at",
+                             "counterparty", "direction")
+    column_classes = {"label": "bo-wrap-narrow", "order_id": "bo-wrap-narrow", "counterparty": "bo-wrap-narrow"}
+    list_live = True
     column_sortable_list = ("id", "amount", "created_at", "activated_at")
-    column_details_list = column_list + ("stockpiling", "stockpiling_end_at")
+    column_details_list = tuple(c for c in column_list if c != "merchant") + ("stockpiling", "stockpiling_end_at")
+    column_export_list = tuple(c for c in column_list if c != "merchant")
     column_labels = {
         "id": _l("ID"), "payment_system": _l("Wallet type"), "wallet_identifier": _l("Wallet identifier"),
         "wallet_number": _l("Wallet number"), "amount": _l("Amount"), "commission": _l("Commission"),
@@ -82,25 +86,32 @@ class TransactionView(ScopedModelView):
         "label": _l("Label"), "order_id": _l("Order ID"), "transaction_number": _l("Transaction number"),
         "counterparty": _l("Counterparty"), "status": _l("Status"), "postback_status": _l("Postback status"),
         "type": _l("Transaction type"), "direction": _l("Direction"), "originality": _l("Originality"),
-        "stockpiling": _l("Stockpiling"), "stockpiling_end_at": _l("Stockpiling end"),
+        "stockpiling": _l("Stockpiling"), "stockpiling_end_at": _l("Stockpiling end"), "merchant": _l("Merchant"),
     }
     column_formatters = {
         "wallet_identifier": _wallet_attr("identifier"),
         "wallet_number": _wallet_attr("number"),
-        "status": labels.formatter(labels.TRANSACTION_STATUS, "status"),
-        "postback_status": labels.formatter(labels.TRANSACTION_POSTBACK_STATUS, "postback_status"),
-        "type": labels.formatter(labels.TRANSACTION_TYPE, "type"),
+        "status": badges.TRANSACTION_STATUS_BADGE,
+        "postback_status": badges.TRANSACTION_POSTBACK_BADGE,
+        "type": badges.TRANSACTION_TYPE_BADGE,
         "direction": labels.formatter(labels.DIRECTION, "direction"),
-        "originality": labels.formatter(labels.ORIGINALITY, "originality"),
+        "originality": badges.ORIGINALITY_BADGE,
         "stockpiling": lambda v, c, m, n: m.stockpiling_id or "",
     }
-    column_filters = (
+    # The manual's basic filters, at once above the list (issue 22, point 2); the rest under "Add Filter".
+    column_filters_basic = (
+        MERCHANT_FILTER,
         FilterEqual(column=Transaction.id, name=_l("ID")),
         FilterEqual(column=Transaction.payment_system, name=_l("Wallet type"), options=payment_system_choices),
         FilterEqual(column=Transaction.label, name=_l("Label")),
         FilterEqual(column=Transaction.transaction_number, name=_l("Transaction number")),
         FilterEqual(column=Transaction.order_id, name=_l("Order ID")),
         FilterEqual(column=Transaction.direction, name=_l("Direction"), options=labels.choices(labels.DIRECTION)),
+        FilterEqual(column=Transaction.status, name=_l("Status"), options=labels.choices(labels.TRANSACTION_STATUS)),
+        *CREATED_FILTERS[:2],
+    )
+    column_filters = column_filters_basic + (
+        CREATED_FILTERS[2],
         FilterEqual(column=Transaction.counterparty, name=_l("Counterparty")),
         FilterEqual(column=Transaction.type, name=_l("Transaction type"),
                     options=labels.choices(labels.TRANSACTION_TYPE)),
@@ -108,17 +119,18 @@ class TransactionView(ScopedModelView):
                     options=labels.choices(labels.ORIGINALITY)),
         FilterEqual(column=Transaction.postback_status, name=_l("Postback status"),
                     options=labels.choices(labels.TRANSACTION_POSTBACK_STATUS)),
-        LocalDateBetweenFilter(column=Transaction.created_at, name=_l("Creation date")),
-        LocalDateBetweenFilter(column=Transaction.activated_at, name=_l("Activation date")),
+        LocalMomentRangeFilter(column=Transaction.activated_at, name=_l("Activation date")),
     )
 
     def get_query(self):
-        # Wallet and payment system in the same query: no query per row.
+        # Wallet, payment system and merchant in the same query: no query per row.
         query = (
-            Transaction.select(Transaction, Wallet, PaymentSystem)
+            Transaction.select(Transaction, Wallet, PaymentSystem, Merchant)
             .join(Wallet, JOIN.LEFT_OUTER)
             .switch(Transaction)
             .join(PaymentSystem)
+            .switch(Transaction)
+            .join(Merchant, on=(Transaction.merchant == Merchant.id))
             .switch(Transaction)
         )
         return self._scoped(query)
@@ -153,11 +165,7 @@ class TransactionView(ScopedModelView):
         form.payment_system.choices = [(ps.id, f"{ps.name} ({ps.currency})")
                                        for ps in PaymentSystem.select().order_by(PaymentSystem.name)]
         if form.validate_on_submit():
-            amount = None
-            try:
-                amount = parse_amount(form.amount.data)
-            except AmountError as exc:
-                form.amount.errors.append(str(exc))
+            amount = form.amount.data  # a Decimal above zero (AmountField: typed in the viewer's language)
             if amount is not None:
                 ps = PaymentSystem.get_by_id(form.payment_system.data)
                 occurred = None
@@ -210,9 +218,5 @@ class TransactionView(ScopedModelView):
         return timeline.timeline(tx, for_operator=is_operator())
 
     def timeline_zone(self):
-        return viewer_timezone_name()
-
-    def render(self, template, **kwargs):
-        kwargs.setdefault("refresh_url", request.url)
-        return super().render(template, **kwargs)
+        return zone_label(viewer_timezone_name())  # as people read it (``zone_names``)
 

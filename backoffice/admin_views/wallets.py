@@ -32,17 +32,18 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from peewee import IntegrityError
-from wtforms import SelectField, StringField
-from wtforms.validators import Length
+from wtforms import SelectField
 
 from ..db import write_transaction
 from ..models import Merchant, PaymentSystem, Wallet, utcnow
-from ..money import AmountError, parse_amount
+from ..i18n import format_money
+from ..money import AmountError, amount_example, enter_an_amount, parse_amount, to_str
 from ..services import wallets as service
+from .amounts import AmountField
 from .auditing import AuditedViewMixin, snapshot
-from .base import LiveChoices, ScopedModelView, payment_system_choices, scope_query
+from . import badges
+from .base import MerchantFilter, ScopedModelView, payment_system_choices, scope_query
 from .operators import COMMON_LABELS
-from .withdrawals import money_text
 
 # The wallet itself (the form's plain part) and its operations (services.wallets.update).
 IDENTITY_FIELDS = ("merchant", "payment_system", "identifier", "number", "active")
@@ -56,10 +57,6 @@ HEALTH_STATES = {
     "at_limit": _l("At limit"),
     "inactive": _l("Inactive"),
 }
-# The badge of each state (Bootstrap's colours; dark text where white would fall
-# under 4.5:1).
-HEALTH_TONES = {"ok": "badge-success text-dark", "paused": "badge-secondary", "paused_silent": "badge-warning",
-                "silent": "badge-danger", "at_limit": "badge-warning", "inactive": "badge-light border"}
 HEALTH_HINTS = {
     "silent": _l("The plugin showed it, but no payment was reported since: is the phone watched?"),
     "paused_silent": _l("Paused automatically for silence; the next report un-pauses it."),
@@ -79,6 +76,9 @@ WALLET_LABELS = dict(
     offered_since=_l("Shown without a report since"), **LIMIT_LABELS,
 )
 PAUSED_BY = {"manual": _l("an operator"), "silent": _l("silence (automatic)")}
+# The CSV's headings of the two totals: the file holds the totals alone (the limits have
+# their own columns), in the machine format.
+EXPORT_LABELS = {"today": _l("Incoming today"), "month": _l("Incoming this month")}
 
 
 # -- health of the page's rows -------------------------------------------------------------------
@@ -112,18 +112,14 @@ def _right(text):
 
 
 def _state(view, context, model, name):
+    """The wallet's state as a badge (``badges``: the one status formatter), a hint in its title."""
     state = row_health(model).state
-    hint = HEALTH_HINTS.get(state)
-    tone = HEALTH_TONES.get(state, "badge-secondary")
-    if hint:
-        return Markup('<span class="badge %s" data-state="%s" title="%s">%s</span>') % (
-            tone, state, hint, state_label(state))
-    return Markup('<span class="badge %s" data-state="%s">%s</span>') % (tone, state, state_label(state))
+    return badges.badge(state, HEALTH_STATES, badges.WALLET_STATE, title=HEALTH_HINTS.get(state), attribute="state")
 
 
 def _against(total, limit, currency):
-    limit_text = money_text(limit, currency) if limit is not None else _("no limit")
-    return f"{money_text(total, currency)} / {limit_text}"
+    limit_text = format_money(limit, currency) if limit is not None else _("no limit")
+    return Markup("%s / %s") % (format_money(total, currency), limit_text)
 
 
 def _today(view, context, model, name):
@@ -134,9 +130,18 @@ def _month(view, context, model, name):
     return _right(_against(row_health(model).usage.month, model.monthly_limit, _currency(model)))
 
 
+def _total_export(period):
+    """The CSV's today's or this month's total: the machine format (its limit has its own column)."""
+
+    def _format(view, context, model, name):
+        return to_str(getattr(row_health(model).usage, period))
+
+    return _format
+
+
 def _limit(view, context, model, name):
     value = getattr(model, name)
-    return _right(money_text(value, _currency(model)) if value is not None else _("no limit"))
+    return _right(format_money(value, _currency(model)) if value is not None else _("no limit"))
 
 
 def _yes_no(view, context, model, name):
@@ -177,15 +182,10 @@ class StateFilter(FilterEqual):
         return _l("is")
 
 
-@LiveChoices
-def _merchant_choices():
-    return [(m.id, m.name) for m in Merchant.select(Merchant.id, Merchant.name).order_by(Merchant.name).limit(1000)]
-
-
 NEEDS_ATTENTION = NeedsAttentionFilter(column=Wallet.id, name=_l("Needs attention"),
                                        options=[("1", _l("yes")), ("0", _l("no"))])
 STATE_FILTER = StateFilter(column=Wallet.paused_reason, name=_l("State"), options=list(HEALTH_STATES.items()))
-MERCHANT_FILTER = FilterEqual(column=Wallet.merchant, name=_l("Merchant"), options=_merchant_choices)
+MERCHANT_FILTER = MerchantFilter(column=Wallet.merchant)
 
 
 # -- the bulk limits page ----------------------------------------------------------------------------
@@ -199,13 +199,18 @@ def _limit_mode_field(label):
     return SelectField(label, default=KEEP)  # choices: per request (BulkLimitsForm.__init__)
 
 
+def _limit_field(label):
+    # Typed as people write amounts in their language ("1 250,50"); a limit is above zero.
+    return AmountField(label, allow_zero=False)
+
+
 class BulkLimitsForm(FlaskForm):
     max_per_transaction_mode = _limit_mode_field(LIMIT_LABELS["max_per_transaction"])
-    max_per_transaction = StringField(LIMIT_LABELS["max_per_transaction"], validators=[Length(max=32)])
+    max_per_transaction = _limit_field(LIMIT_LABELS["max_per_transaction"])
     daily_limit_mode = _limit_mode_field(LIMIT_LABELS["daily_limit"])
-    daily_limit = StringField(LIMIT_LABELS["daily_limit"], validators=[Length(max=32)])
+    daily_limit = _limit_field(LIMIT_LABELS["daily_limit"])
     monthly_limit_mode = _limit_mode_field(LIMIT_LABELS["monthly_limit"])
-    monthly_limit = StringField(LIMIT_LABELS["monthly_limit"], validators=[Length(max=32)])
+    monthly_limit = _limit_field(LIMIT_LABELS["monthly_limit"])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -218,16 +223,17 @@ def bulk_limit_values(form):
     None with each faulty field's error set on it."""
     values, ok = {}, True
     for name in service.LIMIT_FIELDS:
-        mode, raw = form[f"{name}_mode"].data, (form[name].data or "").strip()
+        mode, amount = form[f"{name}_mode"].data, form[name]
+        typed = bool((amount.raw_data or [""])[0].strip())
         if mode == CLEAR:
             values[name] = None
         elif mode == SET:
-            try:
-                values[name] = parse_amount(raw)
-            except AmountError as exc:
-                form[name].errors = list(form[name].errors) + [str(exc.message)]
+            if amount.data is None:  # an AmountField: a Decimal above zero, or None when left empty
+                amount.errors = list(amount.errors) + [enter_an_amount(str(amount.label.text))]
                 ok = False
-        elif raw:
+            else:
+                values[name] = amount.data
+        elif typed:
             form[name].errors = list(form[name].errors) + [
                 _("Choose \"Set to\" to use this amount, or leave the field empty.")]
             ok = False
@@ -271,6 +277,11 @@ class WalletView(AuditedViewMixin, ScopedModelView):
         "auto_pause": _yes_no, "paused": _yes_no, "active": _yes_no, "paused_reason": _paused_by,
     }
     column_formatters_detail = column_formatters
+    # The CSV: every amount in the machine format ("1250.50"; the limits: ``amounts``).
+    column_formatters_export = {
+        "state": _state, "today": _total_export("today"), "month": _total_export("month"),
+        "auto_pause": _yes_no, "paused": _yes_no, "active": _yes_no, "paused_reason": _paused_by,
+    }
     column_filters = (
         NEEDS_ATTENTION,
         STATE_FILTER,
@@ -280,6 +291,10 @@ class WalletView(AuditedViewMixin, ScopedModelView):
         BooleanEqualFilter(column=Wallet.paused, name=_l("Paused")),
         BooleanEqualFilter(column=Wallet.auto_pause, name=_l("Pause when silent")),
     )
+    column_filters_basic = column_filters[:4]  # at once above the list (issue 22, point 2)
+    column_numeric = ("today", "month")
+    column_default_hidden = ("identifier", "max_per_transaction")  # at 1366 px (issue 22); the chooser adds them
+    list_live = True
     form_columns = IDENTITY_FIELDS + OPERATION_FIELDS
     form_args = {
         "max_per_transaction": {"description": _l("The largest single payment the plugin offers it for; empty: "
@@ -306,19 +321,15 @@ class WalletView(AuditedViewMixin, ScopedModelView):
         joins.update(("Merchant", "PaymentSystem"))  # joined by get_query already
         return super()._handle_join(query, field, joins)
 
-    def filter_key(self, flt):
-        """The query-string key of one of this view's filters (``flt<n>_<name>``)."""
-        for key, (_index, candidate) in (self._filter_args or {}).items():
-            if candidate is flt:
-                return key
-        raise KeyError(flt)
-
     def attention_url(self):
         """The list of the wallets that need attention (the dashboard links to it)."""
         return url_for(f"{self.endpoint}.index_view", **{f"flt0_{self.filter_key(NEEDS_ATTENTION)}": "1"})
 
     def get_export_name(self, export_type="csv"):
         return f"wallets.{export_type}"
+
+    def get_export_columns(self):
+        return [(name, EXPORT_LABELS.get(name, label)) for name, label in super().get_export_columns()]
 
     @staticmethod
     def silent_minutes():
@@ -466,7 +477,7 @@ class WalletView(AuditedViewMixin, ScopedModelView):
                                    changed), "success")
                     return redirect(self.get_url(".index_view"))
         return self.render("admin/wallets_limits.html", form=form, wallets=wallets,
-                           limit_fields=service.LIMIT_FIELDS, money=money_text,
+                           limit_fields=service.LIMIT_FIELDS, money=format_money, amount_example=amount_example(),
                            state=lambda w: state_label(row_health(w).state))
 
 

@@ -46,9 +46,10 @@ from ..models import Merchant, Postback, WebhookEndpoint, utcnow
 from ..services import postbacks as postback_service
 from ..services import webhooks as service
 from . import send_quota
-from .base import LiveChoices, ScopedModelView, SecureBaseView, clean_pk, current_role, is_operator, scope_query
-from .postbacks import EVENT_TYPE_LABELS
+from .base import MerchantFilter, ScopedModelView, SecureBaseView, clean_pk, current_role, is_operator, scope_query
+from .postbacks import EVENT_TYPE_LABELS, PostbackView
 from .timezones import local_to_utc
+from .zone_names import zone_label
 
 DELIVERY_LOG_SIZE = 50
 MERCHANT_CHOICES_LIMIT = 1000
@@ -224,9 +225,17 @@ class WebhooksView(SecureBaseView):
             recover_form=recover_form or RecoverForm(formdata=None), button_form=ButtonForm(formdata=None),
             merchant_arg=self.merchant_args(merchant.id), now=utcnow(), view_helpers=self._helpers(),
             grace_hours=int(service.SECRET_GRACE.total_seconds() // 3600), event_labels=EVENT_TYPE_LABELS,
-            delivery_log_size=DELIVERY_LOG_SIZE, timezone_name=viewer_timezone_name(),
-            delivery_status=lambda status: labels.POSTBACK_STATUS.get(status, status),
-            delivery_error=delivery_errors.describe, **extra), status
+            delivery_log_size=DELIVERY_LOG_SIZE, timezone_name=zone_label(viewer_timezone_name()),
+            delivery_status=self._delivery_status,
+            delivery_error=delivery_errors.describe, unsettled_ids=PostbackView.unsettled_ids, **extra), status
+
+    def _delivery_status(self, delivery):
+        """A delivery's status as the Postbacks list shows it (its rows update themselves
+        from that list's ``live.json``: the same cell before and after, issue 22 point 7)."""
+        postbacks = next((v for v in self.admin._views if v.endpoint == "postbacks"), None)
+        if postbacks is None:
+            return labels.POSTBACK_STATUS.get(delivery.status, delivery.status)
+        return postbacks.get_list_value(None, delivery, "status")
 
     @expose("/details/")
     def details(self):
@@ -337,6 +346,8 @@ class WebhooksView(SecureBaseView):
 class EndpointStateFilter(BasePeeweeFilter):
     """Disabled (the default), enabled, or all endpoints."""
 
+    basic_blank = False  # the filters' row offers its own "All" (and shows "Disabled" when none is given)
+
     def __init__(self, name):
         super().__init__(WebhookEndpoint.enabled, name, options=list(STATE_LABELS.items()))
 
@@ -360,12 +371,6 @@ def _merchant_link(view, context, model, name):
 
 def _url_link(view, context, model, name):
     return Markup('<a href="%s">%s</a>') % (url_for("webhooks.details", id=model.id), model.url)
-
-
-@LiveChoices
-def _merchant_choices():
-    return [(m.id, m.name) for m in Merchant.select(Merchant.id, Merchant.name).order_by(Merchant.name)
-            .limit(MERCHANT_CHOICES_LIMIT)]
 
 
 class WebhookEndpointView(ScopedModelView):
@@ -397,8 +402,12 @@ class WebhookEndpointView(ScopedModelView):
         EndpointStateFilter(name=_l("State")),
         FilterEqual(column=WebhookEndpoint.disabled_reason, name=_l("Disabled because"),
                     options=list(DISABLED_REASON_LABELS.items())),
-        FilterEqual(column=WebhookEndpoint.merchant, name=_l("Merchant"), options=_merchant_choices),
+        MerchantFilter(column=WebhookEndpoint.merchant),
     )
+    column_filters_basic = column_filters  # at once above the list (issue 22, point 2)
+    column_default_hidden = ("description", "circuit_until", "created_at")
+    column_classes = {"url": "bo-wrap", "description": "bo-wrap"}
+    list_live = True
     list_template = "admin/webhook_endpoints_list.html"
 
     def get_query(self):

@@ -23,61 +23,41 @@
   The approve page lays out everything the payout needs, with copy buttons for the
   recipient's account and the amount.
 """
-import datetime
 import json
 from dataclasses import dataclass
 
 from flask import abort, flash, has_request_context, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual, FilterLike
-from flask_admin.model import filters as base_filters
+from flask_admin.contrib.peewee.filters import FilterEqual, FilterLike
 from flask_admin.model.template import BaseListRowAction
-from flask_babel import format_decimal
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from peewee import JOIN
 from wtforms import TextAreaField
 
 from .. import labels
-from ..i18n import format_datetime, viewer_timezone_name, zone
+from ..i18n import format_datetime, format_money, money_text
 from ..models import STANDARD_WITHDRAWAL_FIELDS, Merchant, PaymentSystem, Wallet, Withdrawal
-from ..money import to_str
+from ..money import AmountError, amount_example, parse_typed_amount, to_str
 from ..security import private_upload_response
 from ..services import receipts
 from ..services import withdrawals as service
 from ..services.ledger import available, balances
-from ..timeutil import local_midnight_utc
 from .identity import actor_formatter, actor_label
-from .base import ScopedModelView, clean_pk, current_role, is_operator, payment_system_choices
+from . import badges
+from .base import (MerchantFilter, ScopedModelView, clean_pk, current_role, is_operator, payment_system_choices,
+                   scope_query)
 from .postbacks import resend_for_objects
+from .timezones import date_filters
 
 
-def _local_midnight_utc(day):
-    """The viewer's local midnight of ``day`` as naive UTC (how timestamps are stored)."""
-    return local_midnight_utc(day, zone(viewer_timezone_name()))
-
-
-class DateFromFilter(BasePeeweeFilter, base_filters.BaseDateFilter):
-    """Rows from the start of the given day, in the viewer's time zone."""
-
-    def apply(self, query, value):
-        return query.where(self.column >= _local_midnight_utc(value))
-
-    def operation(self):
-        return _l("from")
-
-
-class DateToFilter(BasePeeweeFilter, base_filters.BaseDateFilter):
-    """Rows up to the end of the given day, in the viewer's time zone."""
-
-    def apply(self, query, value):
-        return query.where(self.column < _local_midnight_utc(value + datetime.timedelta(days=1)))
-
-    def operation(self):
-        return _l("to")
+# The request date: from, to (a date, or a date and time, in the viewer's zone) and between.
+REQUEST_DATE_FROM, REQUEST_DATE_TO, REQUEST_DATE_BETWEEN = date_filters(Withdrawal.created_at, _l("Request date"))
 
 
 # -- the payment systems' withdrawal fields, as people read them ----------------------------------
@@ -107,10 +87,32 @@ COPYABLE_FIELDS = ("recipient_wallet",)
 
 def field_label(name, label=None):
     """The label people see for a withdrawal field: the schema's own, translated when the
-    catalog knows it; else the standard field's."""
+    catalog knows it; else the standard field's. A schema's label the catalog does not
+    know (an operator's own words, in English) gives way to the standard field's
+    translated label for a viewer of another language (issue 22, point 5: never an
+    English label on a Russian page when the field is a standard one)."""
     if label and label != name:
-        return _(label)
+        translated = _(label)
+        locale = get_locale()
+        if translated != label or name not in FIELD_LABELS or locale is None or locale.language == "en":
+            return translated
     return str(FIELD_LABELS.get(name, name))
+
+
+def schema_words(view, context, model, name):
+    """A payment system's withdrawal fields as people read them (its details page): each
+    with its label in the viewer's language (:func:`field_label`), whether it is required,
+    and its pattern as code (issue 22, point 5: never the schema's JSON)."""
+    rows = []
+    for entry in getattr(model, name) or []:
+        if not isinstance(entry, dict) or not entry.get("name"):
+            continue
+        need = _("required") if entry.get("required") else _("optional")
+        pattern = Markup(" <code>%s</code>") % entry["pattern"] if entry.get("pattern") else ""
+        rows.append(Markup("<li>%s (%s)%s</li>") % (field_label(entry["name"], entry.get("label")), need, pattern))
+    if not rows:
+        return _("(none)")
+    return Markup('<ul class="list-unstyled mb-0">%s</ul>') % Markup("").join(rows)
 
 
 @dataclass
@@ -194,11 +196,6 @@ def payout_fields(withdrawal):
     return rows
 
 
-def money_text(amount, currency):
-    """An amount as the viewer's language writes it, joined to its currency by a no-break space."""
-    return f"{format_decimal(amount, format='#,##0.00')}\u00a0{currency}"
-
-
 def _wallet_sender(view, context, model, name):
     return model.wallet_sender.number if model.wallet_sender_id else ""
 
@@ -217,14 +214,14 @@ def _field_column(field_name):
 
 
 def _amount(view, context, model, name):
-    return money_text(model.amount, model.currency)
+    return format_money(model.amount, model.currency)
 
 
 def _status(view, context, model, name):
-    """The status label; operators also see a pending first approval ("1 of 2 approvals")."""
-    label = labels.WITHDRAWAL_STATUS.get(model.status, model.status)
+    """The status as a badge; operators also see a pending first approval ("1 of 2 approvals")."""
+    label = badges.badge(model.status, labels.WITHDRAWAL_STATUS, badges.WITHDRAWAL_STATUS)
     if model.status == "new" and model.first_approved_by_id is not None and is_operator():
-        return Markup('%s <span class="badge badge-info" data-testid="approvals">%s</span>') % (
+        return Markup('%s <span class="badge bo-badge bo-badge-info" data-testid="approvals">%s</span>') % (
             label, _("%(given)d of %(required)d approvals", given=1, required=2))
     return label
 
@@ -302,9 +299,12 @@ class WithdrawalView(ScopedModelView):
     can_create = False
     column_default_sort = ("id", True)
     column_list = (
-        "payment_system", "id", "created_at", "amount", "withdrawal_id", "wallet_sender",
+        "merchant", "payment_system", "id", "created_at", "amount", "withdrawal_id", "wallet_sender",
         "wallet_recipient", "label", "comment", "request_kind", "postback_status", "status",
     )
+    column_default_hidden = ("request_kind",)
+    column_classes = {"label": "bo-wrap-narrow", "comment": "bo-wrap", "wallet_recipient": "bo-wrap-narrow"}
+    list_live = True
     # "fields" stands for the request's payment-system fields, each on its own labelled row
     # (the recipient's wallet and the comment among them: ``payout_fields``).
     column_details_list = (
@@ -329,7 +329,7 @@ class WithdrawalView(ScopedModelView):
     }
     column_formatters = {
         "status": _status,
-        "postback_status": labels.formatter(labels.WITHDRAWAL_POSTBACK_STATUS, "postback_status"),
+        "postback_status": badges.WITHDRAWAL_POSTBACK_BADGE,
         "request_kind": labels.formatter(labels.REQUEST_KIND, "request_kind"),
         "wallet_sender": _wallet_sender,
         "wallet_recipient": _field_column("recipient_wallet"),
@@ -360,9 +360,25 @@ class WithdrawalView(ScopedModelView):
                     options=labels.choices(labels.WITHDRAWAL_POSTBACK_STATUS)),
         FilterEqual(column=Withdrawal.withdrawal_id, name=_l("Withdrawal ID")),
         FilterEqual(column=Withdrawal.status, name=_l("Status"), options=labels.choices(labels.WITHDRAWAL_STATUS)),
-        DateFromFilter(column=Withdrawal.created_at, name=_l("Request date")),
-        DateToFilter(column=Withdrawal.created_at, name=_l("Request date")),
+        REQUEST_DATE_FROM,
+        REQUEST_DATE_TO,
+        REQUEST_DATE_BETWEEN,
+        MerchantFilter(column=Withdrawal.merchant),
     )
+    # The basic filters, at once above the list (issue 22, point 2); the rest under "Add Filter".
+    column_filters_basic = (column_filters[9], column_filters[0], column_filters[2], column_filters[4], column_filters[5], column_filters[6], column_filters[7])
+
+    def get_query(self):
+        # Merchant, payment system and the sender wallet in the same query: no query per row.
+        query = (Withdrawal.select(Withdrawal, Merchant, PaymentSystem, Wallet)
+                 .join(Merchant, on=(Withdrawal.merchant == Merchant.id)).switch(Withdrawal)
+                 .join(PaymentSystem, on=(Withdrawal.payment_system == PaymentSystem.id)).switch(Withdrawal)
+                 .join(Wallet, JOIN.LEFT_OUTER, on=(Withdrawal.wallet_sender == Wallet.id)).switch(Withdrawal))
+        return scope_query(query, Withdrawal)
+
+    def _handle_join(self, query, field, joins):
+        joins.update(("Merchant", "PaymentSystem", "Wallet"))  # joined by get_query already
+        return super()._handle_join(query, field, joins)
 
     # The first of two approvals is operators' business: merchant users do not see that row.
     @property
@@ -469,7 +485,7 @@ class WithdrawalView(ScopedModelView):
                 errors = {"_": _("Nothing was decided.")}
         return self.render("admin/withdrawals_decide.html", decision=decision, selected=selected,
                            pending=pending, decided=decided, groups=groups, errors=errors, row_errors=row_errors,
-                           values=values, format_money=to_str, receipt_max_kib=receipts.MAX_BYTES // 1024,
+                           values=values, copy_amount=to_str, receipt_max_kib=receipts.MAX_BYTES // 1024,
                            status_label=lambda s: labels.WITHDRAWAL_STATUS.get(s, s),
                            request_kind_label=lambda k: labels.REQUEST_KIND.get(k, k))
 
@@ -548,9 +564,6 @@ class WithdrawalView(ScopedModelView):
     def payout_fields(self, withdrawal):
         return payout_fields(withdrawal)
 
-    def money_text(self, amount, currency):
-        return money_text(amount, currency)
-
     def approval_note(self, withdrawal):
         """Operators, on a request still to decide: how many approvals it needs and has."""
         if not is_operator() or not service.awaiting_decision(withdrawal):
@@ -570,7 +583,7 @@ class WithdrawalView(ScopedModelView):
         """The merchant user's balances for the list page (None for operators: many merchants)."""
         if is_operator() or current_user.merchant_id is None:
             return None
-        return {cur: to_str(amount) for cur, amount in balances(current_user.merchant_id).items()}
+        return dict(balances(current_user.merchant_id))
 
     # -- add withdrawal request ---------------------------------------------------------------------
     def _merchant_choices(self):
@@ -602,7 +615,8 @@ class WithdrawalView(ScopedModelView):
             if request.method == "POST":
                 abort(400)
             return self.render("admin/withdrawals_choose.html", **context)
-        context["balance"] = to_str(available(merchant, payment_system.currency))
+        context["balance"] = available(merchant, payment_system.currency)
+        context["amount_example"] = amount_example()
         context["form_fields"], context["comment_field"] = form_fields(payment_system)
         if request.method == "POST":
             inputs = context["form_fields"] + [context["comment_field"]]
@@ -612,9 +626,15 @@ class WithdrawalView(ScopedModelView):
             values = {"amount": request.form.get("amount", ""), "label": request.form.get("label", ""),
                       "withdrawal_id": request.form.get("withdrawal_id", ""), "typed": typed, "fields": fields}
             context["values"] = values
+            # Typed as people write amounts in their language ("1 250,50"); the service
+            # checks the rest (and refuses an amount left out, with every other fault).
+            try:
+                amount, amount_error = parse_typed_amount(values["amount"], field=_("Amount"), required=True), None
+            except AmountError as exc:
+                amount, amount_error = None, exc.message
             try:
                 withdrawal, _created = service.create_withdrawal(
-                    merchant, payment_system, values["amount"], payment_system.currency, label=values["label"],
+                    merchant, payment_system, amount, payment_system.currency, label=values["label"],
                     fields=fields, comment=typed[context["comment_field"].input],
                     withdrawal_id=values["withdrawal_id"].strip() or None, kind="manual", actor=current_user,
                     ip=request.remote_addr or "", replay=False)
@@ -622,7 +642,12 @@ class WithdrawalView(ScopedModelView):
                 context["errors"] = {d["field"]: d["message"] for d in exc.details}
                 if not exc.details:
                     context["errors"]["_"] = exc.message
-                context["balance"] = to_str(available(merchant, payment_system.currency))
+                if amount_error:
+                    context["errors"]["amount"] = amount_error
+                elif isinstance(exc, service.InsufficientBalance):
+                    context["errors"]["amount"] = _("Insufficient balance: %(available)s available.",
+                                                    available=money_text(exc.available, exc.currency))
+                context["balance"] = available(merchant, payment_system.currency)
                 return self.render("admin/withdrawals_form.html", **context), 200
             flash(_("Withdrawal request %(id)s created.", id=withdrawal.withdrawal_id), "success")
             return redirect(self.get_url(".index_view"))

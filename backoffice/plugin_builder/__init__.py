@@ -7,7 +7,7 @@ The rules live in plain functions: ``css`` (own-theme validator), ``gif`` (promp
 checks and re-encoding), ``config`` (what the plugin offers a visitor), ``snippet``
 (the install snippet and signature examples), ``messages`` (the page's words).
 """
-from . import api, appeals_api, config_api, cors, merchant_api, views  # noqa: F401 - their routes
+from . import api, appeals_api, config_api, cors, merchant_api, origin_api, views  # noqa: F401 - their routes
 from .blueprint import bp, merchant_api_bp
 
 

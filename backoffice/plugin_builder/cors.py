@@ -7,6 +7,9 @@ The merchant is named by its public key: the ``merchant`` query parameter, the
 merchant in the query (``POST /plugin/api/activate?merchant=PK``); a preflight that
 names no merchant gets no grant. When the request names more than one merchant (the
 query says one, the body another) nothing is granted. Never credentials.
+
+One exception: ``GET /plugin/api/origin`` (``origin_api``), which only tells the
+asking site whether it is allowed, answers every site (``*``).
 """
 from flask import request
 
@@ -47,6 +50,10 @@ def add_cors_headers(response):
     if not request.path.startswith("/plugin/api/"):
         return response
     response.vary.add("Origin")
+    if request.endpoint == "plugin.origin_endpoint":
+        # Public: any site may ask whether it is allowed (the answer says only that).
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
     origin = normalise_origin(request.headers.get("Origin"))
     if not origin:
         return response

@@ -70,6 +70,8 @@ MESSAGES = {
     "unavailable": _l("Deposits are not available at the moment."),
     "misconfigured": _l("This payment form is not set up correctly. Please contact the site's support."),
     "unknown_merchant": _l("This payment form is not set up correctly."),
+    # Shown by the loader in place of the frame on a site the merchant has not allowed.
+    "site_not_allowed": _l("This payment form cannot be shown on this site. Please tell the site's support."),
     "appeal_open": _l("I paid, but it is not credited"),
     "appeal_title": _l("Report a payment that was not credited"),
     "appeal_intro": _l("Tell us about your payment and we will check it by hand. A screenshot of the "

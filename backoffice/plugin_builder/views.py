@@ -6,7 +6,8 @@ prompts and a merchant's own theme (SPEC §5).
   — the plugin page, framed only by the merchant's allowed origins
   (``Content-Security-Policy: frame-ancestors``), in the visitor's language
   (``data-lang``, else the browser's languages, else the merchant's default), right to
-  left for Urdu; an expired or unknown session gets the page with its message (403);
+  left for Urdu; an expired or unknown session gets the page with its message (403); a
+  ``parent`` that is not an allowed origin is recorded as refused (``origin_api``);
 * ``GET /plugin/v1/prompts/<name>.gif`` — a GIF prompt: ``image/gif``, ``nosniff``,
   ``sandbox`` CSP; ``…/<name>.png`` — its first frame, for ``prefers-reduced-motion``;
 * ``GET /plugin/v1/themes/<public_key>/<digest>.css`` — a merchant's validated sheet.
@@ -37,6 +38,7 @@ from .config import (
 )
 from .gif import NAME_RE, STILL_RE, prompts_folder, still_frame
 from .messages import Words, pick_language
+from .origin_api import record_refusal
 from .signing import signature_ok
 from . import upi
 
@@ -87,6 +89,10 @@ def page():
     if merchant is None:
         return _page(dict(base, problem=words("unknown_merchant")), 404)
     ancestors = frame_ancestors(merchant)
+    parent = args.get("parent") or ""
+    if parent and not origin_allowed(merchant, parent):
+        # The browser will not show the page there (frame-ancestors): tell the merchant.
+        record_refusal(merchant, parent)
     base.update(merchant=merchant, theme_url=theme_url(merchant, external=False))
     if not merchant.active:
         return _page(dict(base, problem=words("unavailable")), 403, ancestors)
@@ -118,7 +124,6 @@ def page():
     for option in options:
         option.upi = upi.for_option(option, merchant, amount_text, currency, note=order_id or None)
     wanted = requires(merchant)
-    parent = args.get("parent") or ""
     behaviour = after_payment(merchant)
     redirects = {
         "success": url_on_allowed_origin(merchant, args.get("success_url")) or behaviour["url"],

@@ -290,6 +290,30 @@ def summary_status(statuses):
     return "error" if "error" in statuses else "sent"
 
 
+# A delivery in one of these states changes no more by itself (only a resend starts it again).
+SETTLED_STATUSES = frozenset({"sent", "error"})
+
+
+def is_settled(postback):
+    return postback.status in SETTLED_STATUSES
+
+
+def seconds_until_change(postbacks, now, least=2, most=60):
+    """How long a screen showing ``postbacks`` may wait before one that is not settled can
+    have changed (issue 22, point 7): until the earliest next attempt, within
+    ``least``..``most`` seconds; ``least`` when one is due or in flight. None when every
+    one is settled."""
+    waits = []
+    for postback in postbacks:
+        if is_settled(postback):
+            continue
+        due = postback.next_attempt_at
+        waits.append((due - now).total_seconds() if due is not None and postback.locked_until is None else 0)
+    if not waits:
+        return None
+    return int(min(max(min(waits), least), most))
+
+
 _EVENT_LOCK = CompiledQuery(lambda: Event.select(Event.id).where(Event.event_id == Slot("event_id"))
                             .for_update())
 _DELIVERY_STATES = CompiledQuery(lambda: Postback.select(Postback.status)

@@ -10,6 +10,7 @@ Currency conversion uses the rate in force on each day shown (the viewer's local
 day; the latest ``ExchangeRate`` on or before it), through USD.
 """
 import datetime
+import functools
 from collections import defaultdict
 from decimal import Decimal
 
@@ -25,9 +26,11 @@ def _days(date_from, date_to):
     return [date_from + datetime.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
 
 
-def _filtered(query, model, merchant_id, currency, completed_only):
+def _filtered(query, model, merchant_id, currency, completed_only, payment_systems=None):
     if merchant_id is not None:
         query = query.where(model.merchant == merchant_id)
+    if payment_systems is not None:  # a country's payment systems (issue 22)
+        query = query.where(model.payment_system.in_(payment_systems or [0]))
     if currency:
         query = query.where(model.currency == currency)
     if completed_only:
@@ -35,7 +38,7 @@ def _filtered(query, model, merchant_id, currency, completed_only):
     return query
 
 
-def _bucket_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
+def _bucket_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only, payment_systems=None):
     """Sums per (local day, payment system, currency), added up in the database from the
     buckets: a few rows a day, exact in any zone."""
     start = local_midnight_utc(days[0], tz)
@@ -49,10 +52,10 @@ def _bucket_rows(kind, merchant_id, date_kind, days, tz, currency, completed_onl
                    & (StatBucket.bucket >= seg_start) & (StatBucket.bucket < seg_end))
             .group_by(local_day, StatBucket.payment_system, StatBucket.currency)
         )
-        yield from _filtered(query, StatBucket, merchant_id, currency, completed_only).tuples()
+        yield from _filtered(query, StatBucket, merchant_id, currency, completed_only, payment_systems).tuples()
 
 
-def _day_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
+def _day_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only, payment_systems=None):
     """The same, from the merchant's daily sums (its users view in its own zone)."""
     query = (
         StatDay.select(StatDay.day, StatDay.payment_system, StatDay.currency, fn.SUM(StatDay.amount),
@@ -61,7 +64,7 @@ def _day_rows(kind, merchant_id, date_kind, days, tz, currency, completed_only):
                & (StatDay.day >= days[0]) & (StatDay.day <= days[-1]))
         .group_by(StatDay.day, StatDay.payment_system, StatDay.currency)
     )
-    return _filtered(query, StatDay, merchant_id, currency, completed_only).tuples()
+    return _filtered(query, StatDay, merchant_id, currency, completed_only, payment_systems).tuples()
 
 
 def _row_source(merchant_id, tz):
@@ -125,12 +128,25 @@ def _sum_total(block):
              "count": sum(t["count"])} for t in block["total"]]
 
 
+def country_payment_systems(country):
+    """The ids of the payment systems that serve ``country`` (ISO 3166 alpha-2)."""
+    return [ps_id for (ps_id,) in PaymentSystem.select(PaymentSystem.id).where(PaymentSystem.country == country)
+            .tuples()]
+
+
+def countries():
+    """The countries payment systems serve (their codes, sorted)."""
+    return sorted(code for (code,) in PaymentSystem.select(PaymentSystem.country).distinct()
+                  .where(PaymentSystem.country.is_null(False)).tuples() if code)
+
+
 def dashboard(merchant_id, date_from, date_to, tz, today, currency=None, display_in="USD", group_by="created",
-              details=False, completed_stockpiling=False):
+              details=False, completed_stockpiling=False, country=None):
     """The numbers behind the dashboard (SPEC §4, §6 ``stats.json``).
 
     ``merchant_id`` None means every merchant (operators). ``tz`` is a ZoneInfo;
-    ``date_from``/``date_to``/``today`` are the viewer's local dates.
+    ``date_from``/``date_to``/``today`` are the viewer's local dates. ``country``: only
+    the payment systems that serve it (None: all).
     """
     if group_by not in DATE_KINDS:
         raise ValueError("group_by")
@@ -138,15 +154,17 @@ def dashboard(merchant_id, date_from, date_to, tz, today, currency=None, display
     currencies = {r[0] for r in PaymentSystem.select(PaymentSystem.currency).distinct().tuples()} | {display_in}
     rates = Rates(currencies)
     missing = set()
-    args = (tz, group_by, currency, display_in, details, completed_stockpiling, rates, missing,
-            _row_source(merchant_id, tz))
+    source = _row_source(merchant_id, tz)
+    if country:
+        source = functools.partial(source, payment_systems=country_payment_systems(country))
+    args = (tz, group_by, currency, display_in, details, completed_stockpiling, rates, missing, source)
     deposits = _series("deposit", merchant_id, days, *args)
     withdrawals = _series("withdrawal", merchant_id, days, *args)
     today_block = _series("deposit", merchant_id, [today], *args)
     return {
         "date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "timezone": tz.key,
         "display_in": None if details else display_in, "group_by": group_by, "details": bool(details),
-        "completed_stockpiling": bool(completed_stockpiling), "currency": currency,
+        "completed_stockpiling": bool(completed_stockpiling), "currency": currency, "country": country,
         "days": [d.isoformat() for d in days],
         "summary": {"period": _sum_total(deposits), "today": _sum_total(today_block),
                     "withdrawals_period": _sum_total(withdrawals)},

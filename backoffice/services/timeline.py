@@ -30,6 +30,7 @@ from flask_babel import ngettext
 from peewee import JOIN
 
 from .. import delivery_errors, labels
+from ..i18n import money_text
 from ..models import (
     ActivationAttempt,
     AuditLog,
@@ -43,7 +44,6 @@ from ..models import (
     User,
     WebhookEndpoint,
 )
-from ..money import to_str
 
 # The kinds of entry, in the order they take when they share an instant.
 KINDS = (
@@ -99,7 +99,8 @@ class Entry:
 
 
 def _money(amount, currency):
-    return f"{to_str(amount)} {currency}" if amount is not None else ""
+    """An amount as people read it: the viewer's language, joined to its currency (issue 22)."""
+    return money_text(amount, currency) if amount is not None else ""
 
 
 class _Actors:
@@ -173,7 +174,7 @@ def _audit_entries(audits, actors, for_operator):
                 continue
             details = {_("Differences"): ", ".join(str(d) for d in summary.get("differences", []))}
             if summary.get("reported_amount"):
-                details[_("Reported amount")] = summary["reported_amount"]
+                details[_("Reported amount")] = _money(summary["reported_amount"], None)
             if summary.get("reported_wallet"):
                 details[_("Reported wallet")] = summary["reported_wallet"]
             entries.append(Entry(a.created_at, "conflicting_report",
@@ -200,12 +201,17 @@ def _audit_entries(audits, actors, for_operator):
     return entries
 
 
+def _event(event_type):
+    """An event type in words ("Deposit completed"), its code when it has none."""
+    return str(labels.EVENT_TYPE.get(event_type, event_type))
+
+
 def _attempt_entries(tx, attempts, left_out):
     entries = []
     for a in attempts:
         reason = str(labels.ATTEMPT_REASON.get(a.reason, a.reason))
         details = {_("The visitor was told"): str(labels.ATTEMPT_OUTCOME.get(a.outcome, a.outcome)),
-                   _("Reason code"): a.reason}
+                   _("Reason code"): labels.Code(a.reason)}  # a code, shown as one
         if a.label:
             details[_("Label")] = a.label
         if a.network:
@@ -337,7 +343,7 @@ def _postback_entries(tx, sp):
     by_id = {p.id: p for p in postbacks}
     entries = []
     for p in postbacks:
-        details = {_("Event"): p.event_type, _("Event ID"): p.event_id,
+        details = {_("Event"): labels.Code(p.event_type), _("Event ID"): p.event_id,  # the title names it
                    _("Status"): str(labels.POSTBACK_STATUS.get(p.status, p.status))}
         if getattr(p, "url", None):
             details[_("Endpoint")] = p.url
@@ -348,7 +354,7 @@ def _postback_entries(tx, sp):
             if failure is not None:
                 details[_("Error")] = failure
         tone = {"sent": "success", "error": "danger"}.get(p.status, "secondary")
-        entries.append(Entry(p.created_at, "postback", _("Postback %(event)s queued", event=p.event_type),
+        entries.append(Entry(p.created_at, "postback", _("Postback “%(event)s” queued", event=_event(p.event_type)),
                              details=details, tone=tone, seq=p.id))
     attempts = (PostbackAttempt.select().where(PostbackAttempt.postback.in_(list(by_id)))
                 .order_by(PostbackAttempt.attempted_at, PostbackAttempt.id))
@@ -369,8 +375,8 @@ def _postback_entries(tx, sp):
             details[_("Endpoint")] = p.url
         if a.delivery > 1:
             details[_("Delivery")] = str(a.delivery)
-        title = (_("Postback %(event)s delivered (attempt %(n)d)", event=p.event_type, n=numbers[p.id]) if ok
-                 else _("Postback %(event)s attempt %(n)d failed", event=p.event_type, n=numbers[p.id]))
+        title = (_("Postback “%(event)s” delivered (attempt %(n)d)", event=_event(p.event_type), n=numbers[p.id])
+                 if ok else _("Postback “%(event)s” attempt %(n)d failed", event=_event(p.event_type), n=numbers[p.id]))
         entries.append(Entry(a.attempted_at, "postback_attempt", title, details=details,
                              tone="success" if ok else "danger", seq=a.id))
     return entries

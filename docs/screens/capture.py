@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 
 import pyotp
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -63,16 +64,22 @@ def set_language(app, login, lang):
         User.update(language=lang).where(User.login == login).execute()
 
 
-def sign_in(page, base, account):
+def sign_in(page, base, account, used={}):
     page.goto(base + "/login")
     page.fill("input[name=login]", account["login"])
     page.fill("input[name=password]", account["password"])
     page.click("button[type=submit]")
     page.wait_for_load_state()
     if "/login/code" in page.url:
-        page.fill("input[name=code]", pyotp.TOTP(account["totp_secret"]).now())
+        totp = pyotp.TOTP(account["totp_secret"])
+        while used.get(account["login"]) == totp.now():  # a code is accepted once: wait for the next
+            time.sleep(1)
+        used[account["login"]] = totp.now()
+        page.fill("input[name=code]", used[account["login"]])
         page.click("button[type=submit]")
         page.wait_for_load_state()
+    if "/admin" not in page.url:
+        raise SystemExit(f"could not sign in as {account['login']}: {page.url}")
 
 
 def main():

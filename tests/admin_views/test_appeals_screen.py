@@ -105,7 +105,7 @@ def test_operators_see_open_appeals_of_every_merchant_newest_first(operator, sho
     page = text(operator.get(LIST))
     first, second = row(page, newer), row(page, older)
     assert first and second and page.index(first) < page.index(second)
-    assert "Bravo" in first and "bKash" in first and "bob" in first and "TXNEW1" in first and "1500.00 BDT" in first
+    assert "Bravo" in first and "bKash" in first and "bob" in first and "TXNEW1" in first and "1,500.00\u00a0BDT" in first
     assert newer.public_id in first and "Being checked" in first
     assert f'href="{DETAILS}?id={newer.id}"' in first
     assert "Alpha" in second and "01711112222" in second
@@ -138,7 +138,7 @@ def test_details_show_the_facts_the_receipt_and_the_candidates(operator, shop):
     other = reported(shop["wa"], "TXOTHER", amount="800.00")
     item = appeal(shop, shop["a"], "TXSAME", receipt=png_receipt())
     page = text(operator.get(f"{DETAILS}?id={item.id}"))
-    for fact in (item.public_id, "Alpha", "bKash", "alice", "TXSAME", "800.00 BDT", "01711112222"):
+    for fact in (item.public_id, "Alpha", "bKash", "alice", "TXSAME", "800.00\u00a0BDT", "01711112222"):
         assert fact in page, fact
     assert f'src="{RECEIPT}?id={item.id}"' in page and 'data-testid="appeal-receipt"' in page
     # Nothing typed: the appeal's own number.
@@ -159,9 +159,9 @@ def test_details_show_the_facts_the_receipt_and_the_candidates(operator, shop):
     assert 'data-testid="no-candidates"' in until
     later = (utcnow() + dhaka + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     assert 'data-testid="no-candidates"' in text(operator.get(f"{DETAILS}?id={item.id}&amount=800&from={later}"))
-    assert "Asia/Dhaka" in found
+    assert "Dhaka, UTC+06:00" in found  # the zone as people read it (issue 22, point 5)
     bad = text(operator.get(f"{DETAILS}?id={item.id}&amount=lots"))
-    assert "decimal number" in bad and 'data-testid="no-candidates"' in bad
+    assert "Amount: enter an amount such as 1,250.50" in bad and 'data-testid="no-candidates"' in bad
     # No such appeal: 404.
     for raw in ("", "abc", "999999", "99999999999999999999"):
         assert operator.get(f"{DETAILS}?id={raw}").status_code == 404, raw

@@ -81,7 +81,7 @@ def test_the_owner_sees_a_kolkata_day_and_the_csv_holds_the_same_rows(client, wo
     # The operator's adjustment shows "Operator", never the login; the owner's own request shows the owner.
     assert rows[2][10] == "Operator" and "op-balance@example.test" not in text
     assert rows[1][10] == world["owner_a"].login
-    assert "Asia/Kolkata" in text and "Adjust the balance" not in text
+    assert "Kolkata, UTC+05:30" in text and "Adjust the balance" not in text  # the zone in words (issue 22)
 
     exported = csv_rows(client.get(URL + "export/csv/" + query))
     assert exported[0][0] == "Date (Asia/Kolkata)"
@@ -100,21 +100,24 @@ def test_the_operator_in_utc_sees_other_entries_on_the_same_day_and_they_add_up(
     assert [r[1] for r in rows] == ["Opening balance", "Adjustment", "Withdrawal hold released", "Closing balance"]
     assert rows[1][10] == "op-balance@example.test"  # operators see who booked it
     opening, closing = rows[0], rows[-1]
-    available, on_hold = Decimal(opening[5]), Decimal(opening[6])
+    number = lambda cell: Decimal(cell.replace(",", ""))  # the page writes them in English: "1,025.00"
+    available, on_hold = number(opening[5]), number(opening[6])
     for row in rows[1:-1]:
-        available, on_hold = available + Decimal(row[3]), on_hold + Decimal(row[4])
-        assert (Decimal(row[5]), Decimal(row[6])) == (available, on_hold)
-    assert (Decimal(closing[5]), Decimal(closing[6])) == (available, on_hold) == (Decimal("1025.00"), Decimal("0"))
+        available, on_hold = available + number(row[3]), on_hold + number(row[4])
+        assert (number(row[5]), number(row[6])) == (available, on_hold)
+    assert (number(closing[5]), number(closing[6])) == (available, on_hold) == (Decimal("1025.00"), Decimal("0"))
+    assert closing[5] == "1,025.00"
     exported = csv_rows(client.get(f"{URL}export/csv/?merchant={a.id}&currency=BDT&date_from=2026-03-10"
                                    "&date_to=2026-03-10"))
     assert exported[0][0] == "Date (UTC)" and len(exported) == len(rows) + 1
     assert [r[1] for r in exported[1:]] == [r[1] for r in rows]
+    assert exported[-1][5] == "1025.00"  # the file keeps the machine format
 
 
 def test_the_default_period_is_this_month_and_the_page_lists_the_current_balance(client, world):
     login(client, world["staff_a"])
     page = client.get(URL).get_data(as_text=True)
-    assert 'data-testid="current-balance"' in page and "1025.00" in page
+    assert 'data-testid="current-balance"' in page and "1,025.00\u00a0BDT" in page
     today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=5, minutes=30))).date()
     assert f'value="{today.replace(day=1).isoformat()}"' in page and f'value="{today.isoformat()}"' in page
 
@@ -158,7 +161,8 @@ def test_merchant_a_never_sees_b_whatever_the_url_says(client, world, who):
         response = client.get(url)
         body = response.get_data(as_text=True)
         assert response.status_code == 200, url
-        assert "bravo-secret-memo" not in body and "Bravo Hidden" not in body and "5000.00" not in body, url
+        assert "bravo-secret-memo" not in body and "Bravo Hidden" not in body, url
+        assert "5000.00" not in body and "5,000.00" not in body, url
     rows = csv_rows(client.get(f"{URL}export/csv/?merchant={b.id}&date_from=2026-03-01&date_to=2026-03-31"))
     assert [r[1] for r in rows[1:3]] == ["Opening balance", "Deposit"]
     assert all("bravo" not in cell for row in rows for cell in row)
@@ -185,7 +189,7 @@ def test_an_operator_adjusts_with_a_reason_audited(client, world):
     assert (audit.action, audit.user_id, audit.merchant_id) == ("balance.adjust", op.id, a.id)
     assert ledger.available(a, "BDT") == Decimal("999.50")
     followed = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "The adjustment of -25.50 BDT is booked" in followed
+    assert "The adjustment of -25.50\u00a0BDT is booked: available is now 999.50\u00a0BDT." in followed
 
 
 @pytest.mark.parametrize("data,field", [

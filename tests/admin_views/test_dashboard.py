@@ -85,12 +85,12 @@ def test_balances_and_withdrawal_series(client, world, app):
 
     login(client, world["owner_a"])
     # 600 + 700 deposited, less the 2.5 % commission.
-    assert "1267.50 BDT" in client.get("/admin/").get_data(as_text=True)
+    assert "1,267.50\u00a0BDT" in client.get("/admin/").get_data(as_text=True)
     w = factories.withdrawal(world["a"], factories.payment_system("bkash"), amount="300.00")
     operator = factories.user("operator")
     with app.app_context():
         withdrawals.approve(Withdrawal.get_by_id(w.id), User.get_by_id(operator.id),
                             factories.wallet(world["a"], factories.payment_system("bkash")), "TRX-1")
-    assert "967.50 BDT" in client.get("/admin/").get_data(as_text=True)
+    assert "967.50\u00a0BDT" in client.get("/admin/").get_data(as_text=True)
     data = client.get("/admin/dashboard/stats.json?details=1").get_json()
     assert data["summary"]["withdrawals_period"] == [{"currency": "BDT", "amount": "300.00", "count": 1}]

@@ -22,7 +22,7 @@ from backoffice.models import (
     Withdrawal,
     utcnow,
 )
-from backoffice.services import audit
+from backoffice.services import audit, refused_origins
 from backoffice.services.activation import activate
 from backoffice.services.ingest import Report, ingest
 
@@ -53,6 +53,7 @@ def world(app, conn):
         activate(b, "bkash", "BSECRET-PENDING", "bob-secret-label")  # waiting (delayed activation)
         owner_b = factories.user("merchant_owner", merchant=b, login="bob-secret-owner@example.test")
         audit.record(owner_b, "settings.change", b, summary={"name": B_NAME})
+        refused_origins.record(b, "https://bsecret-hook-site.example")  # B's refused site (issue 22)
     PostbackAttempt.create(postback=Postback.get(Postback.merchant == b), http_status=500,
                            response_excerpt="BSECRET answer", attempted_at=utcnow())
     factories.withdrawal(b, ps, withdrawal_id="bsecret-wd", label="bob-secret-label")
@@ -133,7 +134,7 @@ def test_merchant_a_sees_and_changes_nothing_of_b(app, client, world, who):
                     data = {"csrf_token": token, "action": action, "rowid": [str(i) for i in ids],
                             "id": str(ids[0]), "list_form_pk": str(ids[0]), "merchant": str(b.id),
                             "merchant_id": str(b.id), "label": "hijacked", "status": "approved",
-                            "name": "Hijacked", "reason": "hijack"}
+                            "name": "Hijacked", "reason": "hijack", "origin": "https://bsecret-hook-site.example"}
                     for i in ids:
                         data["id"] = str(i)
                         response = client.post(path + f"?id={i}", data=data)

@@ -97,9 +97,9 @@ def test_the_queue_lists_held_deposits_oldest_first(operator, shop):
     page = text(operator.get(QUEUE))
     first, second = row(page, older), row(page, newer)
     assert first and second and page.index(first) < page.index(second)
-    assert "Alpha" in second and "bKash" in second and "alice" in second and "6000.00 BDT" in second
+    assert "Alpha" in second and "bKash" in second and "alice" in second and "6,000.00\u00a0BDT" in second
     assert "above the review threshold" in second
-    assert "Bravo" in first and "1500.00 BDT" in first
+    assert "Bravo" in first and "1,500.00\u00a0BDT" in first
     assert "the label's first deposit above the threshold" in first
     assert f'href="/admin/transactions/details/?id={newer.transaction_id}"' in second
     assert f'name="rowid" value="{newer.id}"' in second

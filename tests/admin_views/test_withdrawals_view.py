@@ -65,7 +65,7 @@ def test_owner_adds_a_request_through_the_schema_form(client, world):
     assert choose.status_code == 200 and 'name="payment_system"' in text(choose)
     page = text(client.get(form_page(world["bkash"])))
     assert 'name="fields.recipient_wallet"' in page and 'name="fields.recipient_name"' in page
-    assert "875.00 BDT" in page  # 975.00 − the 100.00 request already made
+    assert "875.00\u00a0BDT" in page  # 975.00 − the 100.00 request already made
     assert 'name="csrf_token"' in page
 
     response = new_request(client, world["bkash"], amount="300.00", label="user-77")
@@ -93,7 +93,7 @@ def test_over_the_balance_is_refused_with_the_available_amount(client, world):
     login(client, world["owner_a"])
     response = new_request(client, world["bkash"], amount="875.01")
     assert response.status_code == 200
-    assert "Insufficient balance: 875.00 BDT available." in text(response)
+    assert "Insufficient balance: 875.00\u00a0BDT available." in text(response)
     assert Withdrawal.select().count() == 2
     assert new_request(client, world["bkash"], amount="875.00").status_code == 302
 
@@ -252,8 +252,8 @@ def test_staff_can_read_list_details_and_export(client, world):
     details = client.get(f"{LIST}details/?id={world['wda'].id}")
     assert details.status_code == 200 and "A-WD-1" in text(details) and "decide-buttons" not in text(details)
     assert client.get(f"{LIST}export/csv/").status_code == 200
-    assert "975.00 BDT" not in text(client.get(LIST))  # 975 − 100 reserved
-    assert "875.00 BDT" in text(client.get(LIST))
+    assert "975.00\u00a0BDT" not in text(client.get(LIST))  # 975 − 100 reserved
+    assert "875.00\u00a0BDT" in text(client.get(LIST))
 
 
 # -- the payment systems' schema editor ---------------------------------------------------------------
@@ -303,7 +303,7 @@ def test_owner_cancels_a_new_request_and_the_hold_is_released(client, world):
     assert 'data-testid="cancel-withdrawal"' in text(client.get(LIST))  # the row button
     page = text(client.get(details(wda)))
     assert 'data-testid="cancel-buttons"' in page and 'action="/admin/withdrawals/cancel/"' in page
-    assert "875.00 BDT" in text(client.get(LIST))
+    assert "875.00\u00a0BDT" in text(client.get(LIST))
     response = post_form(client, details(wda), CANCEL, {"id": wda.id})
     assert response.status_code == 302 and details(wda) in response.headers["Location"]
     w = Withdrawal.get_by_id(wda.id)
@@ -318,7 +318,7 @@ def test_owner_cancels_a_new_request_and_the_hold_is_released(client, world):
     page = text(client.get(details(wda)))
     assert "cancelled; the amount is available again" in page and "Cancelled" in page
     assert 'data-testid="cancel-buttons"' not in page
-    assert "975.00 BDT" in text(client.get(LIST))
+    assert "975.00\u00a0BDT" in text(client.get(LIST))
     assert text(client.get(f"{LIST}?flt0_5=cancelled")).count("A-WD-1") == 1  # the status filter knows it
     # Once more: refused with a clear message, nothing booked twice.
     again = post_form(client, details(wda), CANCEL, {"id": wda.id})
@@ -444,7 +444,7 @@ def test_operator_sets_the_threshold_on_the_system_page(client, world):
     assert Merchant.get_by_id(a.id).withdrawal_dual_approval_above is None
     assert post_form(client, url, url, dict(base, withdrawal_dual_approval_above="5000")).status_code == 302
     assert Merchant.get_by_id(a.id).withdrawal_dual_approval_above == Decimal("5000.00")
-    assert 'value="5000.00"' in text(client.get(url))
+    assert 'value="5,000.00"' in text(client.get(url))  # as English writes it
     sign_out(client)
     login(client, world["owner_a"])
     assert 'name="withdrawal_dual_approval_above"' not in text(client.get("/admin/settings/system/"))

@@ -98,6 +98,7 @@ OPERATIONS = [
     ("PUT", "/api/v1/plugin/prompts/{payment_system}"),
     ("POST", "/api/v1/plugin/sessions"),
     ("GET", "/plugin/api/config"),
+    ("GET", "/plugin/api/origin"),
     ("POST", "/plugin/api/activate"),
     ("POST", "/plugin/api/pending"),
     ("POST", "/plugin/api/appeals"),
@@ -115,7 +116,7 @@ def app_config(database_url, redis_url, tmp_path):
     generous = "100000 per minute"
     return make_test_config(database_url, redis_url, tmp_path / "instance", PLUGIN_LIMIT_PER_ADDRESS=generous,
                             PLUGIN_LIMIT_PER_LABEL=generous, PLUGIN_LIMIT_PER_NUMBER=generous,
-                            PLUGIN_CONFIG_LIMIT=generous, PLUGIN_APPEAL_LIMIT=generous,
+                            PLUGIN_CONFIG_LIMIT=generous, PLUGIN_APPEAL_LIMIT=generous, PLUGIN_ORIGIN_LIMIT=generous,
                             PLUGIN_LIMIT_PENDING=generous, APPEALS_OPEN_PER_LABEL=100000)
 
 

@@ -88,9 +88,10 @@ def run_jobs(app):
     connection.flushdb()
 
 
-def list_column(page, label):
-    """The texts of one column of the Flask-Admin list on the page, by its header."""
-    return page.evaluate("""(label) => {
+def list_column(page, label, full=False):
+    """The texts of one column of the Flask-Admin list on the page, by its header (with
+    ``full``, each cell's title where it has one: a compact date's full form)."""
+    return page.evaluate("""([label, full]) => {
         const table = document.querySelector("table.model-list");
         if (!table) return [];
         const headers = [...table.querySelectorAll("thead th")].map(th => th.innerText.trim());
@@ -98,8 +99,9 @@ def list_column(page, label):
         if (index < 0) throw new Error("no column " + label + " in " + headers.join(", "));
         return [...table.querySelectorAll("tbody tr")]
             .filter(tr => tr.children.length === headers.length)
-            .map(tr => tr.children[index].innerText.trim());
-    }""", label)
+            .map(tr => tr.children[index])
+            .map(td => ((full && (td.querySelector("[title]") || td).getAttribute("title")) || td.innerText).trim());
+    }""", [label, full])
 
 
 def flash_text(page):
@@ -142,7 +144,9 @@ def balance_screen(page):
     current = page.locator("[data-testid=current-balance] tbody tr").first.locator("td").all_inner_texts()
     rows = [[cell.strip() for cell in row.locator("td").all_inner_texts()]
             for row in page.locator("[data-testid=statement] tbody tr[data-row=entry]").all()]
-    return (current[1].strip(), current[2].strip()), [(r[1], r[3], r[4], r[5], r[6]) for r in rows]
+    # The current balance is money with its currency ("975.00\u00a0BDT"); the statement's cells the number.
+    amount = lambda cell: cell.strip().rsplit("\u00a0", 1)[0]  # noqa: E731
+    return (amount(current[1]), amount(current[2])), [(r[1], r[3], r[4], r[5], r[6]) for r in rows]
 
 
 # --- 1. the merchant owner ----------------------------------------------------------------------
@@ -184,8 +188,11 @@ def test_merchant_owner_filters_exports_and_sets_up_the_plugin(app, conn, journe
     open_menu(page, "Payments", "Transactions")
     page.wait_for_selector("table.model-list")
     assert set(list_column(page, "Transaction number")) == set(rows)
-    add_filter(page, "Label")
-    page.fill("#filter_form input[name$=_label_equals]", "alice")
+    # The label is one of the basic filters shown above the list; the date range is under "Add Filter".
+    basic = page.locator("[data-testid=basic-filters]")
+    basic.locator("input[data-filter$=label_equals]").fill("alice")
+    with page.expect_navigation():
+        basic.locator("[data-testid=basic-filters-apply]").click()
     add_filter(page, "Creation date")
     page.click("#filter_form input[name$=_creation_date_between]")
     picker = page.locator(".daterangepicker:visible")
@@ -193,13 +200,16 @@ def test_merchant_owner_filters_exports_and_sets_up_the_plugin(app, conn, journe
     picker.locator("input[name=daterangepicker_end]").fill("2026-01-31")
     screens.shot(page, "transactions-filter")
     picker.locator("button.applyBtn").click()
-    assert page.input_value("#filter_form input[name$=_creation_date_between]") == "2026-01-01 to 2026-01-31"
+    # The picker names whole days as from the first second to the last.
+    assert page.input_value("#filter_form input[name$=_creation_date_between]") == \
+        "2026-01-01 00:00:00 to 2026-01-31 23:59:59"
     with page.expect_navigation():
         page.click("#filter_form button[type=submit]")
-    assert "label_equals=alice" in page.url and "creation_date_between=2026-01-01+to+2026-01-31" in page.url
+    assert "label_equals=alice" in page.url
+    assert "creation_date_between=2026-01-01+00%3A00%3A00+to+2026-01-31+23%3A59%3A59" in page.url
     shown = list_column(page, "Transaction number")
     assert sorted(shown) == ["TRX-IN-1", "TRX-IN-2"]
-    assert list_column(page, "Created") == ["2026-01-10 16:00:00", "2026-01-01 01:00:00"]  # newest first, Dhaka
+    assert list_column(page, "Created", full=True) == ["2026-01-10 16:00:00", "2026-01-01 01:00:00"]  # newest first, Dhaka
     screens.shot(page, "transactions-filtered")
 
     # CSV export of the filtered list.
@@ -290,7 +300,7 @@ def test_withdrawal_request_approved_by_the_operator_and_its_postback_resent(
     page, watch, screens = journey("withdrawal-owner")
     sign_in(page, backoffice_url, owner, factories.PASSWORD)
     open_menu(page, "Payments", "Withdrawals")
-    assert "975.00 INR" in page.inner_text("[data-testid=balances]")
+    assert "975.00\u00a0INR" in page.inner_text("[data-testid=balances]")
     screens.shot(page, "withdrawals")
     page.click("[data-testid=add-withdrawal]")
     page.select_option("#payment_system", label="UPI (INR)")
@@ -452,7 +462,7 @@ def test_merchant_cancels_a_withdrawal_request_and_sees_the_hold_released(
     assert Withdrawal.get_by_id(withdrawal.id).status == "cancelled"
     open_menu(page, "Payments", "Withdrawals")
     assert list_column(page, "Status") == ["Cancelled"]
-    assert "975.00 BDT" in page.inner_text("[data-testid=balances]")
+    assert "975.00\u00a0BDT" in page.inner_text("[data-testid=balances]")
 
     # The statement shows the hold and its release; the money is available again.
     (available, on_hold), entries = balance_screen(page)

@@ -4,7 +4,8 @@ The back office runs on one local port (werkzeug's server in a thread, on the te
 database); a plain HTML shop page with the merchant's snippet is served on a second
 origin (in the merchant's allowed origins) and on a third one (not allowed). A visitor
 completes a deposit with the keyboard only and the shop page receives the
-``backoffice:deposit`` event; the page on the third origin cannot frame the plugin;
+``backoffice:deposit`` event; the page on the third origin shows the visitor why instead
+of the plugin, and cannot frame the plugin page itself;
 screenshots of the three built-in themes go to ``test-artifacts/``; and a merchant
 owner drops a GIF prompt into the back office's modal (preview, then upload).
 
@@ -12,6 +13,7 @@ Skipped when Chromium or the playwright package is missing, unless REQUIRE_BROWS
 """
 import os
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
@@ -79,12 +81,21 @@ def test_deposit_end_to_end_and_framing(app, browser, backoffice_url, shops):
         tx = Transaction.get(Transaction.transaction_number == "TRX-E2E-1")
         assert tx.status == "activated" and tx.label == label and tx.order_id == order_id
 
-        # a page on an origin that is not allowed cannot frame the plugin
+        # a page on an origin that is not allowed: the loader shows the visitor why, no frame
+        # (issue 22; tests/plugin_builder/test_browser_refused_origin.py) …
         refused = []
         stranger = context.new_page()
         stranger.on("console", lambda msg: refused.append(msg.text) if "frame-ancestors" in msg.text else None)
         stranger.goto(stranger_url + "/elsewhere")
-        stranger.wait_for_selector("#backoffice-deposit iframe")
+        stranger.wait_for_selector("#backoffice-deposit [role=alert]")
+        assert stranger.locator("#backoffice-deposit iframe").count() == 0
+        # … and a page that frames the plugin page itself (no loader), claiming to be the
+        # allowed shop, cannot: frame-ancestors.
+        own_frame = backoffice_url + "/plugin/v1/page?" + urlencode(dict(
+            merchant=merchant.public_key, label=label, order_id=order_id, lang="en", parent=shop_url,
+            signature=label_signature(merchant.plugin_secret, label, order_id)))
+        stranger.evaluate("src => { const f = document.createElement('iframe'); f.src = src; "
+                          "document.body.appendChild(f); }", own_frame)
         stranger.wait_for_timeout(1500)
         assert not any(f.url.startswith(backoffice_url) and _has_form(f) for f in stranger.frames)
         assert refused, "Chromium did not report the frame-ancestors refusal"

@@ -108,7 +108,7 @@ def test_every_step_appears_in_time_order(fraud_story):
     reported = entries[0]
     assert reported.at == fraud_story["t0"]
     assert "bkash-phone-7" in reported.title
-    assert reported.details["Amount"] == "600.00 BDT"
+    assert reported.details["Amount"] == "600.00\u00a0BDT"
 
     before, mismatch, activated = entries[1:4]
     assert before.details["Reason code"] == "not_found" and "alice" in before.title
@@ -120,8 +120,8 @@ def test_every_step_appears_in_time_order(fraud_story):
     assert not any("intruder-9" in every_text(e) or "192.0.2.0" in every_text(e) for e in entries)
 
     deposit, commission = entries[4:6]
-    assert deposit.details["Amount"] == "600.00 BDT" and deposit.details["Available after"] == "600.00 BDT"
-    assert commission.details["Amount"] == "-15.00 BDT" and commission.details["Available after"] == "585.00 BDT"
+    assert deposit.details["Amount"] == "600.00\u00a0BDT" and deposit.details["Available after"] == "600.00\u00a0BDT"
+    assert commission.details["Amount"] == "-15.00\u00a0BDT" and commission.details["Available after"] == "585.00\u00a0BDT"
 
     queued, refused, delivered = entries[6:9]
     assert queued.details["Event"] == "deposit.completed"
@@ -133,7 +133,7 @@ def test_every_step_appears_in_time_order(fraud_story):
 
     mark, reversal, reversed_event = entries[9:]
     assert "ops-alice@example.test" in mark.title
-    assert reversal.details["Amount"] == "-585.00 BDT" and reversal.details["Available after"] == "0.00 BDT"
+    assert reversal.details["Amount"] == "-585.00\u00a0BDT" and reversal.details["Available after"] == "0.00\u00a0BDT"
     assert reversal.details["By"] == "ops-alice@example.test"
     assert reversed_event.details["Event"] == "deposit.reversed"
 
@@ -179,8 +179,8 @@ def test_a_stockpiling_its_review_and_its_postback(world, monkeypatch):
     assert [e.kind for e in entries] == ["reported", "stockpiling_joined", "stockpiling_completed",
                                          "review_held", "review_decided", "ledger", "postback"]
     joined = entries[1]
-    assert f"#{sp.id}" in joined.title and joined.details["Required"] == "500.00 BDT"
-    assert "600.00 BDT of 500.00 BDT" in entries[2].title
+    assert f"#{sp.id}" in joined.title and joined.details["Required"] == "500.00\u00a0BDT"
+    assert "600.00\u00a0BDT of 500.00\u00a0BDT" in entries[2].title
     held, decided = entries[3:5]
     assert held.tone == "warning" and "first deposit" in held.title
     assert decided.details["Note"] == "called the payer" and "ops-alice@example.test" in decided.title
@@ -207,7 +207,7 @@ def test_manual_entry_and_conflicting_reports(world):
     ops = timeline(tx, for_operator=True)
     assert [e.kind for e in ops] == ["reported", "conflicting_report"]
     assert ops[0].title == "Entered by hand by ops-alice@example.test"
-    assert ops[1].details["Reported amount"] == "7000.00"
+    assert ops[1].details["Reported amount"] == "7,000.00"  # as people read it (issue 22)
 
     merchants = timeline(tx, for_operator=False)
     assert [e.kind for e in merchants] == ["reported"]  # what another report said is not theirs to see
@@ -275,4 +275,4 @@ def test_through_the_services(world):
     assert [e.kind for e in entries][-2:] == ["normal_mark", "ledger"]
     assert entries[-2].title == "Fraud mark withdrawn by Operator"
     assert entries[-1].title == "Credited again (fraud mark withdrawn)"
-    assert entries[-1].details["Available after"] == "585.00 BDT"
+    assert entries[-1].details["Available after"] == "585.00\u00a0BDT"
