@@ -44,12 +44,13 @@ import re
 import time
 from decimal import Decimal
 from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
 from conftest import csrf_from
 from helpers import login
+from screen_walk import endpoint_of, normalised
 
 import factories
 from backoffice import ROOT, roles
@@ -273,23 +274,6 @@ def skip_reason(endpoint):
 def may_open(endpoint, role):
     screen, method = endpoint.split(".", 1)
     return roles.allowed(screen, "view", role) and roles.allowed(screen, permission_of(method), role)
-
-
-def endpoint_of(app, url):
-    parts = urlsplit(url)
-    adapter = app.url_map.bind("localhost")
-    try:
-        endpoint, _args = adapter.match(parts.path, method="GET")
-    except Exception:  # noqa: BLE001 - not ours, a redirect, a POST-only path
-        return None
-    return endpoint
-
-
-def normalised(url):
-    """The URL without Flask-Admin's return address (it changes nothing on the page)."""
-    parts = urlsplit(html.unescape(url))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("url", "next")]
-    return parts.path + ("?" + urlencode(query) if query else "")
 
 
 def walk(app, client, role, per_list=None, per_endpoint=None):

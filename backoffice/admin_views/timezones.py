@@ -53,6 +53,14 @@ class LocalMomentFilter:
     """A date filter of a list: it takes a date, or a date and time, typed in the viewer's
     time zone; the query compares naive UTC (how times are stored)."""
 
+    def validate(self, value):
+        """Whether ``clean`` can read ``value`` (each filter's own ``clean``)."""
+        try:
+            self.clean(value)
+        except (ArithmeticError, ValueError):
+            return False
+        return True
+
     def input_value(self, value):
         """``value`` as a ``datetime-local`` field shows it ("" when it is not a moment)."""
         try:
@@ -80,13 +88,6 @@ class LocalMomentRangeFilter(LocalMomentFilter, DateTimeBetweenFilter):
             raise ValueError(value)
         return _utc(start), _utc(end + end_step)
 
-    def validate(self, value):
-        try:
-            self.clean(value)
-        except (ArithmeticError, ValueError):
-            return False
-        return True
-
     def apply(self, query, value):
         first, after = value
         return query.where((self.column >= first) & (self.column < after))
@@ -97,13 +98,6 @@ class LocalMomentFromFilter(LocalMomentFilter, BasePeeweeFilter, BaseDateTimeFil
 
     def clean(self, value):
         return _utc(parse_moment(value)[0])
-
-    def validate(self, value):
-        try:
-            self.clean(value)
-        except (ArithmeticError, ValueError):
-            return False
-        return True
 
     def apply(self, query, value):
         return query.where(self.column >= value)
