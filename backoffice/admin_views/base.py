@@ -534,7 +534,13 @@ class ScopedModelView(RoleMixin, ModelView):
                 filters.append((pos, (idx, str(flt.name), value)))
             else:
                 # Flask-Admin's own (translated) message; the filter is left out of the query.
-                flash(self.get_invalid_value_msg(value.replace("\x00", "\ufffd"), flt), "error")
+                # A basic filter's shows beside its field in the filters' row (``BasicField.error``),
+                # the rest of the page as it is; another filter's is flashed.
+                message = self.get_invalid_value_msg(value.replace("\x00", "\ufffd"), flt)
+                if any(flt is basic for basic in self._basic_filters()):
+                    g.setdefault("bo_filter_errors", {})[key] = message
+                else:
+                    flash(message, "error")
         return [f[1] for f in sorted(filters, key=lambda f: f[0])]
 
     def _get_list_extra_args(self):
@@ -749,6 +755,11 @@ class BasicField:
         if isinstance(self.flt, LocalMomentFilter):
             return "moment"
         return "select" if self.options is not None else "text"
+
+    @property
+    def error(self):
+        """Why the value given was left out of the query (None when it was used)."""
+        return (g.get("bo_filter_errors") or {}).get(self.key)
 
     @property
     def blank(self):
