@@ -101,7 +101,9 @@ def on_shop(backoffice_url, shop, contexts):
         page.goto(shop_url + "/checkout")
         frame = page.frame_locator(FRAME)
         frame.locator("[data-testid=number]").wait_for()
-        return page, frame, plugin_frame(page, backoffice_url), watch
+        plugin = plugin_frame(page, backoffice_url)
+        plugin.wait_for_load_state("load")  # its stylesheets applied before anything is measured
+        return page, frame, plugin, watch
 
     open_.shop_url = shop_url
     return open_
