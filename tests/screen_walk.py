@@ -41,10 +41,16 @@ def normalised(url):
     return parts.path + ("?" + urlencode(query) if query else "")
 
 
-def walk(app, client, role, per_endpoint=4):
-    """``({url: page}, Counter(endpoint))``: every screen the role can open."""
+def walk(app, client, role, per_endpoint=4, extra=(), limit=None, skip=None, more=None, refused=None):
+    """``({url: page}, Counter(endpoint))``: every screen the role can open.
+
+    The walk of every screen-walking test: ``extra`` start URLs beside the URL map's;
+    ``limit(endpoint)`` URLs per endpoint (default ``per_endpoint``); ``skip(endpoint)``
+    besides what is not a screen; ``more(page)`` further URLs a page leads to beside its
+    links; ``refused(url, response)`` is told of every answer that is not an HTML page."""
     queue = collections.deque(rule.rule for rule in app.url_map.iter_rules()
                               if "GET" in rule.methods and rule.rule.startswith("/admin") and "<" not in rule.rule)
+    queue.extend(extra)
     seen, counts, pages = set(), collections.Counter(), {}
     while queue:
         url = normalised(queue.popleft())
@@ -52,17 +58,22 @@ def walk(app, client, role, per_endpoint=4):
             continue
         seen.add(url)
         endpoint = endpoint_of(app, url)
-        if endpoint is None or endpoint.endswith(NOT_SCREENS) or not may_open(endpoint, role):
+        if endpoint is None or endpoint.endswith(NOT_SCREENS) or (skip and skip(endpoint)) \
+                or not may_open(endpoint, role):
             continue
-        if counts[endpoint] >= per_endpoint:
+        if counts[endpoint] >= (limit(endpoint) if limit else per_endpoint):
             continue
         response = client.get(url)
         if response.status_code != 200 or response.mimetype != "text/html":
+            if refused:
+                refused(url, response)
             continue
         counts[endpoint] += 1
         page = response.get_data(as_text=True)
         pages[url] = page
         queue.extend(link for link in HREF.findall(page) if link.startswith("/admin"))
+        if more:
+            queue.extend(more(page))
     return pages, counts
 
 

@@ -50,7 +50,8 @@ import pytest
 from browser_support import backoffice_url, browser  # noqa: F401 - fixtures
 from conftest import csrf_from
 from helpers import login
-from screen_walk import endpoint_of, normalised
+from screen_walk import endpoint_of
+from screen_walk import walk as screen_walk
 
 import factories
 from backoffice import ROOT, roles
@@ -282,39 +283,20 @@ def may_open(endpoint, role):
 
 
 def walk(app, client, role, per_list=None, per_endpoint=None):
-    """Render every screen the role can open; ``{url: page}`` and the endpoints seen."""
+    """Render every screen the role can open (``screen_walk.walk`` with this test's seeds,
+    skips, limits and GET forms); ``{url: (endpoint, page)}`` and the endpoints seen."""
     per_list, per_endpoint = per_list or PER_LIST, per_endpoint or PER_ENDPOINT
-    queue = collections.deque()
-    for rule in app.url_map.iter_rules():
-        if "GET" in rule.methods and rule.rule.startswith("/admin") and "<" not in rule.rule:
-            queue.append(rule.rule)
-    queue.extend(seed() for seed in SEEDS.values())
-    queue.extend(one_row_per_state(app))
-    seen, rendered, pages = set(), collections.Counter(), {}
-    while queue:
-        url = normalised(queue.popleft())
-        if url in seen:
-            continue
-        seen.add(url)
-        endpoint = endpoint_of(app, url)
-        if endpoint is None or skip_reason(endpoint) or not may_open(endpoint, role):
-            continue
-        if rendered[endpoint] >= (per_list if endpoint.endswith((".index_view", ".index")) else per_endpoint):
-            continue
-        response = client.get(url)
-        if response.status_code != 200 or not response.mimetype == "text/html":
-            # (400: a page that needs an id, reached by its links instead)
-            allowed = (200, 302, 404) + ((400,) if "?" not in url else ())
-            assert response.status_code in allowed, f"{url} as {role}: {response.status_code}"
-            continue
-        rendered[endpoint] += 1
-        page = response.get_data(as_text=True)
-        pages[url] = (endpoint, page)
-        for link in HREF.findall(page):
-            if link.startswith("/admin"):
-                queue.append(link)
-        queue.extend(get_form_urls(page))
-    return pages, rendered
+
+    def refused(url, response):
+        # (400: a page that needs an id, reached by its links instead)
+        allowed = (200, 302, 404) + ((400,) if "?" not in url else ())
+        assert response.status_code in allowed, f"{url} as {role}: {response.status_code}"
+
+    pages, rendered = screen_walk(
+        app, client, role, extra=[seed() for seed in SEEDS.values()] + list(one_row_per_state(app)),
+        limit=lambda endpoint: per_list if endpoint.endswith((".index_view", ".index")) else per_endpoint,
+        skip=skip_reason, more=get_form_urls, refused=refused)
+    return {url: (endpoint_of(app, url), page) for url, page in pages.items()}, rendered
 
 
 class GetForms(HTMLParser):
