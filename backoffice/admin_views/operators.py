@@ -243,7 +243,24 @@ class ExchangeRateView(AuditedViewMixin, ScopedModelView):
 PENDING_CREATED = date_filters(PendingActivation.created_at, _l("Created"))
 
 
-class PendingActivationView(ScopedModelView):
+class MerchantAndSystemJoined:
+    """A list of rows that name a merchant and a payment system: both joined in the list's
+    one query (no query per row), scoped like every list."""
+
+    def get_query(self):
+        model = self.model
+        query = (model.select(model, Merchant, PaymentSystem)
+                 .join(Merchant, on=(model.merchant == Merchant.id)).switch(model)
+                 .join(PaymentSystem, on=(model.payment_system == PaymentSystem.id))
+                 .switch(model))
+        return scope_query(query, model)
+
+    def _handle_join(self, query, field, joins):
+        joins.update(("Merchant", "PaymentSystem"))  # joined by get_query already
+        return super()._handle_join(query, field, joins)
+
+
+class PendingActivationView(MerchantAndSystemJoined, ScopedModelView):
     column_default_sort = ("id", True)
     column_list = ("id", "merchant", "payment_system", "transaction_number", "label", "order_id", "amount",
                    "sender_last4", "network", "status", "created_at", "expires_at")
@@ -266,17 +283,6 @@ class PendingActivationView(ScopedModelView):
         FilterEqual(column=PendingActivation.payment_system, name=_l("Wallet type"), options=payment_system_choices),
     )
 
-    def get_query(self):
-        # Merchant and payment system in the same query: no query per row.
-        query = (PendingActivation.select(PendingActivation, Merchant, PaymentSystem)
-                 .join(Merchant, on=(PendingActivation.merchant == Merchant.id)).switch(PendingActivation)
-                 .join(PaymentSystem, on=(PendingActivation.payment_system == PaymentSystem.id))
-                 .switch(PendingActivation))
-        return scope_query(query, PendingActivation)
-
-    def _handle_join(self, query, field, joins):
-        joins.update(("Merchant", "PaymentSystem"))  # joined by get_query already
-        return super()._handle_join(query, field, joins)
 
 
 def _audit_description(model):
@@ -353,7 +359,7 @@ class JobsView(SecureBaseView):
         return self.render("admin/jobs.html", queues=queue_summary(current_app.config))
 
 
-class MerchantPaymentSystemView(AuditedViewMixin, ScopedModelView):
+class MerchantPaymentSystemView(MerchantAndSystemJoined, AuditedViewMixin, ScopedModelView):
     """Per merchant and payment system: enabled in the plugin, minimum deposit, commission."""
 
     column_list = ("merchant", "payment_system", "enabled", "min_deposit", "commission_percent", "display_order")
@@ -369,17 +375,6 @@ class MerchantPaymentSystemView(AuditedViewMixin, ScopedModelView):
     )
     column_filters_basic = column_filters  # at once above the list (issue 22)
 
-    def get_query(self):
-        # Merchant and payment system in the same query: no query per row.
-        query = (MerchantPaymentSystem.select(MerchantPaymentSystem, Merchant, PaymentSystem)
-                 .join(Merchant, on=(MerchantPaymentSystem.merchant == Merchant.id)).switch(MerchantPaymentSystem)
-                 .join(PaymentSystem, on=(MerchantPaymentSystem.payment_system == PaymentSystem.id))
-                 .switch(MerchantPaymentSystem))
-        return scope_query(query, MerchantPaymentSystem)
-
-    def _handle_join(self, query, field, joins):
-        joins.update(("Merchant", "PaymentSystem"))  # joined by get_query already
-        return super()._handle_join(query, field, joins)
 
     def validate_form(self, form):
         if not super().validate_form(form):
