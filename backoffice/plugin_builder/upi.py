@@ -4,6 +4,7 @@ same link as a QR code for desktops, an SVG made here on the server (``qrcode``,
 library the sign-in's second factor already uses), inlined in the page: no request,
 no script, nothing the page's CSP would have to allow.
 """
+import functools
 import re
 from urllib.parse import quote
 
@@ -30,9 +31,10 @@ def link(vpa, payee, amount=None, currency="INR", note=None):
     return "upi://pay?" + "&".join(f"{name}={quote(str(value), safe='@.-_')}" for name, value in params)
 
 
+@functools.lru_cache(maxsize=1024)
 def qr_svg(text):
     """The QR code of ``text`` as inline SVG markup, sized by its container (no fixed
-    width or height)."""
+    width or height). Kept per text: a wallet's QR code is drawn once, not per page view."""
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     svg = image.to_string(encoding="unicode")
     svg = _SIZE_ATTRS.sub("", svg.split("?>", 1)[-1].strip(), count=2)
